@@ -1,0 +1,107 @@
+/**
+ * The gateway's HTTP API contract, shared by the gateway (which validates requests) and the CLI and agent
+ * (which validate responses). Every field is snake_case on the wire.
+ *
+ * Errors are problem+json (see shared/errors.ts `Problem`).
+ */
+import { z } from 'zod';
+
+/** `GET /.well-known/hoop`: what a client needs to log in and verify what the gateway signs. */
+export const WellKnownSchema = z.object({
+  public_url: z.string(),
+  issuer: z.string(),            // the IdP's issuer URL
+  cli_client_id: z.string(),     // the public OIDC client the CLI uses
+  audience: z.string(),          // the resource / audience the gateway expects in access tokens
+  scopes: z.array(z.string()),   // scopes the CLI should ask for
+  grant_jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), // Ed25519 public keys (grants, checkpoints)
+  version: z.string(),
+});
+export type WellKnown = z.infer<typeof WellKnownSchema>;
+
+/** `GET /v1/me`: who the gateway thinks the caller is. */
+export const MeSchema = z.object({
+  subject: z.string(),
+  name: z.string().optional(),
+  groups: z.array(z.string()),
+  roles: z.array(z.string()),     // e.g. "admin", "auditor"
+  identity_kind: z.enum(['user', 'client', 'workload']),
+});
+export type Me = z.infer<typeof MeSchema>;
+
+export const ConnectionSummarySchema = z.object({
+  name: z.string(),
+  type: z.enum(['postgres']),
+  description: z.string().optional(),
+  database: z.string().optional(),
+  allowed: z.boolean(),           // whether the caller may ask for a grant
+  requires_approval: z.boolean(),
+  max_duration_seconds: z.number().int(),
+  default_port: z.number().int(),
+});
+export type ConnectionSummary = z.infer<typeof ConnectionSummarySchema>;
+export const ConnectionListSchema = z.object({ connections: z.array(ConnectionSummarySchema) });
+
+/** `POST /v1/grants` */
+export const GrantRequestSchema = z.object({
+  connection: z.string().min(1),
+  duration: z.string().optional(),  // e.g. "1h"; capped by the connection's max_duration
+  reason: z.string().max(1000).optional(),
+});
+export type GrantRequest = z.infer<typeof GrantRequestSchema>;
+
+export const GrantSchema = z.object({
+  id: z.string(),
+  connection: z.string(),
+  type: z.enum(['postgres']),
+  subject: z.string(),
+  groups: z.array(z.string()),
+  issued_at: z.string(),
+  expires_at: z.string(),
+  revoked_at: z.string().nullable().optional(),
+  reason: z.string().nullable().optional(),
+  /** The signed grant. Present only in the answer to the subject who asked for it. */
+  token: z.string().optional(),
+});
+export type Grant = z.infer<typeof GrantSchema>;
+export const GrantResponseSchema = z.object({ grant: GrantSchema });
+export const GrantListSchema = z.object({ grants: z.array(GrantSchema) });
+
+export const SessionSummarySchema = z.object({
+  id: z.string(),
+  connection: z.string(),
+  subject: z.string(),
+  grant_id: z.string().nullable(),
+  client_application: z.string().nullable(),
+  client_user: z.string().nullable(),
+  database: z.string().nullable(),
+  started_at: z.string(),
+  ended_at: z.string().nullable(),
+  end_reason: z.string().nullable(),
+  bytes_from_client: z.number(),
+  bytes_to_client: z.number(),
+  statement_count: z.number(),
+});
+export type SessionSummary = z.infer<typeof SessionSummarySchema>;
+export const SessionListSchema = z.object({ sessions: z.array(SessionSummarySchema) });
+
+export const StatementRecordSchema = z.object({
+  seq: z.number().int(),
+  text: z.string(),
+  parameters: z.array(z.string().nullable()).nullable(),
+  protocol: z.enum(['simple', 'extended']),
+  started_at: z.string(),
+  duration_ms: z.number().nullable(),
+  rows: z.number().nullable(),
+  command_tag: z.string().nullable(),
+  error_code: z.string().nullable(),   // SQLSTATE
+  error_message: z.string().nullable(),
+  decision: z.string(),                // "allow" in the foundation; policy adds block/approve/mask
+});
+export type StatementRecord = z.infer<typeof StatementRecordSchema>;
+export const SessionDetailSchema = z.object({
+  session: SessionSummarySchema,
+  statements: z.array(StatementRecordSchema),
+});
+export type SessionDetail = z.infer<typeof SessionDetailSchema>;
+
+export const HealthSchema = z.object({ status: z.enum(['ok', 'degraded']), checks: z.record(z.string(), z.string()) });
