@@ -1,0 +1,57 @@
+/**
+ * The PostgreSQL edge of hoop's errors: each HoopError code maps to one SQLSTATE, once, here.
+ * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+import { assertNever, type ErrorCode } from '../../../shared/errors.js';
+
+export const SqlState = {
+  insufficientPrivilege: '42501',
+  invalidAuthorization: '28000',
+  adminShutdown: '57P01',
+  cannotConnectNow: '57P03',
+  queryCanceled: '57014',
+  unableToConnect: '08001',
+  protocolViolation: '08P01',
+  systemError: '58000',
+  internalError: 'XX000',
+  featureNotSupported: '0A000',
+  syntaxError: '42601',
+} as const;
+
+export function sqlStateFor(code: ErrorCode): string {
+  switch (code) {
+    case 'access_denied':
+    case 'blocked':
+    case 'approval_rejected':
+      return SqlState.insufficientPrivilege;
+    case 'login_required':
+    case 'token_invalid':
+    case 'grant_invalid':
+    case 'grant_expired':
+    case 'grant_revoked':
+      return SqlState.invalidAuthorization;
+    case 'approval_pending':
+    case 'approval_timeout':
+      return SqlState.queryCanceled;
+    case 'upstream_unavailable':
+    case 'gateway_unreachable':
+    case 'agent_unavailable':
+      return SqlState.unableToConnect;
+    case 'audit_unavailable':
+      return SqlState.systemError;
+    case 'protocol':
+      return SqlState.protocolViolation;
+    case 'usage':
+    case 'config_invalid':
+      return SqlState.featureNotSupported;
+    case 'interrupted':
+      return SqlState.adminShutdown;
+    case 'statement_failed':
+    case 'not_found':
+    case 'conflict':
+    case 'internal':
+      return SqlState.internalError;
+    default:
+      return assertNever(code);
+  }
+}

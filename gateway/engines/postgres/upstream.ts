@@ -1,0 +1,182 @@
+/**
+ * Opens the gateway's own session to the target PostgreSQL: TCP, optional TLS (`require` encrypts,
+ * `verify-full` also checks the chain and host name), the startup message, and authentication with the
+ * credentials the gateway holds (SCRAM-SHA-256, md5 or cleartext). Collects the server's parameters and key.
+ *
+ * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { HoopError, ProtocolError } from '../../../shared/errors.js';
+import type { PostgresConnection } from '../../connections/connection.js';
+import { FrameSource } from './frame-source.js';
+import {
+  BackendTag, DEFAULT_MAX_FRAME, SCRAM_SHA_256, createFramer, decodeBackend, encodePasswordMessage, encodeSaslInitialResponse,
+  encodeSaslResponse, encodeSslRequest, encodeStartupMessage, md5Password, scramContinue, scramFinish, scramStart,
+  type ErrorFields, type ScramContinueState, type ScramStartState,
+} from './protocol/index.js';
+
+export interface Upstream {
+  socket: Socket | TLSSocket;
+  source: FrameSource;
+  /** ParameterStatus values, in the order the server sent them. */
+  parameters: [string, string][];
+  backendKey: { pid: number; secret: Buffer } | null;
+}
+
+export interface UpstreamOptions {
+  target: PostgresConnection;
+  /** Startup parameters passed through from the client (application_name, client_encoding, …). */
+  clientParams: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Opens a raw connection (with TLS as configured) without the startup message. Used for CancelRequest too. */
+export async function dial(target: PostgresConnection, timeoutMs = 10_000): Promise<Socket | TLSSocket> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = netConnect({ host: target.host, port: target.port, noDelay: true });
+    const timer = setTimeout(() => s.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      resolve(s);
+    });
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  }).catch((e: unknown) => {
+    throw new HoopError('upstream_unavailable', `cannot reach ${target.name} at ${target.host}:${target.port}: ${(e as Error).message}`, { cause: e });
+  });
+  socket.setKeepAlive(true, 30_000);
+  if (target.tls.mode === 'disable') return socket;
+
+  socket.write(encodeSslRequest());
+  const answer = await new Promise<Buffer>((resolve, reject) => {
+    socket.once('data', resolve);
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error('closed during the TLS request')));
+  }).catch((e: unknown) => {
+    socket.destroy();
+    throw new HoopError('upstream_unavailable', `TLS negotiation with ${target.name} failed: ${(e as Error).message}`, { cause: e });
+  });
+  socket.removeAllListeners('error');
+  socket.removeAllListeners('close');
+  // Exactly one byte: anything after 'S' would be plaintext injected ahead of the handshake (CVE-2021-23222).
+  if (answer.length !== 1 || answer[0] !== 0x53) {
+    socket.destroy();
+    throw new HoopError('upstream_unavailable', `${target.name} does not accept TLS, but its connection requires tls.mode ${target.tls.mode}`, {
+      hint: 'enable ssl on the server, or set tls.mode: disable for this connection',
+    });
+  }
+  const verify = target.tls.mode === 'verify-full';
+  const tlsSocket = tlsConnect({
+    socket,
+    servername: /^[\d.:]+$/.test(target.host) ? undefined : target.host,
+    host: target.host,
+    rejectUnauthorized: verify,
+    ...(target.tls.ca ? { ca: target.tls.ca } : {}),
+    ...(verify ? {} : { checkServerIdentity: () => undefined }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    tlsSocket.once('secureConnect', resolve);
+    tlsSocket.once('error', reject);
+  }).catch((e: unknown) => {
+    tlsSocket.destroy();
+    throw new HoopError('upstream_unavailable', `TLS to ${target.name} failed: ${(e as Error).message}`, {
+      cause: e,
+      hint: verify ? 'check tls.ca_file and that the certificate names the host' : undefined,
+    });
+  });
+  tlsSocket.removeAllListeners('error');
+  tlsSocket.setNoDelay(true);
+  return tlsSocket;
+}
+
+export async function openUpstream(o: UpstreamOptions): Promise<Upstream> {
+  const t = o.target;
+  const socket = await dial(t, o.timeoutMs);
+  const onAbort = (): void => void socket.destroy();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const source = new FrameSource(socket, createFramer({ startup: false, maxLength: DEFAULT_MAX_FRAME }));
+  try {
+    socket.write(encodeStartupMessage({ ...o.clientParams, user: t.user, database: t.database }));
+    let scram: ScramStartState | ScramContinueState | undefined;
+    const parameters: [string, string][] = [];
+    let backendKey: Upstream['backendKey'] = null;
+    for (;;) {
+      const f = await source.next();
+      if (!f) throw new Error('the server closed the connection during login');
+      const m = decodeBackend(f.tag!, f.body);
+      switch (m.type) {
+        case 'Authentication':
+          switch (m.kind) {
+            case 'ok':
+              break;
+            case 'cleartext':
+              socket.write(encodePasswordMessage(t.password));
+              break;
+            case 'md5':
+              socket.write(encodePasswordMessage(md5Password(t.user, t.password, m.salt)));
+              break;
+            case 'sasl': {
+              if (!m.mechanisms.includes(SCRAM_SHA_256)) throw new Error(`server offers only ${m.mechanisms.join(', ')}`);
+              const first = scramStart(randomBytes(18).toString('base64'));
+              scram = first.state;
+              socket.write(encodeSaslInitialResponse(SCRAM_SHA_256, first.message));
+              break;
+            }
+            case 'saslContinue': {
+              if (scram?.stage !== 'started') throw new ProtocolError('unexpected SASL continue');
+              const next = scramContinue(scram, m.data, t.password);
+              scram = next.state;
+              socket.write(encodeSaslResponse(next.message));
+              break;
+            }
+            case 'saslFinal':
+              if (scram?.stage !== 'continued') throw new ProtocolError('unexpected SASL final');
+              scramFinish(scram, m.data);
+              break;
+            case 'other':
+              throw new Error(`the server asks for an authentication method hoop does not support (code ${m.code})`);
+          }
+          break;
+        case 'ParameterStatus':
+          parameters.push([m.name, m.value]);
+          break;
+        case 'BackendKeyData':
+          backendKey = { pid: m.pid, secret: Buffer.from(m.secret) };
+          break;
+        case 'NegotiateProtocolVersion':
+        case 'NoticeResponse':
+          break;
+        case 'ErrorResponse':
+          throw new UpstreamLoginError(m.fields);
+        case 'ReadyForQuery':
+          o.signal?.removeEventListener('abort', onAbort);
+          return { socket, source, parameters, backendKey };
+        default:
+          if (f.tag !== BackendTag.NoticeResponse) throw new ProtocolError(`unexpected ${m.type} during login`);
+      }
+    }
+  } catch (e) {
+    o.signal?.removeEventListener('abort', onAbort);
+    socket.destroy();
+    if (e instanceof UpstreamLoginError) {
+      throw new HoopError('upstream_unavailable', `${t.name} refused the gateway's login: ${e.fields.M ?? 'unknown error'}`, {
+        cause: e,
+        hint: 'an operator should check the credentials configured for this connection',
+        details: { sqlstate: e.fields.C },
+      });
+    }
+    if (e instanceof HoopError && e.code === 'upstream_unavailable') throw e;
+    throw new HoopError('upstream_unavailable', `login to ${t.name} failed: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+class UpstreamLoginError extends Error {
+  constructor(readonly fields: ErrorFields) {
+    super(fields.M ?? 'login refused');
+  }
+}
