@@ -1,0 +1,274 @@
+/**
+ * Grants: who may open tunnels to which connection, until when.
+ *
+ * A grant is issued after the caller's identity has been verified and the connection's access rule allows its
+ * groups. The token is signed (Ed25519); the row in `grants` decides liveness, so revocation and renewal take
+ * effect for live tunnels without re-issuing anything to them.
+ */
+import { randomUUID } from 'node:crypto';
+import { HoopError } from '../../shared/errors.js';
+import { formatDuration, parseDuration } from '../../shared/duration.js';
+import type { Grant } from '../../shared/api/schemas.js';
+import type { Database } from '../store/db.js';
+import type { Identity, RoleConfig } from '../identity/identity.js';
+import { hasRole } from '../identity/identity.js';
+import type { SigningKey } from './signing-key.js';
+import { signGrant, verifyGrant, type GrantClaims } from './grant-token.js';
+
+export interface GrantableConnection {
+  name: string;
+  type: 'postgres';
+  accessGroups: readonly string[];
+  maxDurationMs: number;
+}
+
+/** Where grant decisions are recorded (issued, denied, renewed, revoked). */
+export interface GrantAudit {
+  grantDecision(event: {
+    outcome: 'issued' | 'denied' | 'renewed' | 'revoked';
+    subject: string;
+    connection: string;
+    reason: string;
+    grantId?: string;
+    details?: Record<string, unknown>;
+  }): Promise<void>;
+}
+
+export interface GrantServiceOptions {
+  db: Database;
+  key: SigningKey;
+  issuer: string;
+  defaultTtlMs: number;
+  maxTtlMs: number;
+  roles: RoleConfig;
+  connection: (name: string) => GrantableConnection | undefined;
+  audit: GrantAudit;
+  now?: () => Date;
+}
+
+interface GrantRow {
+  id: string;
+  connection: string;
+  subject: string;
+  groups: string[];
+  identity_kind: string;
+  reason: string | null;
+  issued_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoked_by: string | null;
+}
+
+/** A grant that may carry traffic right now. */
+export interface LiveGrant extends GrantClaims {
+  expiresAt: Date;
+}
+
+export class GrantService {
+  readonly #o: GrantServiceOptions;
+  readonly #now: () => Date;
+
+  constructor(options: GrantServiceOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Issues a grant, or throws access_denied / not_found / usage — each recorded as a denial. */
+  async issue(identity: Identity, req: { connection: string; duration?: string | undefined; reason?: string | undefined }): Promise<Grant> {
+    const conn = this.#o.connection(req.connection);
+    try {
+      if (!conn) throw new HoopError('not_found', `no connection named "${req.connection}"`, { hint: 'list them with `hoop connections`' });
+      this.#checkAccess(identity, conn);
+      const ttl = this.#ttl(conn, req.duration);
+      const now = this.#now();
+      const row: GrantRow = {
+        id: randomUUID(),
+        connection: conn.name,
+        subject: identity.subject,
+        groups: identity.groups,
+        identity_kind: identity.kind,
+        reason: req.reason ?? null,
+        issued_at: now,
+        expires_at: new Date(now.getTime() + ttl),
+        revoked_at: null,
+        revoked_by: null,
+      };
+      await this.#o.db.query(
+        `INSERT INTO grants (id, connection, subject, groups, identity_kind, reason, issued_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [row.id, row.connection, row.subject, row.groups, row.identity_kind, row.reason, row.issued_at, row.expires_at],
+      );
+      await this.#o.audit.grantDecision({
+        outcome: 'issued', subject: identity.subject, connection: conn.name, reason: req.reason ?? '', grantId: row.id,
+        details: { expires_at: row.expires_at.toISOString(), groups: identity.groups, kind: identity.kind, ...identity.claims },
+      });
+      return this.#toApi(row, await this.#token(row));
+    } catch (e) {
+      if (e instanceof HoopError && ['access_denied', 'not_found', 'usage'].includes(e.code)) {
+        await this.#o.audit.grantDecision({
+          outcome: 'denied', subject: identity.subject, connection: req.connection, reason: e.message,
+          details: { groups: identity.groups, kind: identity.kind },
+        });
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Extends a live grant by its original length, re-checking that the caller still holds access. Only the
+   * grant's own subject may renew it. Live tunnels keep running: they follow the row, not the token.
+   */
+  async renew(identity: Identity, grantId: string): Promise<Grant> {
+    const row = await this.#get(grantId);
+    if (!row || row.subject !== identity.subject) throw new HoopError('not_found', `no grant ${grantId} of yours`);
+    this.#checkLive(row);
+    const conn = this.#o.connection(row.connection);
+    if (!conn) throw new HoopError('access_denied', `connection "${row.connection}" no longer exists`);
+    this.#checkAccess(identity, conn);
+    const length = Math.min(row.expires_at.getTime() - row.issued_at.getTime(), this.#cap(conn));
+    const expires = new Date(this.#now().getTime() + length);
+    const updated = await this.#o.db.query<GrantRow>(
+      `UPDATE grants SET expires_at = $2, renewed_count = renewed_count + 1
+        WHERE id = $1 AND revoked_at IS NULL RETURNING *`,
+      [row.id, expires],
+    );
+    const next = updated.rows[0];
+    if (!next) throw new HoopError('grant_revoked', `grant ${grantId} was revoked`);
+    await this.#o.audit.grantDecision({
+      outcome: 'renewed', subject: identity.subject, connection: row.connection, reason: '', grantId: row.id,
+      details: { expires_at: expires.toISOString() },
+    });
+    return this.#toApi(next, await this.#token(next));
+  }
+
+  /** Revokes a grant: its own subject or an admin may. Live tunnels close within seconds (see TunnelRegistry). */
+  async revoke(identity: Identity, grantId: string): Promise<Grant> {
+    const row = await this.#get(grantId);
+    const admin = hasRole(identity, this.#o.roles, 'admin');
+    if (!row || (row.subject !== identity.subject && !admin)) throw new HoopError('not_found', `no grant ${grantId}`);
+    const updated = await this.#o.db.query<GrantRow>(
+      `UPDATE grants SET revoked_at = COALESCE(revoked_at, $2), revoked_by = COALESCE(revoked_by, $3)
+        WHERE id = $1 RETURNING *`,
+      [row.id, this.#now(), identity.subject],
+    );
+    const next = updated.rows[0]!;
+    await this.#o.audit.grantDecision({ outcome: 'revoked', subject: identity.subject, connection: row.connection, reason: '', grantId: row.id });
+    return this.#toApi(next);
+  }
+
+  async list(identity: Identity, opts: { all?: boolean; active?: boolean }): Promise<Grant[]> {
+    const everyone = opts.all === true && hasRole(identity, this.#o.roles, 'admin');
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (!everyone) {
+      params.push(identity.subject);
+      where.push(`subject = $${params.length}`);
+    }
+    if (opts.active) {
+      params.push(this.#now());
+      where.push(`revoked_at IS NULL AND expires_at > $${params.length}`);
+    }
+    const res = await this.#o.db.query<GrantRow>(
+      `SELECT * FROM grants ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY issued_at DESC LIMIT 500`,
+      params,
+    );
+    return res.rows.map((r) => this.#toApi(r));
+  }
+
+  /**
+   * Checks a grant token presented on a tunnel: signature, issuer, audience, expiry, that it is for `connection`
+   * when given, and that the row is neither revoked nor expired (renewal moves expiry later than the token's).
+   */
+  async verifyForTunnel(token: string): Promise<LiveGrant> {
+    const now = this.#now();
+    const claims = await verifyGrant(token, this.#o.key, this.#o.issuer, now);
+    const row = await this.#get(claims.grantId);
+    if (!row) throw new HoopError('grant_invalid', 'the grant is unknown to this gateway');
+    if (row.subject !== claims.subject || row.connection !== claims.connection) {
+      throw new HoopError('grant_invalid', 'the grant does not match its record');
+    }
+    this.#checkLive(row);
+    return { ...claims, expiresAt: row.expires_at };
+  }
+
+  /** The current state of grants that carry live tunnels, for the revocation watcher. */
+  async liveness(ids: readonly string[]): Promise<Map<string, { expiresAt: Date; revoked: boolean }>> {
+    const out = new Map<string, { expiresAt: Date; revoked: boolean }>();
+    if (ids.length === 0) return out;
+    const res = await this.#o.db.query<{ id: string; expires_at: Date; revoked_at: Date | null }>(
+      'SELECT id, expires_at, revoked_at FROM grants WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    for (const r of res.rows) out.set(r.id, { expiresAt: r.expires_at, revoked: r.revoked_at !== null });
+    return out;
+  }
+
+  #checkAccess(identity: Identity, conn: GrantableConnection): void {
+    if (!identity.groups.some((g) => conn.accessGroups.includes(g))) {
+      throw new HoopError('access_denied', `${identity.subject} may not access "${conn.name}"`, {
+        hint: conn.accessGroups.length
+          ? `access needs membership of one of: ${conn.accessGroups.join(', ')}`
+          : 'no group has access to this connection',
+        details: { connection: conn.name, groups: identity.groups },
+      });
+    }
+  }
+
+  #checkLive(row: GrantRow): void {
+    if (row.revoked_at) {
+      throw new HoopError('grant_revoked', `the grant for ${row.connection} was revoked${row.revoked_by ? ' by ' + row.revoked_by : ''}`, {
+        hint: `run \`hoop connect ${row.connection}\` to ask for a new grant`,
+      });
+    }
+    if (row.expires_at.getTime() <= this.#now().getTime()) {
+      throw new HoopError('grant_expired', `the grant for ${row.connection} has expired`, {
+        hint: `run \`hoop connect ${row.connection}\` to ask for a new grant`,
+      });
+    }
+  }
+
+  #cap(conn: GrantableConnection): number {
+    return Math.min(conn.maxDurationMs, this.#o.maxTtlMs);
+  }
+
+  #ttl(conn: GrantableConnection, duration: string | undefined): number {
+    const cap = this.#cap(conn);
+    if (duration === undefined) return Math.min(this.#o.defaultTtlMs, cap);
+    const ms = parseDuration(duration, 'grant duration');
+    if (ms > cap) {
+      throw new HoopError('usage', `a grant for "${conn.name}" may last at most ${formatDuration(cap)}; ${duration} was asked`, {
+        hint: `ask for --duration ${formatDuration(cap).replace(/ /g, '')} or less`,
+      });
+    }
+    return ms;
+  }
+
+  async #get(id: string): Promise<GrantRow | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    return (await this.#o.db.query<GrantRow>('SELECT * FROM grants WHERE id = $1', [id])).rows[0];
+  }
+
+  #token(row: GrantRow): Promise<string> {
+    return signGrant(
+      { grantId: row.id, subject: row.subject, groups: row.groups, connection: row.connection, issuedAt: this.#now(), expiresAt: row.expires_at },
+      this.#o.key,
+      this.#o.issuer,
+    );
+  }
+
+  #toApi(row: GrantRow, token?: string): Grant {
+    const conn = this.#o.connection(row.connection);
+    return {
+      id: row.id,
+      connection: row.connection,
+      type: conn?.type ?? 'postgres',
+      subject: row.subject,
+      groups: row.groups,
+      issued_at: row.issued_at.toISOString(),
+      expires_at: row.expires_at.toISOString(),
+      revoked_at: row.revoked_at ? row.revoked_at.toISOString() : null,
+      reason: row.reason,
+      ...(token ? { token } : {}),
+    };
+  }
+}

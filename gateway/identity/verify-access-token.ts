@@ -1,0 +1,112 @@
+/**
+ * Verifies IdP access tokens (JWT) against the issuer's JWKS: signature, issuer, audience, expiry and
+ * not-before with a small clock-skew allowance. Anything doubtful is denied with `token_invalid`.
+ *
+ * The JWKS location comes from the issuer's discovery document, fetched once and cached; keys are cached and
+ * re-fetched by jose when an unknown `kid` appears.
+ */
+import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { HoopError } from '../../shared/errors.js';
+import type { Identity } from './identity.js';
+
+export interface AccessTokenVerifierOptions {
+  issuer: string;
+  audience: string;
+  groupsClaim: string;
+  usernameClaims: readonly string[];
+  clockSkewSeconds: number;
+  /** Allows an http: issuer (the demo and tests only). */
+  allowInsecureHttp: boolean;
+  fetch?: typeof fetch;
+  now?: () => Date;
+}
+
+export type AccessTokenVerifier = (token: string) => Promise<Identity>;
+
+export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): AccessTokenVerifier {
+  const doFetch = opts.fetch ?? fetch;
+  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let jwksPromise: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+
+  const loadJwks = (): Promise<ReturnType<typeof createRemoteJWKSet>> => {
+    if (jwks) return Promise.resolve(jwks);
+    jwksPromise ??= (async () => {
+      const issuerUrl = new URL(opts.issuer);
+      if (issuerUrl.protocol !== 'https:' && !opts.allowInsecureHttp) {
+        throw new HoopError('config_invalid', `identity.issuer ${opts.issuer} is not https`, {
+          hint: 'use an https issuer, or set identity.allow_insecure_http: true for local development only',
+        });
+      }
+      const discoveryUrl = opts.issuer.replace(/\/$/, '') + '/.well-known/openid-configuration';
+      const res = await doFetch(discoveryUrl, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`discovery answered HTTP ${res.status}`);
+      const doc = (await res.json()) as { issuer?: string; jwks_uri?: string };
+      if (doc.issuer !== opts.issuer) throw new Error(`discovery document names issuer ${doc.issuer ?? '(none)'}`);
+      if (!doc.jwks_uri) throw new Error('discovery document has no jwks_uri');
+      jwks = createRemoteJWKSet(new URL(doc.jwks_uri), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
+      return jwks;
+    })().catch((e: unknown) => {
+      jwksPromise = undefined; // try again on the next request
+      throw new HoopError('token_invalid', `cannot load the identity provider's signing keys from ${opts.issuer}`, { cause: e });
+    });
+    return jwksPromise;
+  };
+
+  return async (token: string): Promise<Identity> => {
+    const keys = await loadJwks();
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: opts.issuer,
+        audience: opts.audience,
+        clockTolerance: opts.clockSkewSeconds,
+        requiredClaims: ['exp', 'sub'],
+        algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'],
+        ...(opts.now ? { currentDate: opts.now() } : {}),
+      }));
+    } catch (e) {
+      throw new HoopError('token_invalid', describeJoseError(e), { cause: e, hint: 'run `hoop login` again' });
+    }
+    return identityFromClaims(payload, opts);
+  };
+}
+
+function describeJoseError(e: unknown): string {
+  if (e instanceof joseErrors.JWTExpired) return 'access token expired';
+  if (e instanceof joseErrors.JWTClaimValidationFailed) {
+    if (e.claim === 'iss') return 'access token was issued by an untrusted issuer';
+    if (e.claim === 'aud') return 'access token is for another audience';
+    if (e.claim === 'nbf') return 'access token is not valid yet';
+    return `access token claim "${e.claim}" is invalid`;
+  }
+  if (e instanceof joseErrors.JWSSignatureVerificationFailed) return 'access token signature is invalid';
+  if (e instanceof joseErrors.JWKSNoMatchingKey) return 'access token is signed with an unknown key';
+  if (e instanceof joseErrors.JWSInvalid || e instanceof joseErrors.JWTInvalid) return 'access token is malformed';
+  return 'access token could not be verified';
+}
+
+function identityFromClaims(p: JWTPayload, opts: AccessTokenVerifierOptions): Identity {
+  const rawGroups = (p as Record<string, unknown>)[opts.groupsClaim];
+  const groups = Array.isArray(rawGroups) ? rawGroups.filter((g): g is string => typeof g === 'string') : [];
+  let subject: string | undefined;
+  for (const c of opts.usernameClaims) {
+    const v = (p as Record<string, unknown>)[c];
+    if (typeof v === 'string' && v.length > 0) {
+      subject = v;
+      break;
+    }
+  }
+  subject ??= p.sub!;
+  // A token minted by client credentials carries the client id as `sub` and no user claims.
+  const clientId = (p as Record<string, unknown>).client_id;
+  const kind: Identity['kind'] = typeof clientId === 'string' && clientId === p.sub ? 'client' : 'user';
+  const name = (p as Record<string, unknown>).name;
+  return {
+    subject,
+    ...(typeof name === 'string' ? { name } : {}),
+    groups,
+    kind,
+    issuer: opts.issuer,
+    claims: { sub: p.sub, iss: p.iss, ...(typeof clientId === 'string' ? { client_id: clientId } : {}), ...(p.jti ? { jti: p.jti } : {}) },
+  };
+}

@@ -1,0 +1,88 @@
+/** The gateway's HTTP API (see shared/api/schemas.ts for the contract). */
+import { HoopError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { GrantRequestSchema, type ConnectionSummary, type WellKnown } from '../../shared/api/schemas.js';
+import type { Database } from '../store/db.js';
+import type { AccessTokenVerifier } from '../identity/verify-access-token.js';
+import { hasRole, rolesOf, type Identity, type RoleConfig } from '../identity/identity.js';
+import type { GrantService } from '../grants/grant-service.js';
+import type { ConnectionCatalog } from '../connections/connection.js';
+import { Router, bearer, type RequestContext } from './router.js';
+import { getSession, listSessions } from './sessions-query.js';
+
+export interface ApiOptions {
+  logger: Logger;
+  db: Database;
+  verifyAccessToken: AccessTokenVerifier;
+  grants: GrantService;
+  catalog: ConnectionCatalog;
+  roles: RoleConfig;
+  wellKnown: WellKnown;
+  now?: () => Date;
+}
+
+export function createApi(o: ApiOptions): Router {
+  const now = o.now ?? (() => new Date());
+  const who = (ctx: RequestContext): Promise<Identity> => o.verifyAccessToken(bearer(ctx.req));
+  const privileged = (id: Identity): boolean => hasRole(id, o.roles, 'admin') || hasRole(id, o.roles, 'auditor');
+
+  return new Router(o.logger)
+    .on('GET', '/.well-known/hoop', async () => ({ body: o.wellKnown }))
+    .on('GET', '/healthz', async () => {
+      try {
+        await o.db.query('SELECT 1');
+        return { body: { status: 'ok', checks: { database: 'ok' } } };
+      } catch {
+        return { status: 503, body: { status: 'degraded', checks: { database: 'unreachable' } } };
+      }
+    })
+    .on('GET', '/v1/me', async (ctx) => {
+      const id = await who(ctx);
+      return { body: { subject: id.subject, ...(id.name ? { name: id.name } : {}), groups: id.groups, roles: rolesOf(id, o.roles), identity_kind: id.kind } };
+    })
+    .on('GET', '/v1/connections', async (ctx) => {
+      const id = await who(ctx);
+      const connections: ConnectionSummary[] = o.catalog.all().map((c) => ({
+        name: c.name,
+        type: c.type,
+        ...(c.description ? { description: c.description } : {}),
+        database: c.database,
+        allowed: id.groups.some((g) => c.accessGroups.includes(g)),
+        requires_approval: false,
+        max_duration_seconds: Math.floor(c.maxDurationMs / 1000),
+        default_port: c.defaultLocalPort,
+      }));
+      return { body: { connections } };
+    })
+    .on('POST', '/v1/grants', async (ctx) => {
+      const id = await who(ctx);
+      const parsed = GrantRequestSchema.safeParse(await ctx.body());
+      if (!parsed.success) throw new HoopError('usage', `invalid grant request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+      const grant = await o.grants.issue(id, parsed.data);
+      return { status: 201, body: { grant } };
+    })
+    .on('GET', '/v1/grants', async (ctx) => {
+      const id = await who(ctx);
+      const grants = await o.grants.list(id, { all: ctx.query.get('all') === 'true', active: ctx.query.get('active') === 'true' });
+      return { body: { grants } };
+    })
+    .on('POST', '/v1/grants/:id/renew', async (ctx) => ({ body: { grant: await o.grants.renew(await who(ctx), ctx.params.id!) } }))
+    .on('POST', '/v1/grants/:id/revoke', async (ctx) => ({ body: { grant: await o.grants.revoke(await who(ctx), ctx.params.id!) } }))
+    .on('GET', '/v1/sessions', async (ctx) => {
+      const id = await who(ctx);
+      const limit = ctx.query.get('limit');
+      const sessions = await listSessions(o.db, {
+        connection: ctx.query.get('connection') ?? undefined,
+        user: ctx.query.get('user') ?? undefined,
+        since: ctx.query.get('since') ?? undefined,
+        grant: ctx.query.get('grant') ?? undefined,
+        limit: limit ? Number(limit) : undefined,
+        onlySubject: privileged(id) ? undefined : id.subject,
+      }, now());
+      return { body: { sessions } };
+    })
+    .on('GET', '/v1/sessions/:id', async (ctx) => {
+      const id = await who(ctx);
+      return { body: await getSession(o.db, ctx.params.id!, privileged(id) ? undefined : id.subject) };
+    });
+}

@@ -1,0 +1,104 @@
+/** Reads recorded sessions and statements for `hoop sessions`. Non-privileged callers see only their own. */
+import { HoopError } from '../../shared/errors.js';
+import { parseDuration } from '../../shared/duration.js';
+import type { SessionDetail, SessionSummary, StatementRecord } from '../../shared/api/schemas.js';
+import type { Database } from '../store/db.js';
+
+export interface SessionFilter {
+  connection?: string | undefined;
+  user?: string | undefined;
+  since?: string | undefined;
+  grant?: string | undefined;
+  limit?: number | undefined;
+  /** Restricts to this subject (callers who are neither admin nor auditor). */
+  onlySubject?: string | undefined;
+}
+
+interface SessionRow {
+  id: string; connection: string; subject: string; grant_id: string | null; client_application: string | null;
+  client_user: string | null; database: string | null; started_at: Date; ended_at: Date | null; end_reason: string | null;
+  bytes_from_client: string; bytes_to_client: string; statement_count: number; live_count: string;
+}
+
+export async function listSessions(db: Database, f: SessionFilter, now: Date): Promise<SessionSummary[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, v: unknown): void => {
+    params.push(v);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (f.onlySubject !== undefined) add('s.subject = ?', f.onlySubject);
+  if (f.user) add('s.subject = ?', f.user);
+  if (f.connection) add('s.connection = ?', f.connection);
+  if (f.grant) {
+    if (!/^[0-9a-f-]{36}$/i.test(f.grant)) throw new HoopError('usage', `"${f.grant}" is not a grant id`);
+    add('s.grant_id = ?', f.grant);
+  }
+  if (f.since) add('s.started_at >= ?', sinceToDate(f.since, now));
+  params.push(Math.min(Math.max(f.limit ?? 50, 1), 1000));
+  const res = await db.query<SessionRow>(
+    `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count
+       FROM sessions s ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY s.started_at DESC LIMIT $${params.length}`,
+    params,
+  );
+  return res.rows.map(toSummary);
+}
+
+export async function getSession(db: Database, id: string, onlySubject: string | undefined): Promise<SessionDetail> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new HoopError('not_found', `no session ${id}`);
+  const s = await db.query<SessionRow>(
+    `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count FROM sessions s WHERE id = $1`,
+    [id],
+  );
+  const row = s.rows[0];
+  if (!row || (onlySubject !== undefined && row.subject !== onlySubject)) throw new HoopError('not_found', `no session ${id}`);
+  const st = await db.query<{
+    seq: number; text: string; parameters: (string | null)[] | null; protocol: 'simple' | 'extended'; started_at: Date;
+    duration_ms: number | null; rows: string | null; command_tag: string | null; error_code: string | null;
+    error_message: string | null; decision: string;
+  }>('SELECT * FROM statements WHERE session_id = $1 ORDER BY seq', [id]);
+  const statements: StatementRecord[] = st.rows.map((r) => ({
+    seq: r.seq,
+    text: r.text,
+    parameters: r.parameters,
+    protocol: r.protocol,
+    started_at: r.started_at.toISOString(),
+    duration_ms: r.duration_ms,
+    rows: r.rows === null ? null : Number(r.rows),
+    command_tag: r.command_tag,
+    error_code: r.error_code,
+    error_message: r.error_message,
+    decision: r.decision,
+  }));
+  return { session: toSummary(row), statements };
+}
+
+function toSummary(r: SessionRow): SessionSummary {
+  return {
+    id: r.id,
+    connection: r.connection,
+    subject: r.subject,
+    grant_id: r.grant_id,
+    client_application: r.client_application,
+    client_user: r.client_user,
+    database: r.database,
+    started_at: r.started_at.toISOString(),
+    ended_at: r.ended_at ? r.ended_at.toISOString() : null,
+    end_reason: r.end_reason,
+    bytes_from_client: Number(r.bytes_from_client),
+    bytes_to_client: Number(r.bytes_to_client),
+    // A live session's counter is written at its end; count its rows meanwhile.
+    statement_count: Math.max(r.statement_count, Number(r.live_count)),
+  };
+}
+
+/** "24h" (relative) or an ISO timestamp. */
+export function sinceToDate(since: string, now: Date): Date {
+  if (/^\d{4}-\d{2}-\d{2}/.test(since)) {
+    const d = new Date(since);
+    if (Number.isNaN(d.getTime())) throw new HoopError('usage', `invalid time "${since}"`);
+    return d;
+  }
+  return new Date(now.getTime() - parseDuration(since, 'since'));
+}

@@ -1,0 +1,99 @@
+/**
+ * Starts the agent daemon in the background when it is not running: used by `hoop agent start` and by
+ * `hoop connect`. The daemon is `hoop agent run`, detached, with its output appended to the agent log.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HoopError, isHoopError } from '../errors.js';
+import { agentLogPath } from '../paths.js';
+import { AgentControlClient } from './control-client.js';
+
+export interface EnsureAgentOptions {
+  /** The config dir (shared/paths.ts `configDir(env)`); holds the socket, pid file and log. */
+  configDir: string;
+  /** The environment the daemon gets (HOOP_TOKEN, HOOP_CONFIG_DIR, HOOP_LOG_LEVEL, …). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The `hoop` executable script; defaults to {@link defaultHoopBinPath}. */
+  binPath?: string;
+  /** The Node.js binary; defaults to the current one. */
+  execPath?: string;
+  /** How long to wait for the control socket to answer; at most 5 s by default. */
+  timeoutMs?: number;
+}
+
+export interface EnsureAgentResult {
+  pid: number;
+  /** False when an agent was already answering. */
+  started: boolean;
+}
+
+const POLL_MS = 50;
+
+/** `bin/hoop`, found from this compiled file: dist/shared/agent/spawn.js → ../../../bin/hoop. */
+export function defaultHoopBinPath(): string {
+  return fileURLToPath(new URL('../../../bin/hoop', import.meta.url));
+}
+
+/**
+ * Returns the running agent's pid, starting the daemon first if nothing answers on the control socket.
+ * Throws `agent_unavailable` (with the log file in the hint) if it does not answer in time.
+ */
+export async function ensureAgentRunning(opts: EnsureAgentOptions): Promise<EnsureAgentResult> {
+  const client = AgentControlClient.forConfigDir(opts.configDir, 2_000);
+  const running = await probe(client);
+  if (running !== null) return { pid: running, started: false };
+
+  mkdirSync(opts.configDir, { recursive: true, mode: 0o700 });
+  const logPath = agentLogPath(opts.configDir);
+  const hint = `see the agent log ${logPath}`;
+  const fd = openSync(logPath, 'a', 0o600);
+  const child: { exit?: string; error?: Error } = {};
+  try {
+    const proc = spawn(opts.execPath ?? process.execPath, [opts.binPath ?? defaultHoopBinPath(), 'agent', 'run'], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: definedOnly(opts.env),
+    });
+    proc.once('error', (e) => (child.error = e));
+    proc.once('exit', (code, signal) => (child.exit = signal ?? `exit code ${code}`));
+    proc.unref();
+  } finally {
+    closeSync(fd);
+  }
+
+  const deadline = Date.now() + (opts.timeoutMs ?? 5_000);
+  for (;;) {
+    const pid = await probe(client);
+    if (pid !== null) return { pid, started: true };
+    if (child.error) {
+      throw new HoopError('agent_unavailable', `cannot start the agent: ${child.error.message}`, { cause: child.error, hint });
+    }
+    if (child.exit !== undefined) {
+      // Another `hoop` may have started an agent at the same moment; this one then exits. Check once more.
+      const again = await probe(client);
+      if (again !== null) return { pid: again, started: false };
+      throw new HoopError('agent_unavailable', `the agent exited while starting (${child.exit})`, { hint });
+    }
+    if (Date.now() >= deadline) {
+      throw new HoopError('agent_unavailable', `the agent did not answer within ${Math.round((opts.timeoutMs ?? 5_000) / 1000)} s`, { hint });
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** The pid of the agent answering on the socket, or null when none does. */
+async function probe(client: AgentControlClient): Promise<number | null> {
+  try {
+    return (await client.status()).pid;
+  } catch (e) {
+    if (isHoopError(e) && e.code === 'agent_unavailable') return null;
+    throw e;
+  }
+}
+
+function definedOnly(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}

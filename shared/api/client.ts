@@ -1,0 +1,127 @@
+/**
+ * A small typed client for the gateway's HTTP API, used by the CLI and the agent. `fetch` is injected so tests
+ * can run against a real local gateway. Every response is validated against the shared schemas; a problem+json
+ * answer becomes the matching HoopError, and a network failure becomes `gateway_unreachable`.
+ */
+import type { z } from 'zod';
+import { HoopError, fromProblem } from '../errors.js';
+import {
+  ConnectionListSchema, GrantListSchema, GrantResponseSchema, MeSchema, SessionDetailSchema, SessionListSchema,
+  WellKnownSchema,
+  type ConnectionSummary, type Grant, type GrantRequest, type Me, type SessionDetail, type SessionSummary, type WellKnown,
+} from './schemas.js';
+
+export type FetchLike = typeof fetch;
+
+export interface GatewayClientOptions {
+  baseUrl: string;
+  /** Returns a fresh IdP access token (refreshing silently) for calls that need identity. */
+  accessToken?: () => Promise<string>;
+  fetch?: FetchLike;
+  userAgent?: string;
+  timeoutMs?: number;
+}
+
+export interface SessionQuery {
+  connection?: string;
+  user?: string;
+  since?: string;
+  grant?: string;
+  limit?: number;
+}
+
+export class GatewayClient {
+  readonly baseUrl: string;
+  readonly #opts: GatewayClientOptions;
+  readonly #fetch: FetchLike;
+
+  constructor(opts: GatewayClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.#opts = opts;
+    this.#fetch = opts.fetch ?? fetch;
+  }
+
+  wellKnown(): Promise<WellKnown> {
+    return this.#call('GET', '/.well-known/hoop', WellKnownSchema, { auth: false });
+  }
+
+  me(): Promise<Me> {
+    return this.#call('GET', '/v1/me', MeSchema);
+  }
+
+  async connections(): Promise<ConnectionSummary[]> {
+    return (await this.#call('GET', '/v1/connections', ConnectionListSchema)).connections;
+  }
+
+  async requestGrant(req: GrantRequest): Promise<Grant> {
+    return (await this.#call('POST', '/v1/grants', GrantResponseSchema, { body: req })).grant;
+  }
+
+  async renewGrant(id: string): Promise<Grant> {
+    return (await this.#call('POST', `/v1/grants/${encodeURIComponent(id)}/renew`, GrantResponseSchema, { body: {} })).grant;
+  }
+
+  async revokeGrant(id: string): Promise<Grant> {
+    return (await this.#call('POST', `/v1/grants/${encodeURIComponent(id)}/revoke`, GrantResponseSchema, { body: {} })).grant;
+  }
+
+  async grants(params: { all?: boolean; active?: boolean } = {}): Promise<Grant[]> {
+    const q = new URLSearchParams();
+    if (params.all) q.set('all', 'true');
+    if (params.active) q.set('active', 'true');
+    return (await this.#call('GET', `/v1/grants${q.size ? '?' + q.toString() : ''}`, GrantListSchema)).grants;
+  }
+
+  async sessions(query: SessionQuery = {}): Promise<SessionSummary[]> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
+    return (await this.#call('GET', `/v1/sessions${q.size ? '?' + q.toString() : ''}`, SessionListSchema)).sessions;
+  }
+
+  session(id: string): Promise<SessionDetail> {
+    return this.#call('GET', `/v1/sessions/${encodeURIComponent(id)}`, SessionDetailSchema);
+  }
+
+  async #call<S extends z.ZodType>(
+    method: string, path: string, schema: S, opt: { body?: unknown; auth?: boolean } = {},
+  ): Promise<z.infer<S>> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#opts.userAgent) headers['user-agent'] = this.#opts.userAgent;
+    if (opt.auth !== false) {
+      if (!this.#opts.accessToken) throw new HoopError('login_required', 'not logged in', { hint: 'run `hoop login`' });
+      headers.authorization = `Bearer ${await this.#opts.accessToken()}`;
+    }
+    if (opt.body !== undefined) headers['content-type'] = 'application/json';
+    const url = this.baseUrl + path;
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method,
+        headers,
+        ...(opt.body !== undefined ? { body: JSON.stringify(opt.body) } : {}),
+        signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 30_000),
+      });
+    } catch (e) {
+      throw new HoopError('gateway_unreachable', `cannot reach the gateway at ${this.baseUrl}`, {
+        cause: e,
+        hint: 'check the URL (`hoop login --gateway URL`) and that the gateway is running',
+      });
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text.length ? JSON.parse(text) : {};
+    } catch (e) {
+      throw new HoopError('internal', `the gateway answered ${method} ${path} with HTTP ${res.status} and a body that is not JSON`, { cause: e });
+    }
+    if (!res.ok && res.status !== 202) throw fromProblem(json as Record<string, never>, res.status);
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new HoopError('internal', `unexpected answer from the gateway to ${method} ${path}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
+        cause: parsed.error,
+        hint: 'the CLI and the gateway may be different versions',
+      });
+    }
+    return parsed.data;
+  }
+}
