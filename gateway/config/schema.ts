@@ -1,0 +1,328 @@
+/**
+ * The gateway's configuration schema (one YAML file, see docs/configuration.md).
+ *
+ * Conventions:
+ * - Keys stay snake_case, exactly as written in the file.
+ * - Durations stay strings as written ("1h", "30s"). Each one also gets a sibling `<key>_ms` field holding
+ *   milliseconds: `grants.default_ttl_ms`, `grants.max_ttl_ms`, `identity.clock_skew_ms`,
+ *   `connections[].access.max_duration_ms`. Code reads the `_ms` fields; people read the strings.
+ * - Other derived fields: `listen_host` and `listen_port` (parsed from `listen`). `public_url` and
+ *   `connections[].access.max_duration` are always filled in, from their defaults if the file left them out.
+ * - Every error message has the form "<what was expected> — <how to fix it>". The loader inserts the key path
+ *   and the offending value (never a secret's value) between the two halves.
+ *
+ * Paths (`data_dir`, `tls.*_file`, `connections[].tls.ca_file`) are expanded (`~`, relative paths) by the
+ * loader, not here: the schema is pure.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../../shared/duration.js';
+
+/** Builds an error message in the form the loader expands: "<expected> — <fix>". */
+export function problem(expected: string, fix: string): string {
+  return `${expected} — ${fix}`;
+}
+
+const e = (expected: string, fix: string) => ({ error: problem(expected, fix) });
+
+function text(fix: string) {
+  const err = e('expected a non-empty string', fix);
+  return z.string(err).min(1, err);
+}
+
+function stringList(fix: string) {
+  return z.array(text(fix), e('expected a list of strings', fix));
+}
+
+function flag(fix: string) {
+  return z.boolean(e('expected true or false', fix)).default(false);
+}
+
+/** Milliseconds, or undefined for an invalid duration (zod runs object-level checks even after a field failed). */
+function durationMs(s: string): number | undefined {
+  try {
+    return parseDuration(s);
+  } catch {
+    return undefined;
+  }
+}
+
+function isDuration(s: string): boolean {
+  return durationMs(s) !== undefined;
+}
+
+function duration(fix: string) {
+  const err = e('expected a duration such as 30s, 15m, 1h or 1h30m', fix);
+  return z.string(err).refine(isDuration, err);
+}
+
+function httpUrl(expected: string, fix: string, protocols: readonly string[]) {
+  const err = e(expected, fix);
+  return z.string(err).refine((s) => {
+    if (!URL.canParse(s)) return false;
+    return protocols.includes(new URL(s).protocol);
+  }, err);
+}
+
+/** `host:port` with `port` 0-65535 (0 = any free port); IPv6 hosts in brackets: `[::1]:8009`. */
+export function parseListen(listen: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(listen);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+/** Whether a listen host only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function isUnspecifiedHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+export const CONNECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export const UPSTREAM_TLS_MODES = ['disable', 'require', 'verify-full'] as const;
+
+const workloadIssuerSchema = z.strictObject({
+  issuer: httpUrl('expected an https URL', "set the workload token issuer, e.g. https://token.actions.githubusercontent.com", ['https:']),
+  audience: text('set the audience the workload tokens are minted for'),
+  subject_claim: text('name the claim that identifies the workload, usually sub').default('sub'),
+  /** Claim name → allowed values (exact, or glob with `*`). Every listed claim must match. */
+  allow: z
+    .strictObject({
+      repository: stringList('list repositories such as acme/payments').optional(),
+      ref: stringList('list refs such as refs/heads/main').optional(),
+      workflow: stringList('list workflow names').optional(),
+      environment: stringList('list deployment environments').optional(),
+      sub: stringList('list subjects').optional(),
+    }, e('expected a mapping of claim → list of allowed values', 'add e.g. repository: [acme/payments]'))
+    .refine((a) => Object.values(a).some((v) => v !== undefined), e(
+      'expected at least one allow rule',
+      'add e.g. repository: [acme/payments]; without rules every repository using this issuer would be let in',
+    )),
+  groups: stringList('list the groups a matching workload gets'),
+}, e('expected a mapping', 'see docs/configuration.md, identity.workload_issuers'));
+
+const identitySchema = z
+  .strictObject({
+    issuer: text("set your IdP's issuer URL, e.g. https://login.example.com"),
+    cli_client_id: text('set the public OAuth client id the CLI uses').default('hoop-cli'),
+    audience: text('set the audience your IdP puts in access tokens for hoop'),
+    groups_claim: text('name the token claim that lists the user\'s groups').default('groups'),
+    username_claims: z
+      .array(text('list claim names'), e('expected a list of claim names', 'e.g. [preferred_username, email, sub]'))
+      .min(1, e('expected at least one claim name', 'e.g. [preferred_username, email, sub]'))
+      .default(['preferred_username', 'email', 'sub']),
+    scopes: z
+      .array(text('list OAuth scopes'), e('expected a list of scopes', 'e.g. [openid, profile, offline_access]'))
+      .refine((s) => s.includes('openid'), e('expected the list to include openid', 'add openid to identity.scopes'))
+      .default(['openid', 'profile', 'offline_access']),
+    allow_insecure_http: flag('use true only for a development IdP on http://'),
+    clock_skew: duration('set the tolerated clock difference with the IdP, e.g. 30s').default('30s'),
+    workload_issuers: z.array(workloadIssuerSchema, e('expected a list', 'see docs/configuration.md')).default([]),
+  }, e('expected a mapping', 'add an identity: section with at least issuer and audience'))
+  .superRefine((id, ctx) => {
+    if (id.issuer === '') return; // already reported as empty
+    const url = URL.canParse(id.issuer) ? new URL(id.issuer) : undefined;
+    const ok = url !== undefined && (url.protocol === 'https:' || (url.protocol === 'http:' && id.allow_insecure_http));
+    if (!ok) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        input: id.issuer,
+        message: url?.protocol === 'http:'
+          ? problem('expected an https URL', 'use https, or set identity.allow_insecure_http: true for a development IdP')
+          : problem('expected an https URL', "set your IdP's issuer URL, e.g. https://login.example.com"),
+      });
+    }
+  })
+  .transform((id) => ({ ...id, clock_skew_ms: parseDuration(id.clock_skew) }));
+
+const rolesSchema = z.strictObject({
+  admins: stringList('list the groups whose members administer hoop').default(['admins']),
+  auditors: stringList('list the groups whose members may read sessions and audit logs').default(['auditors']),
+}, e('expected a mapping', 'e.g. roles: { admins: [admins], auditors: [auditors] }'));
+
+const grantsSchema = z
+  .strictObject({
+    default_ttl: duration('set how long a grant lasts when no duration is asked for, e.g. 1h').default('1h'),
+    max_ttl: duration('set the longest grant anyone may get, e.g. 12h').default('12h'),
+  }, e('expected a mapping', 'e.g. grants: { default_ttl: 1h, max_ttl: 12h }'))
+  .transform((g, ctx) => {
+    const out = { ...g, default_ttl_ms: parseDuration(g.default_ttl), max_ttl_ms: parseDuration(g.max_ttl) };
+    if (out.default_ttl_ms > out.max_ttl_ms) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['default_ttl'],
+        input: g.default_ttl,
+        message: problem(`expected at most grants.max_ttl (${g.max_ttl})`, 'lower grants.default_ttl or raise grants.max_ttl'),
+      });
+    }
+    return out;
+  });
+
+const upstreamTlsSchema = z.strictObject({
+  mode: z
+    .enum(UPSTREAM_TLS_MODES, e('expected disable, require or verify-full', 'verify-full checks the certificate and host name; use disable only on a trusted network'))
+    .default('verify-full'),
+  ca_file: text('set the path of a PEM file with the CA that signed the target\'s certificate').optional(),
+}, e('expected a mapping', 'e.g. tls: { mode: verify-full, ca_file: /etc/ssl/db-ca.pem }'));
+
+const connectionSchema = z.strictObject({
+  name: z
+    .string(e('expected a name', 'name the connection, e.g. shop'))
+    .regex(CONNECTION_NAME, e('expected 1-63 of a-z 0-9 _ -, starting with a letter or digit', 'rename the connection, e.g. payments-db')),
+  type: z.literal('postgres', e('expected postgres', 'set type: postgres (the only type supported for now)')),
+  description: z.string(e('expected a string', 'describe the connection in one line')).optional(),
+  host: text("set the target's host name or IP address"),
+  port: z
+    .number(e('expected an integer 1-65535', "set the target's TCP port"))
+    .int(e('expected an integer 1-65535', "set the target's TCP port"))
+    .min(1, e('expected an integer 1-65535', "set the target's TCP port"))
+    .max(65535, e('expected an integer 1-65535', "set the target's TCP port"))
+    .default(5432),
+  database: text('name the database on the target'),
+  user: text('set the database user hoop logs in as'),
+  /** Usually `${env:NAME}` or `${file:PATH}`; an inline value is accepted but never printed. */
+  password: z.string(e('expected a string', 'reference the password as ${env:NAME} or ${file:PATH}')).optional(),
+  tls: upstreamTlsSchema.prefault({}),
+  access: z.strictObject({
+    groups: stringList('list the groups allowed to request access; [] allows no one'),
+    /** Defaults to grants.max_ttl, and may not exceed it. */
+    max_duration: duration('set the longest grant for this connection, e.g. 8h').optional(),
+  }, e('expected a mapping', 'e.g. access: { groups: [engineers], max_duration: 8h }')),
+  // Defined by a later issue; accepted as-is for now.
+  guardrails: z.unknown().optional(),
+  approvals: z.unknown().optional(),
+  masking: z.unknown().optional(),
+  webhook_url: httpUrl('expected an http(s) URL', 'set the URL that receives this connection\'s events', ['https:', 'http:']).optional(),
+}, e('expected a mapping', 'see docs/configuration.md, connections'));
+
+const serverTlsSchema = z.strictObject({
+  cert_file: text('set the path of the PEM certificate (chain) to serve'),
+  key_file: text('set the path of the PEM private key for cert_file'),
+}, e('expected a mapping', 'e.g. tls: { cert_file: /etc/hoop/tls.crt, key_file: /etc/hoop/tls.key }'));
+
+const LISTEN_FIX = 'use host:port, e.g. 127.0.0.1:8009 or [::1]:8009';
+
+export const gatewayConfigSchema = z
+  .strictObject({
+    listen: z
+      .string(e('expected host:port', LISTEN_FIX))
+      .refine((s) => parseListen(s) !== undefined, e('expected host:port', LISTEN_FIX))
+      .default('127.0.0.1:8009'),
+    /** Lets a non-loopback `listen` serve plain HTTP (e.g. behind a TLS-terminating load balancer). */
+    allow_insecure_listen: flag('set true only when a TLS-terminating proxy sits in front of the gateway'),
+    /** Derived from `listen` (https when `tls` is set) when left out. */
+    public_url: httpUrl('expected an http(s) URL', 'set the URL users and agents reach the gateway at, e.g. https://hoop.example.com', ['https:', 'http:']).optional(),
+    data_dir: text('set a directory the gateway may write to').default('~/.local/share/hoop/gateway'),
+    /** Without it the gateway runs an embedded PostgreSQL under `data_dir`. */
+    database_url: z
+      .string(e('expected a postgres:// URL', 'set the PostgreSQL URL, e.g. postgres://hoop:${env:PW}@db:5432/hoop'))
+      .refine(
+        (s) => URL.canParse(s) && ['postgres:', 'postgresql:'].includes(new URL(s).protocol),
+        e('expected a postgres:// URL', 'set the PostgreSQL URL, e.g. postgres://hoop:${env:PW}@db:5432/hoop'),
+      )
+      .optional(),
+    tls: serverTlsSchema.optional(),
+    log: z.strictObject({
+      level: z.enum(LOG_LEVELS, e('expected trace, debug, info, warn or error', 'pick one of those levels')).default('info'),
+    }, e('expected a mapping', 'e.g. log: { level: info }')).prefault({}),
+    identity: identitySchema,
+    roles: rolesSchema.prefault({}),
+    grants: grantsSchema.prefault({}),
+    connections: z.array(connectionSchema, e('expected a list of connections', 'see docs/configuration.md, connections')).default([]),
+  }, e('expected a mapping of keys', 'see docs/configuration.md'))
+  .superRefine((cfg, ctx) => {
+    const listen = parseListen(cfg.listen);
+    if (listen && !isLoopbackHost(listen.host) && !cfg.tls && !cfg.allow_insecure_listen) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen'],
+        input: cfg.listen,
+        message: problem(
+          'expected a loopback address when tls is not set',
+          'add tls: { cert_file, key_file }, or set allow_insecure_listen: true if a TLS proxy sits in front',
+        ),
+      });
+    }
+    if (listen && isUnspecifiedHost(listen.host) && cfg.public_url === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['public_url'],
+        message: problem(
+          `expected a value when listen is ${cfg.listen}`,
+          'set public_url to the address users reach the gateway at, e.g. https://hoop.example.com',
+        ),
+      });
+    }
+    const seen = new Map<string, number>();
+    cfg.connections.forEach((c, i) => {
+      const first = seen.get(c.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connections', i, 'name'],
+          input: c.name,
+          message: problem(`expected a unique name (connections[${first}] has it too)`, 'rename one of them'),
+        });
+      } else {
+        seen.set(c.name, i);
+      }
+      const maxMs = c.access.max_duration === undefined ? undefined : durationMs(c.access.max_duration);
+      if (maxMs !== undefined && maxMs > cfg.grants.max_ttl_ms) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connections', i, 'access', 'max_duration'],
+          input: c.access.max_duration,
+          message: problem(`expected at most grants.max_ttl (${cfg.grants.max_ttl})`, 'lower it, or raise grants.max_ttl'),
+        });
+      }
+    });
+  })
+  .transform((cfg) => {
+    const listen = parseListen(cfg.listen)!;
+    const urlHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+    const derivedUrl = `${cfg.tls ? 'https' : 'http'}://${urlHost}:${listen.port}`;
+    return {
+      ...cfg,
+      listen_host: listen.host,
+      listen_port: listen.port,
+      public_url: (cfg.public_url ?? derivedUrl).replace(/\/+$/, ''),
+      connections: cfg.connections.map((c) => {
+        const maxDuration = c.access.max_duration ?? cfg.grants.max_ttl;
+        return { ...c, access: { ...c.access, max_duration: maxDuration, max_duration_ms: parseDuration(maxDuration) } };
+      }),
+    };
+  });
+
+/** Keys the schema adds to the parsed config; they are not valid in a file (printConfig leaves them out). */
+export const DERIVED_KEYS: ReadonlySet<string> = new Set([
+  'listen_host', 'listen_port', 'default_ttl_ms', 'max_ttl_ms', 'clock_skew_ms', 'max_duration_ms',
+]);
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The file's shape before defaults (what YAML and `overrides` provide). */
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+/** The parsed, defaulted and deep-frozen configuration. */
+export type GatewayConfig = DeepReadonly<z.output<typeof gatewayConfigSchema>>;
+export type ConnectionConfig = GatewayConfig['connections'][number];
+export type WorkloadIssuerConfig = GatewayConfig['identity']['workload_issuers'][number];
+
+/** `connections[0].port` style, for messages. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}

@@ -1,0 +1,5 @@
+/** Every migration, in id order. Add new ones here by hand: nothing registers itself on import. */
+import type { Migration } from '../migrate.js';
+import { initial } from './0001-initial.js';
+
+export const migrations: readonly Migration[] = [initial];
