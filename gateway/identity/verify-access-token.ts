@@ -5,7 +5,7 @@
  * The JWKS location comes from the issuer's discovery document, fetched once and cached; keys are cached and
  * re-fetched by jose when an unknown `kid` appears.
  */
-import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import { HoopError } from '../../shared/errors.js';
 import type { Identity } from './identity.js';
 
@@ -53,6 +53,20 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
   };
 
   return async (token: string): Promise<Identity> => {
+    // Name the problem precisely when the token comes from another issuer (it would otherwise fail as
+    // "unknown key"); the signature is still verified below for every token that gets further.
+    let claimedIssuer: unknown;
+    try {
+      claimedIssuer = decodeJwt(token).iss;
+    } catch (e) {
+      throw new HoopError('token_invalid', 'access token is malformed', { cause: e, hint: 'run `hoop login` again' });
+    }
+    if (claimedIssuer !== opts.issuer) {
+      throw new HoopError('token_invalid', 'access token was issued by an untrusted issuer', {
+        hint: `this gateway trusts ${opts.issuer}; run \`hoop login\` against it`,
+        details: { issuer: typeof claimedIssuer === 'string' ? claimedIssuer.slice(0, 200) : null },
+      });
+    }
     const keys = await loadJwks();
     let payload: JWTPayload;
     try {

@@ -108,7 +108,7 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
     return this.#writer.write(async (q) => {
       await q.query(
         `INSERT INTO grant_decisions (at, subject, connection, outcome, reason, grant_id, details) VALUES (now(), $1, $2, $3, $4, $5, $6)`,
-        [ev.subject, ev.connection, ev.outcome, ev.reason, ev.grantId ?? null, ev.details ? JSON.stringify(ev.details) : null],
+        [ev.subject, ev.connection, ev.outcome, ev.reason, ev.grantId ?? null, JSON.stringify(ev.details ?? {})],
       );
     });
   }

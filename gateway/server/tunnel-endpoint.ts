@@ -86,6 +86,12 @@ export class TunnelEndpoint {
     try {
       if (!token) throw new HoopError('grant_invalid', 'the tunnel carries no grant', { hint: 'connect through `hoop connect`' });
       grant = await this.#o.grants.verifyForTunnel(token);
+      const asked = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connection');
+      if (asked !== null && asked !== grant.connection) {
+        throw new HoopError('grant_invalid', `the grant is for "${grant.connection}", not "${asked}"`, {
+          hint: `run \`hoop connect ${asked}\` for a grant to ${asked}`,
+        });
+      }
     } catch (e) {
       const err = toHoopError(e, 'grant_invalid');
       this.#o.logger.info('tunnel refused', { code: err.code, connection: safeConnectionClaim(token), addr: clientAddr });

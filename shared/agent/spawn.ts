@@ -48,7 +48,7 @@ export async function ensureAgentRunning(opts: EnsureAgentOptions): Promise<Ensu
   const logPath = agentLogPath(opts.configDir);
   const hint = `see the agent log ${logPath}`;
   const fd = openSync(logPath, 'a', 0o600);
-  const child: { exit?: string; error?: Error } = {};
+  const child: { pid?: number; exit?: string; error?: Error } = {};
   try {
     const proc = spawn(opts.execPath ?? process.execPath, [opts.binPath ?? defaultHoopBinPath(), 'agent', 'run'], {
       detached: true,
@@ -58,6 +58,7 @@ export async function ensureAgentRunning(opts: EnsureAgentOptions): Promise<Ensu
     proc.once('error', (e) => (child.error = e));
     proc.once('exit', (code, signal) => (child.exit = signal ?? `exit code ${code}`));
     proc.unref();
+    child.pid = proc.pid;
   } finally {
     closeSync(fd);
   }
@@ -76,7 +77,12 @@ export async function ensureAgentRunning(opts: EnsureAgentOptions): Promise<Ensu
       throw new HoopError('agent_unavailable', `the agent exited while starting (${child.exit})`, { hint });
     }
     if (Date.now() >= deadline) {
-      throw new HoopError('agent_unavailable', `the agent did not answer within ${Math.round((opts.timeoutMs ?? 5_000) / 1000)} s`, { hint });
+      // Ours and useless: stop it rather than leave a half-started daemon behind.
+      if (child.pid !== undefined) killQuietly(child.pid);
+      const ms = opts.timeoutMs ?? 5_000;
+      throw new HoopError('agent_unavailable', `the agent did not answer within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`, {
+        hint, details: { pid: child.pid },
+      });
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
@@ -89,6 +95,14 @@ async function probe(client: AgentControlClient): Promise<number | null> {
   } catch (e) {
     if (isHoopError(e) && e.code === 'agent_unavailable') return null;
     throw e;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
   }
 }
 

@@ -1,0 +1,160 @@
+/** `hoop connect`, `hoop disconnect`, `hoop connections`. */
+import type { Command } from 'commander';
+import { HoopError, isHoopError } from '../../shared/errors.js';
+import { formatDuration } from '../../shared/duration.js';
+import { ensureAgentRunning } from '../../shared/agent/spawn.js';
+import type { Grant } from '../../shared/api/schemas.js';
+import type { TunnelInfo } from '../../shared/api/agent-control.js';
+import type { CliContext } from '../services/context.js';
+import { table } from '../ui/output.js';
+import { login } from './login.js';
+
+interface ConnectOptions {
+  port?: string;
+  duration?: string;
+  reason?: string;
+  detach?: boolean;
+  gateway?: string;
+  json?: boolean;
+}
+
+/** The ready-to-paste client command for a tunnel. */
+export function clientCommand(type: string, port: number, subject: string, database: string | undefined): string {
+  if (type === 'postgres') return `psql "postgresql://${encodeURIComponent(subject)}@127.0.0.1:${port}/${encodeURIComponent(database ?? 'postgres')}?sslmode=disable"`;
+  return `127.0.0.1:${port}`;
+}
+
+async function requestGrantLoggingIn(ctx: CliContext, gatewayUrl: string, opts: ConnectOptions, connection: string): Promise<Grant> {
+  const req = { connection, ...(opts.duration ? { duration: opts.duration } : {}), ...(opts.reason ? { reason: opts.reason } : {}) };
+  try {
+    return await ctx.gateway(gatewayUrl).requestGrant(req);
+  } catch (e) {
+    // Log in on the spot when a person is at the terminal; scripts get exit code 3 instead.
+    if (isHoopError(e) && (e.code === 'login_required' || e.code === 'token_invalid') && process.stdin.isTTY && !ctx.env.HOOP_TOKEN) {
+      ctx.out.info(`${e.message}: logging in first.`);
+      await login(ctx, { gateway: gatewayUrl });
+      return ctx.gateway(gatewayUrl).requestGrant(req);
+    }
+    throw e;
+  }
+}
+
+function parsePort(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HoopError('usage', `--port ${v} is not a TCP port`, { hint: 'use 0-65535 (0 picks a free port)' });
+  return n;
+}
+
+export function registerConnect(program: Command, ctx: () => CliContext): void {
+  program
+    .command('connect')
+    .description('get a short-lived grant for a connection and open a local tunnel to it through the agent')
+    .argument('<connection>', 'the connection name (see `hoop connections`)')
+    .option('--port <n>', 'local port on 127.0.0.1 (default: 5433 for postgres, or a free one; 0 picks any)')
+    .option('--duration <d>', 'how long the grant should last, e.g. 30m, 2h (default: the gateway\'s, usually 1h)')
+    .option('--reason <text>', 'why you need access; recorded with the grant')
+    .option('--detach', 'leave the tunnel open in the agent and return (close it with `hoop disconnect`)')
+    .option('--gateway <url>', 'the gateway URL')
+    .option('--json', 'with --detach: print the tunnel as JSON')
+    .addHelpText('after', `
+The agent (started if needed) listens on 127.0.0.1 only; clients connect there with any user name and no
+password: identity comes from your login, and the database credentials never leave the gateway. The grant is
+renewed while your login is valid; when it ends, the tunnel closes and clients see why.
+
+Examples:
+  hoop connect shop
+  hoop connect shop --port 6543 --duration 2h --reason "INC-1234 refund check" --detach`)
+    .action(async (connection: string, opts: ConnectOptions) => {
+      const c = ctx();
+      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const port = parsePort(opts.port);
+      const grant = await requestGrantLoggingIn(c, gatewayUrl, opts, connection);
+      const conns = await c.gateway(gatewayUrl).connections().catch(() => []);
+      const database = conns.find((x) => x.name === connection)?.database;
+      await ensureAgentRunning({ configDir: c.configDir, env: c.env });
+      const tunnel = await c.agent().openTunnel({
+        connection,
+        gateway_url: gatewayUrl,
+        ...(port !== undefined ? { port } : {}),
+        grant: { ...grant, token: grant.token! },
+      });
+      const cmd = clientCommand(tunnel.type, tunnel.port, grant.subject, database);
+      if (opts.detach || !process.stdout.isTTY) {
+        if (opts.json) {
+          c.out.json({ ...tunnel, client_command: cmd });
+        } else {
+          c.out.print(`Tunnel to ${connection} open on 127.0.0.1:${tunnel.port} until ${new Date(grant.expires_at).toLocaleTimeString()} (grant ${grant.id}).`);
+          c.out.print(`Connect with:\n    ${cmd}`);
+          if (opts.detach) c.out.print(`Close it with: hoop disconnect ${connection}`);
+        }
+        if (opts.detach) return;
+        await waitForSignal();
+        await c.agent().closeTunnel(connection).catch(() => undefined);
+        return;
+      }
+      const { runConnectView } = await import('../ui/connect-view.js');
+      await runConnectView({ ctx: c, gatewayUrl, grant, tunnel, command: cmd });
+      await c.agent().closeTunnel(connection).catch(() => undefined);
+      c.out.print(`Tunnel to ${connection} closed.`);
+    });
+
+  program
+    .command('disconnect')
+    .description('close a tunnel the agent holds (or all of them)')
+    .argument('[connection]', 'the connection whose tunnel to close')
+    .option('--all', 'close every tunnel')
+    .action(async (connection: string | undefined, opts: { all?: boolean }) => {
+      const c = ctx();
+      if (!connection && !opts.all) throw new HoopError('usage', 'name a connection or pass --all', { hint: 'see `hoop connections` for open tunnels' });
+      const closed = opts.all ? await c.agent().closeAll() : await c.agent().closeTunnel(connection!);
+      c.out.print(closed.length ? `Closed: ${closed.join(', ')}.` : 'No tunnel was open.');
+    });
+
+  program
+    .command('connections')
+    .description('list the connections you can reach, and the tunnels open on this machine')
+    .option('--gateway <url>', 'the gateway URL')
+    .option('--json', 'print JSON')
+    .action(async (opts: { gateway?: string; json?: boolean }) => {
+      const c = ctx();
+      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const conns = await c.gateway(gatewayUrl).connections();
+      let tunnels: TunnelInfo[] = [];
+      try {
+        tunnels = (await c.agent().status()).tunnels;
+      } catch (e) {
+        if (!(isHoopError(e) && e.code === 'agent_unavailable')) throw e;
+      }
+      const rows = conns.map((x) => {
+        const t = tunnels.find((tt) => tt.connection === x.name);
+        return { ...x, tunnel: t ? { port: t.port, expires_at: t.expires_at, active_clients: t.active_clients } : null };
+      });
+      if (opts.json) return c.out.json({ connections: rows });
+      if (rows.length === 0) return c.out.print('No connections are configured on this gateway.');
+      const now = c.now().getTime();
+      c.out.print(table(
+        ['NAME', 'TYPE', 'DATABASE', 'ACCESS', 'MAX', 'TUNNEL'],
+        rows.map((r) => [
+          r.name,
+          r.type,
+          r.database ?? '',
+          r.allowed ? (r.requires_approval ? 'approval' : 'yes') : 'no',
+          formatDuration(r.max_duration_seconds * 1000).replace(' 0m', ''),
+          r.tunnel ? `127.0.0.1:${r.tunnel.port} (${formatDuration(new Date(r.tunnel.expires_at).getTime() - now)} left, ${r.tunnel.active_clients} clients)` : '-',
+        ]),
+      ));
+    });
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}

@@ -1,0 +1,141 @@
+/** `hoop login`, `hoop logout`, `hoop whoami`. */
+import type { Command } from 'commander';
+import open from 'open';
+import { HoopError } from '../../shared/errors.js';
+import { loginWithBrowser } from '../../shared/auth/browser-login.js';
+import { loginWithDevice } from '../../shared/auth/device-login.js';
+import { revokeTokens } from '../../shared/auth/tokens.js';
+import type { TokenSet } from '../../shared/auth/tokens.js';
+import { decodeJwtClaims } from '../services/jwt.js';
+import type { CliContext } from '../services/context.js';
+
+export interface LoginOptions {
+  gateway?: string;
+  device?: boolean;
+  browser?: boolean; // commander's --no-browser sets this to false
+}
+
+/** Runs the interactive login and saves it. Returns the subject logged in. Also used by `hoop connect`. */
+export async function login(ctx: CliContext, opts: LoginOptions): Promise<string> {
+  const gatewayUrl = ctx.gatewayUrl(opts.gateway);
+  const wk = await ctx.gateway(gatewayUrl, { auth: false }).wellKnown();
+  const client = await ctx.oidcClient(wk.issuer, wk.cli_client_id);
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort(new HoopError('interrupted', 'login cancelled'));
+  process.once('SIGINT', onSigint);
+  let tokens: TokenSet;
+  try {
+    if (opts.device) {
+      tokens = await loginWithDevice({
+        client,
+        scopes: wk.scopes,
+        signal: abort.signal,
+        print: (p) => {
+          ctx.out.info(`To log in, open ${p.verification_uri} on any device and enter the code:\n\n    ${p.user_code}\n`);
+          if (p.verification_uri_complete) ctx.out.info(`Or open ${p.verification_uri_complete}`);
+          ctx.out.info(`The code expires in ${Math.round(p.expires_in / 60)} minutes. Waiting…`);
+        },
+      });
+    } else {
+      const openBrowser = opts.browser !== false;
+      tokens = await loginWithBrowser({
+        client,
+        scopes: wk.scopes,
+        signal: abort.signal,
+        printUrl: (url) => {
+          ctx.out.info(openBrowser ? 'Opening your browser to log in. If it does not open, visit:' : 'To log in, open this URL in a browser on this machine:');
+          ctx.out.info(`\n    ${url}\n`);
+          ctx.out.info('Waiting for the login to complete…');
+        },
+        openUrl: openBrowser
+          ? async (url) => {
+              await open(url).catch(() => undefined);
+            }
+          : () => undefined,
+      });
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const claims = decodeJwtClaims(tokens.access_token);
+  const subject = typeof claims.preferred_username === 'string' ? claims.preferred_username : String(claims.sub ?? 'unknown');
+  const store = await ctx.tokenStore();
+  await store.save(gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: wk.cli_client_id, tokens, subject });
+  if (opts.gateway) ctx.settings.setGatewayUrl(gatewayUrl);
+  else if (!ctx.settings.gatewayUrl()) ctx.settings.setGatewayUrl(gatewayUrl);
+  return subject;
+}
+
+export function registerLogin(program: Command, ctx: () => CliContext): void {
+  program
+    .command('login')
+    .description('log in to a gateway through your identity provider (browser with PKCE, or device code)')
+    .option('--gateway <url>', 'the gateway URL, saved for later commands (env HOOP_GATEWAY_URL)')
+    .option('--device', 'use the device-code flow: log in from another device (SSH sessions, WSL)')
+    .option('--no-browser', 'do not open a browser; print the login URL only')
+    .addHelpText('after', `
+The browser flow listens on a random loopback port (127.0.0.1) for the redirect. Tokens are kept in the OS
+keychain, or in a 0600 file in the config dir when no keychain answers (a warning says so).
+
+Examples:
+  hoop login --gateway https://hoop.example.com
+  hoop login --device`)
+    .action(async (opts: LoginOptions) => {
+      const c = ctx();
+      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const subject = await login(c, opts);
+      const me = await c.gateway(gatewayUrl).me();
+      c.out.print(`Logged in to ${gatewayUrl} as ${subject}${me.groups.length ? ` (groups: ${me.groups.join(', ')})` : ''}.`);
+    });
+
+  program
+    .command('logout')
+    .description('revoke your tokens at the identity provider and delete them from this machine')
+    .option('--gateway <url>', 'the gateway URL')
+    .action(async (opts: { gateway?: string }) => {
+      const c = ctx();
+      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const store = await c.tokenStore();
+      const login = await store.load(gatewayUrl);
+      if (!login) {
+        c.out.print(`Not logged in to ${gatewayUrl}.`);
+        return;
+      }
+      let revoked = true;
+      try {
+        await revokeTokens(await c.oidcClient(login.issuer, login.client_id), login.tokens);
+      } catch (e) {
+        revoked = false;
+        c.out.warn(`could not revoke the tokens at the identity provider (${(e as Error).message}); they will expire on their own`);
+      }
+      await store.clear(gatewayUrl);
+      c.out.print(`Logged out of ${gatewayUrl}${revoked ? '; tokens revoked' : ''}.`);
+    });
+
+  program
+    .command('whoami')
+    .description('show who you are logged in as, your groups and roles')
+    .option('--gateway <url>', 'the gateway URL')
+    .option('--json', 'print JSON')
+    .action(async (opts: { gateway?: string; json?: boolean }) => {
+      const c = ctx();
+      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const me = await c.gateway(gatewayUrl).me();
+      const store = c.env.HOOP_TOKEN ? undefined : await c.tokenStore();
+      const stored = store ? await store.load(gatewayUrl) : null;
+      const info = {
+        gateway: gatewayUrl,
+        subject: me.subject,
+        groups: me.groups,
+        roles: me.roles,
+        identity_kind: me.identity_kind,
+        credential: c.env.HOOP_TOKEN ? 'HOOP_TOKEN' : store?.kind ?? 'none',
+        ...(stored ? { token_expires_at: new Date(stored.tokens.expires_at * 1000).toISOString() } : {}),
+      };
+      if (opts.json) return c.out.json(info);
+      c.out.print(`${info.subject} on ${gatewayUrl}`);
+      c.out.print(`  groups:      ${me.groups.join(', ') || '(none)'}`);
+      if (me.roles.length) c.out.print(`  roles:       ${me.roles.join(', ')}`);
+      c.out.print(`  credential:  ${info.credential === 'file' ? 'file (0600, no keychain)' : info.credential}`);
+    });
+}

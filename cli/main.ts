@@ -1,0 +1,61 @@
+/**
+ * The `hoop` CLI. bin/hoop sends `hoop gateway …`/`hoop demo` to gateway/main.ts and `hoop agent …` to
+ * agent/main.ts; everything else lands here. Errors are mapped to exit codes once, at the end.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT, exitCodeFor, toHoopError } from '../shared/errors.js';
+import { CLI_VERSION, CliContext, type CliEnv } from './services/context.js';
+import { createOutput } from './ui/output.js';
+import { registerLogin } from './commands/login.js';
+import { registerConnect } from './commands/connect.js';
+import { registerSessions } from './commands/sessions.js';
+import { registerGrants } from './commands/grants.js';
+
+export async function main(argv: string[], env: CliEnv): Promise<number> {
+  const out = createOutput({ stdout: process.stdout, stderr: process.stderr, noColor: env.NO_COLOR !== undefined });
+  let context: CliContext | undefined;
+  const ctx = (): CliContext => (context ??= new CliContext(env, out));
+
+  const program = new Command('hoop')
+    .version(CLI_VERSION)
+    .description('hoop: just-in-time access to production data, with no static credentials')
+    .exitOverride()
+    .enablePositionalOptions()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `
+Environment:
+  HOOP_GATEWAY_URL    gateway URL (else the one saved by \`hoop login --gateway\`, else http://127.0.0.1:8009)
+  HOOP_TOKEN          an access token from your identity provider (CI; skips the stored login)
+  HOOP_CONFIG_DIR     where settings, the agent socket and the token fallback file live (default ~/.config/hoop)
+  NO_COLOR            disable colour
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 login needed, 4 access denied, 5 blocked, 6 approval pending,
+            7 approval rejected, 8 statement failed, 9 gateway unreachable, 130 interrupted
+
+Start here: hoop login, then hoop connect <connection>.`);
+
+  registerLogin(program, ctx);
+  registerConnect(program, ctx);
+  registerSessions(program, ctx);
+  registerGrants(program, ctx);
+  // Served by the other programs through bin/hoop; listed here so `hoop --help` shows them.
+  program.command('agent').description('control the local agent: hoop agent start | stop | status');
+  program.command('gateway').description('run the gateway: hoop gateway start --config FILE');
+  program.command('demo').description('run the demo: gateway, dev identity provider and PostgreSQL on this machine');
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return EXIT.ok;
+      return EXIT.usage;
+    }
+    const err = toHoopError(e);
+    out.error(`error: ${err.message}`);
+    if (err.hint) out.error(`hint: ${err.hint}`);
+    if (err.code === 'internal' && e instanceof Error && e.stack && env.HOOP_DEBUG) out.error(e.stack);
+    return exitCodeFor(err.code);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * `hoop demo` (what `npm start` runs): one embedded PostgreSQL holding the gateway's state and a `shop`
+ * database, the dev identity provider with alice and bob, and the gateway on http://127.0.0.1:8009, then the
+ * walkthrough. Everything lives under one data dir and listens on loopback only.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Logger } from '../../shared/log.js';
+import { loadGatewayConfig } from '../config/load.js';
+import { startEmbeddedPostgres } from '../store/embedded.js';
+import { createDatabaseIfMissing, databaseUrl } from '../store/db.js';
+import { createDevIdp } from '../dev-idp/provider.js';
+import { DEMO_CLIENTS, DEMO_USERS } from '../dev-idp/users.js';
+import { startGateway, type RunningGateway } from '../gateway.js';
+import { seedShop } from './shop-data.js';
+
+export interface DemoOptions {
+  dataDir?: string;
+  gatewayPort?: number;
+  idpPort?: number;
+  logger: Logger;
+  env: Readonly<Record<string, string | undefined>>;
+  print: (line: string) => void;
+}
+
+export interface RunningDemo {
+  gateway: RunningGateway;
+  issuer: string;
+  ciClientSecret: string;
+  close(): Promise<void>;
+}
+
+export function defaultDemoDir(env: Readonly<Record<string, string | undefined>>): string {
+  return env.HOOP_DEMO_DIR ?? join(env.HOME ?? homedir(), '.local', 'share', 'hoop', 'demo');
+}
+
+export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
+  const dir = o.dataDir ?? defaultDemoDir(o.env);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+  };
+  try {
+    o.print(`Starting PostgreSQL (embedded) under ${dir} …`);
+    const db = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), logger: o.logger, password: await secret(join(dir, 'postgres.password')) });
+    closers.push(() => db.stop());
+    await createDatabaseIfMissing(db.url, 'hoop');
+    await createDatabaseIfMissing(db.url, 'shop');
+    const shopPassword = await secret(join(dir, 'shop-db.password'));
+    await prepareShop(db.url, shopPassword);
+
+    const idp = await createDevIdp({ port: o.idpPort ?? 8010, audience: 'hoop', users: DEMO_USERS, clients: DEMO_CLIENTS, logger: o.logger });
+    closers.push(() => idp.close());
+
+    const config = loadGatewayConfig({
+      env: { SHOP_DB_PASSWORD: shopPassword },
+      yamlText: demoConfigYaml({ port: o.gatewayPort ?? 8009, dataDir: join(dir, 'gateway'), issuer: idp.issuer, dbPort: db.port }),
+      overrides: { database_url: databaseUrl(db.url, 'hoop') },
+    });
+    const gateway = await startGateway({ config, logger: o.logger, env: o.env });
+    closers.push(() => gateway.close());
+    return { gateway, issuer: idp.issuer, ciClientSecret: idp.clientSecrets.get('ci-bot') ?? '', close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+function demoConfigYaml(p: { port: number; dataDir: string; issuer: string; dbPort: number }): string {
+  return `
+listen: 127.0.0.1:${p.port}
+data_dir: ${JSON.stringify(p.dataDir)}
+identity:
+  issuer: ${p.issuer}
+  audience: hoop
+  allow_insecure_http: true   # the dev IdP runs on loopback http
+roles: { admins: [admins], auditors: [auditors] }
+grants: { default_ttl: 1h, max_ttl: 8h }
+connections:
+  - name: shop
+    type: postgres
+    description: demo shop (generated customers, cards and orders)
+    host: 127.0.0.1
+    port: ${p.dbPort}
+    database: shop
+    user: hoop_rw
+    password: \${env:SHOP_DB_PASSWORD}
+    tls: { mode: disable }     # loopback inside the demo
+    access: { groups: [engineers, dba, ci-deployers], max_duration: 8h }
+`;
+}
+
+/** Creates the gateway's login role for `shop` (SCRAM password) and the demo data. */
+async function prepareShop(adminUrl: string, password: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const exists = await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = 'hoop_rw'`);
+    const verb = exists.rowCount ? 'ALTER' : 'CREATE';
+    await admin.query(`SET password_encryption = 'scram-sha-256'`);
+    await admin.query(`${verb} ROLE hoop_rw LOGIN PASSWORD ${pg.escapeLiteral(password)}`);
+    await admin.query('ALTER DATABASE shop OWNER TO hoop_rw');
+  } finally {
+    await admin.end();
+  }
+  const shop = new pg.Client({ connectionString: databaseUrl(adminUrl, 'shop').replace(/\/\/[^@]*@/, `//hoop_rw:${encodeURIComponent(password)}@`) });
+  await shop.connect();
+  try {
+    await seedShop(shop);
+  } finally {
+    await shop.end();
+  }
+}
+
+async function secret(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const s = randomBytes(24).toString('base64url');
+  await writeFile(path, s + '\n', { mode: 0o600 });
+  return s;
+}
+
+export function walkthrough(gatewayUrl: string, issuer: string): string {
+  return `
+hoop demo is running.
+
+  gateway            ${gatewayUrl}
+  identity provider  ${issuer}   (users: alice/alice in engineers, bob/bob in dba + admins + auditors)
+  connection         shop        (PostgreSQL: customers, cards, orders with generated personal data)
+
+In another terminal (from this directory, or with hoop on your PATH):
+
+  1. Log in as alice (a browser opens; or add --no-browser and open the printed URL yourself):
+       node bin/hoop login --gateway ${gatewayUrl}
+
+  2. Open a tunnel; the agent starts in the background and listens on 127.0.0.1:5433:
+       node bin/hoop connect shop
+
+  3. In a third terminal, query through it. No password: identity came with your grant.
+       psql "postgresql://alice@127.0.0.1:5433/shop?sslmode=disable" -c "SELECT name, email FROM customers LIMIT 5"
+
+  4. See what was recorded:
+       node bin/hoop sessions
+       node bin/hoop sessions show <id>
+
+  5. Revoke the grant as bob (an admin) and watch the tunnel close:
+       HOOP_CONFIG_DIR=/tmp/hoop-bob node bin/hoop login --gateway ${gatewayUrl}   (log in as bob)
+       HOOP_CONFIG_DIR=/tmp/hoop-bob node bin/hoop grants --all --active
+       HOOP_CONFIG_DIR=/tmp/hoop-bob node bin/hoop revoke <grant-id>
+
+Press Ctrl-C here to stop the demo.
+`;
+}

@@ -1,0 +1,179 @@
+/**
+ * Starts a gateway from a parsed config: its database (embedded or external), migrations, keys, identity,
+ * grants, recording, the PostgreSQL engine and the HTTP(S) server with the tunnel endpoint. This is the one
+ * place where the gateway's parts are wired together (used by `hoop gateway start`, `hoop demo` and tests).
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { HoopError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { GatewayConfig } from './config/schema.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.js';
+import { createDatabaseIfMissing, databaseUrl, openDatabase, type Database } from './store/db.js';
+import { migrate } from './store/migrate.js';
+import { migrations } from './store/migrations/index.js';
+import { loadMasterKey } from './crypto/master-key.js';
+import { loadOrCreateSigningKey } from './grants/signing-key.js';
+import { GrantService } from './grants/grant-service.js';
+import { GrantWatcher } from './grants/grant-watcher.js';
+import { createAccessTokenVerifier } from './identity/verify-access-token.js';
+import { ConnectionCatalog, type Connection } from './connections/connection.js';
+import { PostgresRecorder } from './recording/recorder.js';
+import { PostgresEngine } from './engines/postgres/engine.js';
+import { createApi } from './server/api.js';
+import { TunnelEndpoint } from './server/tunnel-endpoint.js';
+
+export const GATEWAY_VERSION = '0.1.0';
+
+export interface StartGatewayOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** Environment for `master_key` lookups (HOOP_MASTER_KEY). */
+  env: Readonly<Record<string, string | undefined>>;
+  now?: () => Date;
+  /** How often live tunnels' grants are re-checked (revocation reaches tunnels within this). */
+  grantCheckIntervalMs?: number;
+  readFile?: (path: string) => Promise<string>;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  db: Database;
+  /** Stops accepting, ends live sessions with a clear error, flushes records, stops the embedded database. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(o: StartGatewayOptions): Promise<RunningGateway> {
+  const { config, logger } = o;
+  const now = o.now ?? (() => new Date());
+  const read = o.readFile ?? ((p: string) => readFile(p, 'utf8'));
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => logger.warn('shutdown step failed', { error: e }));
+  };
+
+  try {
+    await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
+    // Database: external when configured, else an embedded server under the data dir.
+    let dbUrl = config.database_url;
+    if (!dbUrl) {
+      const pg: EmbeddedPostgres = await startEmbeddedPostgres({
+        dataDir: join(config.data_dir, 'postgres'),
+        logger,
+        password: await localSecret(join(config.data_dir, 'postgres.password')),
+      });
+      cleanups.push(() => pg.stop());
+      await createDatabaseIfMissing(pg.url, 'hoop');
+      dbUrl = databaseUrl(pg.url, 'hoop');
+    }
+    const db = openDatabase({ url: dbUrl, logger, max: 20 });
+    cleanups.push(() => db.close());
+    await migrate(db, migrations, { logger });
+
+    const masterKey = await loadMasterKey({ configured: o.env.HOOP_MASTER_KEY, dataDir: config.data_dir });
+    const key = await loadOrCreateSigningKey(db, masterKey);
+    const catalog = new ConnectionCatalog(await Promise.all(config.connections.map((c) => toConnection(c, read))));
+    const recorder = new PostgresRecorder({ db, logger });
+    cleanups.push(() => recorder.close());
+
+    const roles = { admins: config.roles.admins, auditors: config.roles.auditors };
+    const grants = new GrantService({
+      db, key, issuer: config.public_url, roles, audit: recorder, now,
+      defaultTtlMs: config.grants.default_ttl_ms,
+      maxTtlMs: config.grants.max_ttl_ms,
+      connection: (name) => {
+        const c = catalog.get(name);
+        return c ? { name: c.name, type: c.type, accessGroups: c.accessGroups, maxDurationMs: c.maxDurationMs } : undefined;
+      },
+    });
+    const watcher = new GrantWatcher({ grants, logger, now, intervalMs: o.grantCheckIntervalMs ?? 1000 });
+    watcher.start();
+    cleanups.push(async () => watcher.close());
+
+    const verifyAccessToken = createAccessTokenVerifier({
+      issuer: config.identity.issuer,
+      audience: config.identity.audience,
+      groupsClaim: config.identity.groups_claim,
+      usernameClaims: config.identity.username_claims,
+      clockSkewSeconds: Math.round(config.identity.clock_skew_ms / 1000),
+      allowInsecureHttp: config.identity.allow_insecure_http,
+      now,
+    });
+
+    const api = createApi({
+      logger, db, verifyAccessToken, grants, catalog, roles, now,
+      wellKnown: {
+        public_url: config.public_url,
+        issuer: config.identity.issuer,
+        cli_client_id: config.identity.cli_client_id,
+        audience: config.identity.audience,
+        scopes: [...config.identity.scopes],
+        grant_jwks: { keys: [key.publicJwk as Record<string, unknown>] },
+        version: GATEWAY_VERSION,
+      },
+    });
+    const engines = { postgres: new PostgresEngine({ logger }) };
+    const tunnels = new TunnelEndpoint({ logger, grants, watcher, catalog, engines, recorder, now });
+
+    const server: Server = config.tls
+      ? createHttpsServer({ cert: await read(config.tls.cert_file), key: await read(config.tls.key_file) }, api.handle)
+      : createHttpServer(api.handle);
+    server.keepAliveTimeout = 65_000;
+    tunnels.attach(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        reject(new HoopError('config_invalid', `cannot listen on ${config.listen}: ${e.code === 'EADDRINUSE' ? 'the address is in use' : e.message}`, {
+          cause: e,
+          hint: e.code === 'EADDRINUSE' ? 'stop the other process, or set listen (or HOOP_LISTEN) to another port' : undefined,
+        }));
+      });
+      server.listen(config.listen_port, config.listen_host, () => resolve());
+    });
+    cleanups.push(async () => {
+      await tunnels.close(new HoopError('interrupted', 'the gateway is shutting down', { hint: 'reconnect in a moment' }));
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+    const port = (server.address() as AddressInfo).port;
+    const url = config.listen_port === 0 ? config.public_url.replace(/:0$/, `:${port}`) : config.public_url;
+    logger.info('gateway listening', { url, listen: `${config.listen_host}:${port}`, connections: catalog.all().map((c) => c.name) });
+    return { url, port, db, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+async function toConnection(c: GatewayConfig['connections'][number], read: (p: string) => Promise<string>): Promise<Connection> {
+  return {
+    name: c.name,
+    type: c.type,
+    ...(c.description ? { description: c.description } : {}),
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.user,
+    password: c.password ?? '',
+    tls: { mode: c.tls.mode, ...(c.tls.ca_file ? { ca: await read(c.tls.ca_file) } : {}) },
+    accessGroups: c.access.groups,
+    maxDurationMs: c.access.max_duration_ms,
+    defaultLocalPort: 5433,
+  };
+}
+
+/** A random secret kept in a 0600 file (created on first use): the embedded database's superuser password. */
+async function localSecret(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const secret = randomBytes(24).toString('base64url');
+  await writeFile(path, secret + '\n', { mode: 0o600 });
+  return secret;
+}

@@ -1,0 +1,89 @@
+/** `hoop gateway start` and `hoop demo`: the gateway program's entry point. */
+import { Command, CommanderError } from 'commander';
+import { EXIT, exitCodeFor, toHoopError } from '../shared/errors.js';
+import { createLogger, parseLogLevel, type Logger } from '../shared/log.js';
+import { loadGatewayConfig, printConfig } from './config/load.js';
+import { startGateway } from './gateway.js';
+import { startDemo, walkthrough } from './demo/demo.js';
+
+export async function main(argv: string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  const program = new Command('hoop').exitOverride().configureOutput({
+    writeOut: (s) => process.stdout.write(s),
+    writeErr: (s) => process.stderr.write(s),
+  });
+  let stop: (() => Promise<void>) | undefined;
+
+  program
+    .command('gateway')
+    .description('the central gateway')
+    .command('start')
+    .description('run the gateway in the foreground (logs are JSON lines on stderr)')
+    .option('--config <file>', 'the YAML configuration file (see docs/configuration.md)', env.HOOP_CONFIG_FILE)
+    .option('--listen <host:port>', 'listen address (overrides the file and HOOP_LISTEN)')
+    .option('--print-config', 'print the effective configuration, secrets redacted, and exit')
+    .action(async (opts: { config?: string; listen?: string; printConfig?: boolean }) => {
+      const config = loadGatewayConfig({
+        env,
+        ...(opts.config ? { file: opts.config } : {}),
+        ...(opts.listen ? { overrides: { listen: opts.listen } } : {}),
+      });
+      if (opts.printConfig) {
+        process.stdout.write(printConfig(config));
+        return;
+      }
+      const logger = createLogger({ level: parseLogLevel(env.HOOP_LOG_LEVEL, config.log.level), format: 'json' });
+      const gw = await startGateway({ config, logger, env });
+      stop = gw.close;
+    });
+
+  program
+    .command('demo')
+    .description('run the demo: embedded PostgreSQL with a shop database, the dev identity provider, and the gateway')
+    .option('--port <n>', 'gateway port', '8009')
+    .option('--idp-port <n>', 'dev identity provider port', '8010')
+    .option('--data-dir <dir>', 'where the demo keeps its database (default ~/.local/share/hoop/demo, or HOOP_DEMO_DIR)')
+    .action(async (opts: { port: string; idpPort: string; dataDir?: string }) => {
+      const logger = createLogger({ level: parseLogLevel(env.HOOP_LOG_LEVEL, 'warn'), format: 'text' });
+      const demo = await startDemo({
+        logger,
+        env,
+        print: (l) => process.stdout.write(l + '\n'),
+        gatewayPort: Number(opts.port),
+        idpPort: Number(opts.idpPort),
+        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      });
+      process.stdout.write(walkthrough(demo.gateway.url, demo.issuer));
+      stop = demo.close;
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    return report(e);
+  }
+  if (!stop) return EXIT.ok;
+  await waitForShutdown();
+  await stop();
+  return EXIT.ok;
+}
+
+function report(e: unknown, logger?: Logger): number {
+  const err = toHoopError(e);
+  if (logger) logger.error(err.message, { code: err.code, hint: err.hint });
+  process.stderr.write(`error: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+  return exitCodeFor(err.code);
+}
+
+function waitForShutdown(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      process.stderr.write('\nshutting down…\n');
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}

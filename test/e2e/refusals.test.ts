@@ -1,0 +1,212 @@
+/**
+ * Every way in that must be refused, and how the user hears about it: the CLI's exit code and message, or a
+ * native PostgreSQL error on the client when the refusal happens on the data path.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { GatewayClient } from '../../shared/api/client.js';
+import { createDevIdp, type DevIdp } from '../../gateway/dev-idp/provider.js';
+import { DEMO_CLIENTS, DEMO_USERS } from '../../gateway/dev-idp/users.js';
+import { loadGatewayConfig } from '../../gateway/config/load.js';
+import { startGateway, type RunningGateway } from '../../gateway/gateway.js';
+import { createLogger } from '../../shared/log.js';
+import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
+import { rawTunnel } from '../helpers/raw-tunnel.js';
+
+let stack: Stack;
+let alice: User;
+let bob: User;
+
+/** The user's stored IdP access token (this machine has no keychain, so it is in the 0600 file). */
+async function accessTokenOf(u: User): Promise<string> {
+  const raw = JSON.parse(await readFile(join(u.env.HOOP_CONFIG_DIR!, 'credentials.json'), 'utf8')) as Record<string, unknown>;
+  const found = JSON.stringify(raw).match(/"access_token":"([^"]+)"/);
+  if (!found) throw new Error('no stored access token');
+  return found[1]!;
+}
+
+async function apiAs(u: User): Promise<GatewayClient> {
+  const token = await accessTokenOf(u);
+  return new GatewayClient({ baseUrl: stack.gatewayUrl, accessToken: async () => token });
+}
+
+async function connectError(port: number): Promise<{ code?: string; message: string }> {
+  const c = tunnelClient(port);
+  try {
+    await c.connect();
+    await c.end();
+    return { message: 'connected' };
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+}
+
+beforeAll(async () => {
+  stack = await startStack({ grantCheckIntervalMs: 500 });
+  alice = new User('alice', stack);
+  bob = new User('bob', stack);
+  expect((await alice.login()).code).toBe(0);
+  expect((await bob.login()).code).toBe(0);
+});
+
+afterAll(async () => {
+  await alice?.stopAgent();
+  await bob?.stopAgent();
+  await stack?.close();
+});
+
+describe('refusals at the API', () => {
+  it('refuses a user outside the connection\'s access.groups (exit 4) and records the denial', async () => {
+    const r = await alice.hoop(['connect', 'billing', '--detach']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('alice may not access "billing"');
+    expect(r.stderr).toContain('hint: access needs membership of one of: dba');
+    const db = new pg.Client({ connectionString: stack.stateUrl });
+    await db.connect();
+    const rows = (await db.query(`SELECT outcome, subject, connection FROM grant_decisions WHERE connection = 'billing'`)).rows;
+    await db.end();
+    expect(rows).toContainEqual({ outcome: 'denied', subject: 'alice', connection: 'billing' });
+  });
+
+  it('refuses an unknown connection with a hint', async () => {
+    const r = await alice.hoop(['connect', 'nope', '--detach']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no connection named "nope"');
+  });
+
+  it('asks to log in when there is no login (exit 3)', async () => {
+    const nobody = new User('carol', stack);
+    const r = await nobody.hoop(['connect', 'shop', '--detach']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/not logged in.*\nhint: run `hoop login`/);
+  });
+
+  it('refuses an IdP token from an untrusted issuer (exit 3)', async () => {
+    const other: DevIdp = await createDevIdp({ port: 0, audience: 'hoop', users: DEMO_USERS, clients: DEMO_CLIENTS });
+    try {
+      const res = await fetch(`${other.issuer}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: 'Basic ' + Buffer.from(`ci-bot:${other.clientSecrets.get('ci-bot')}`).toString('base64'),
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: other.resource }),
+      });
+      const token = ((await res.json()) as { access_token: string }).access_token;
+      expect(token.split('.')).toHaveLength(3);
+      const r = await alice.hoop(['connect', 'shop', '--detach'], { env: { HOOP_TOKEN: token } });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('untrusted issuer');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('refuses a real IdP token minted for another audience (exit 3)', async () => {
+    // A second gateway that expects audience "payments" trusts the same IdP: alice's token (aud "hoop") is not for it.
+    const config = loadGatewayConfig({
+      // same database and data dir (master key) as the first instance, as instances sharing a database must
+      yamlText: `listen: 127.0.0.1:0\ndata_dir: ${JSON.stringify(join(stack.tmp, 'gateway'))}\nidentity: { issuer: ${stack.idp.issuer}, audience: payments, allow_insecure_http: true }\n`,
+      env: {},
+      overrides: { database_url: stack.stateUrl },
+    });
+    const gw2: RunningGateway = await startGateway({ config, logger: createLogger({ level: 'silent' }), env: {} });
+    try {
+      const r = await alice.hoop(['connections', '--gateway', gw2.url], { env: { HOOP_TOKEN: await accessTokenOf(alice) } });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('access token is for another audience');
+    } finally {
+      await gw2.close();
+    }
+  });
+
+  it('refuses a tampered IdP token (exit 3)', async () => {
+    const token = await accessTokenOf(alice);
+    const [h, p, s] = token.split('.');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { groups: string[] };
+    claims.groups = ['dba'];
+    const forged = [h, Buffer.from(JSON.stringify(claims)).toString('base64url'), s].join('.');
+    const r = await alice.hoop(['connect', 'billing', '--detach'], { env: { HOOP_TOKEN: forged } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('signature is invalid');
+  });
+});
+
+describe('refusals on the data path (native PostgreSQL errors)', () => {
+  it('refuses an expired grant', async () => {
+    const grant = await (await apiAs(alice)).requestGrant({ connection: 'shop', duration: '1s' });
+    await new Promise((r) => setTimeout(r, 1500));
+    const t = await rawTunnel(stack.gatewayUrl, grant.token!, 'shop');
+    try {
+      const e = await connectError(t.port);
+      expect(e.code).toBe('28000');
+      expect(e.message).toBe('hoop: the grant has expired');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses a tampered grant', async () => {
+    const grant = await (await apiAs(alice)).requestGrant({ connection: 'shop' });
+    const [h, p, s] = grant.token!.split('.');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as Record<string, unknown>;
+    claims.conn = 'billing';
+    const t = await rawTunnel(stack.gatewayUrl, [h, Buffer.from(JSON.stringify(claims)).toString('base64url'), s].join('.'), 'billing');
+    try {
+      const e = await connectError(t.port);
+      expect(e.code).toBe('28000');
+      expect(e.message).toContain('hoop: the grant is not valid');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses a grant for another connection', async () => {
+    const billing = await (await apiAs(bob)).requestGrant({ connection: 'billing' });
+    const t = await rawTunnel(stack.gatewayUrl, billing.token!, 'shop');
+    try {
+      const e = await connectError(t.port);
+      expect(e.code).toBe('28000');
+      expect(e.message).toBe('hoop: the grant is for "billing", not "shop"');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses a tunnel with no grant at all', async () => {
+    const t = await rawTunnel(stack.gatewayUrl, '', 'shop');
+    try {
+      const e = await connectError(t.port);
+      expect(e.code).toBe('28000');
+      expect(e.message).toContain('hoop: the tunnel carries no grant');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('ends the live tunnel of a revoked grant within 5 s, with a clear error', async () => {
+    const { port, grantId } = await alice.connect('shop');
+    const c = tunnelClient(port);
+    await c.connect();
+    expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    const errors: Error[] = [];
+    // pg reports the FATAL, then "Connection terminated" when the socket closes: keep every one.
+    const ended = new Promise<Error>((resolve) => c.on('error', (e) => {
+      errors.push(e);
+      resolve(errors[0]!);
+    }));
+    const revokedAt = Date.now();
+    const r = await bob.hoop(['revoke', grantId]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain(`Revoked grant ${grantId}`);
+    const err = (await ended) as Error & { code?: string };
+    expect(Date.now() - revokedAt).toBeLessThan(5000);
+    expect(err.message).toBe('hoop: the grant for shop was revoked');
+    expect(err.code).toBe('57P01');
+    // and a new connection through the same tunnel is refused too
+    const again = await connectError(port);
+    expect(again.message).toMatch(/revoked|ECONNRESET|Connection terminated|ECONNREFUSED/);
+  });
+});

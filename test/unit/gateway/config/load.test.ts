@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { ENV_OVERRIDES, loadGatewayConfig, printConfig } from '../../../../gateway/config/load.js';
+import type { LoadGatewayConfigOptions } from '../../../../gateway/config/load.js';
+import { HoopError } from '../../../../shared/errors.js';
+
+const IDENTITY = 'identity: { issuer: https://login.example.com, audience: hoop }\n';
+
+function reader(files: Record<string, string>): (path: string) => string {
+  return (path) => {
+    const v = files[path];
+    if (v === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    return v;
+  };
+}
+
+function load(options: Partial<LoadGatewayConfigOptions>) {
+  return loadGatewayConfig({ env: { HOME: '/home/ann' }, cwd: '/work', ...options });
+}
+
+function problemsOf(err: HoopError): string[] {
+  return err.details!.problems as string[];
+}
+
+function errorOf(fn: () => unknown): HoopError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(HoopError);
+    expect((err as HoopError).code).toBe('config_invalid');
+    return err as HoopError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('precedence: flags > HOOP_* env > file > defaults', () => {
+  const file = IDENTITY + 'listen: 127.0.0.1:1111\nlog: { level: warn }\ndata_dir: /from/file\n';
+
+  it.each([
+    ['defaults', undefined, {}, undefined, '127.0.0.1:8009'],
+    ['file', file, {}, undefined, '127.0.0.1:1111'],
+    ['env over file', file, { HOOP_LISTEN: '127.0.0.1:2222' }, undefined, '127.0.0.1:2222'],
+    ['empty env is ignored', file, { HOOP_LISTEN: '' }, undefined, '127.0.0.1:1111'],
+    ['flag over env', file, { HOOP_LISTEN: '127.0.0.1:2222' }, { listen: '127.0.0.1:3333' }, '127.0.0.1:3333'],
+  ])('%s', (_name, yamlText, env, overrides, listen) => {
+    const text = yamlText ?? IDENTITY;
+    const c = load({ yamlText: text, env: { HOME: '/home/ann', ...env }, ...(overrides ? { overrides } : {}) });
+    expect(c.listen).toBe(listen);
+  });
+
+  it('applies every HOOP_* override', () => {
+    const c = load({
+      yamlText: IDENTITY,
+      env: {
+        HOME: '/home/ann',
+        HOOP_LISTEN: '127.0.0.1:9999',
+        HOOP_PUBLIC_URL: 'https://hoop.example.com',
+        HOOP_DATA_DIR: '/var/lib/hoop',
+        HOOP_DATABASE_URL: 'postgres://hoop:pw@db/hoop',
+        HOOP_LOG_LEVEL: 'debug',
+      },
+    });
+    expect([c.listen, c.public_url, c.data_dir, c.database_url, c.log.level])
+      .toEqual(['127.0.0.1:9999', 'https://hoop.example.com', '/var/lib/hoop', 'postgres://hoop:pw@db/hoop', 'debug']);
+    expect(ENV_OVERRIDES.map((o) => o.name)).toEqual(['HOOP_LISTEN', 'HOOP_PUBLIC_URL', 'HOOP_DATA_DIR', 'HOOP_DATABASE_URL', 'HOOP_LOG_LEVEL']);
+  });
+
+  it('merges nested flags into the file rather than replacing whole sections', () => {
+    const c = load({
+      yamlText: IDENTITY + 'grants: { default_ttl: 2h, max_ttl: 4h }\n',
+      env: { HOME: '/home/ann', HOOP_LOG_LEVEL: 'error' },
+      overrides: { grants: { max_ttl: '6h' }, log: { level: 'trace' } },
+    });
+    expect(c.grants).toMatchObject({ default_ttl: '2h', max_ttl: '6h' });
+    expect(c.log.level).toBe('trace');
+    expect(c.identity.audience).toBe('hoop');
+  });
+
+  it('says where a bad overriding value came from', () => {
+    const err = errorOf(() => load({ yamlText: IDENTITY, env: { HOME: '/h', HOOP_LOG_LEVEL: 'loud' }, overrides: { listen: 'nowhere' } }));
+    expect(problemsOf(err)).toEqual([
+      'listen: expected host:port, got "nowhere" (from a command-line flag) — use host:port, e.g. 127.0.0.1:8009 or [::1]:8009',
+      'log.level: expected trace, debug, info, warn or error, got "loud" (from HOOP_LOG_LEVEL) — pick one of those levels',
+    ]);
+  });
+
+  it('resolves secret references in env overrides too', () => {
+    const c = load({ yamlText: IDENTITY, env: { HOME: '/h', DB_PW: 's3cret', HOOP_DATABASE_URL: 'postgres://hoop:${env:DB_PW}@db/hoop' } });
+    expect(c.database_url).toBe('postgres://hoop:s3cret@db/hoop');
+  });
+});
+
+describe('files', () => {
+  it('reads the file and resolves relative paths against its directory; env and flag paths against cwd', () => {
+    const files = {
+      '/etc/hoop/gateway.yaml': `${IDENTITY}data_dir: state\ntls: { cert_file: tls/cert.pem, key_file: ~/key.pem }
+connections:
+  - { name: shop, type: postgres, host: db, database: shop, user: u, password: "\${file:secrets/shop}", access: { groups: [] }, tls: { mode: verify-full, ca_file: ca.pem } }
+`,
+      '/etc/hoop/secrets/shop': 'shop-pw\n',
+    };
+    const c = load({ file: '/etc/hoop/gateway.yaml', readFile: reader(files) });
+    expect(c.data_dir).toBe('/etc/hoop/state');
+    expect(c.tls).toEqual({ cert_file: '/etc/hoop/tls/cert.pem', key_file: '/home/ann/key.pem' });
+    expect(c.connections[0]!.tls.ca_file).toBe('/etc/hoop/ca.pem');
+    expect(c.connections[0]!.password).toBe('shop-pw');
+    const fromEnv = load({ file: '/etc/hoop/gateway.yaml', readFile: reader(files), env: { HOME: '/home/ann', HOOP_DATA_DIR: 'here' } });
+    expect(fromEnv.data_dir).toBe('/work/here');
+  });
+
+  it('reports a missing file', () => {
+    const err = errorOf(() => load({ file: '/etc/hoop/nope.yaml', readFile: reader({}) }));
+    expect(err.message).toBe('cannot read the gateway config file /etc/hoop/nope.yaml (ENOENT)');
+    expect(err.hint).toMatch(/--config/);
+  });
+
+  it('treats an empty file as all defaults', () => {
+    const err = errorOf(() => load({ yamlText: '# nothing yet\n' }));
+    expect(problemsOf(err)).toEqual(['identity: expected a mapping (missing) — add an identity: section with at least issuer and audience']);
+  });
+
+  it('gives YAML syntax errors with file, line and column', () => {
+    const err = errorOf(() => load({ file: '/etc/hoop/gw.yaml', yamlText: `${IDENTITY}listen: 127.0.0.1:8009\n  bad: indent\n` }));
+    // The parser points at the mapping value that the over-indented line below turns into a nested mapping.
+    expect(problemsOf(err)[0]).toBe('/etc/hoop/gw.yaml:2:9: YAML syntax error: Nested mappings are not allowed in compact mappings');
+    expect(err.cause).toBeDefined();
+  });
+
+  it('reports duplicate keys with their line', () => {
+    const err = errorOf(() => load({ file: 'gw.yaml', yamlText: `${IDENTITY}listen: a\nlisten: b\n` }));
+    expect(problemsOf(err)).toEqual([expect.stringMatching(/^gw\.yaml:3:1: YAML syntax error: Map keys must be unique/)]);
+  });
+
+  it('explains that a reference inside { } must be quoted', () => {
+    const err = errorOf(() => load({ file: 'gw.yaml', yamlText: `${IDENTITY}connections:\n  - { name: shop, password: \${env:PW} }\n` }));
+    expect(problemsOf(err)[0]).toMatch(/^gw\.yaml:3:\d+: .* quote secret references: "\$\{env:NAME\}"$/);
+    expect(problemsOf(err).length).toBeLessThanOrEqual(4);
+  });
+
+  it('wants a mapping at the top level', () => {
+    const err = errorOf(() => load({ file: 'gw.yaml', yamlText: '- a\n- b\n' }));
+    expect(problemsOf(err)).toEqual(['gw.yaml: expected a mapping of keys at the top level — see docs/configuration.md']);
+  });
+
+  it('reports secret references that cannot be resolved, with the key, without a duplicate schema error', () => {
+    const err = errorOf(() => load({ yamlText: IDENTITY + 'database_url: ${env:DB_URL}\n' }));
+    expect(problemsOf(err)).toEqual(['database_url: ${env:DB_URL} is not set — set the environment variable DB_URL, or change the reference']);
+  });
+});
+
+describe('the result', () => {
+  it('is deep-frozen', () => {
+    const c = load({ yamlText: IDENTITY + 'connections: [{ name: shop, type: postgres, host: db, database: d, user: u, access: { groups: [a] } }]\n' });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.identity.scopes)).toBe(true);
+    expect(Object.isFrozen(c.connections[0]!.access.groups)).toBe(true);
+    expect(() => {
+      (c as { listen: string }).listen = 'x';
+    }).toThrow(TypeError);
+    expect(() => {
+      (c.connections[0]!.access.groups as string[]).push('b');
+    }).toThrow(TypeError);
+  });
+});
+
+describe('printConfig', () => {
+  const yamlText = `${IDENTITY}database_url: postgres://hoop:db-secret@db:5432/hoop
+connections:
+  - name: shop
+    type: postgres
+    host: db
+    database: shop
+    user: hoop_rw
+    password: \${env:SHOP_PW}
+    access: { groups: [engineers] }
+    webhook_url: https://hooks.slack.com/services/T0/B0/xyzzy
+    masking: { columns: { "*.api_key": redact } }
+  - name: legacy
+    type: postgres
+    host: db
+    database: legacy
+    user: legacy
+    password: inline-secret
+    access: { groups: [] }
+`;
+  const env = { HOME: '/home/ann', SHOP_PW: 'shop-secret' };
+
+  it('shows references as written and redacts every secret value', () => {
+    const out = printConfig(load({ yamlText, env }));
+    expect(out).not.toMatch(/db-secret|shop-secret|inline-secret|xyzzy/);
+    expect(out).toContain('database_url: postgres://hoop:[redacted]@db:5432/hoop');
+    expect(out).toContain('password: ${env:SHOP_PW}');
+    expect(out).toContain('password: "[redacted]"');
+    expect(out).toContain('webhook_url: https://hooks.slack.com/[redacted]');
+    expect(out).toContain('"*.api_key": redact'); // policy rules are not secrets
+    expect(out).not.toMatch(/_ms:|listen_host|listen_port/);
+  });
+
+  it('redacts a database_url that came from the environment', () => {
+    const out = printConfig(load({ yamlText: IDENTITY, env: { HOME: '/h', HOOP_DATABASE_URL: 'postgres://u:env-secret@db/hoop' } }));
+    expect(out).toContain('database_url: postgres://u:[redacted]@db/hoop');
+    expect(out).not.toContain('env-secret');
+  });
+
+  it('prints a file that loads back to the same config', () => {
+    const noInline = yamlText
+      .replace('password: inline-secret', 'password: ${file:/run/secrets/legacy}')
+      .replace('hoop:db-secret@', 'hoop:${file:/run/secrets/legacy}@')
+      .replace('/services/T0/B0/xyzzy', '');
+    const readFile = reader({ '/run/secrets/legacy': 'legacy-secret\n' });
+    const first = load({ yamlText: noInline, env, readFile });
+    const again = load({ yamlText: printConfig(first), env, readFile });
+    expect(again).toEqual(first);
+  });
+});

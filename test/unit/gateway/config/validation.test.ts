@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from '../../../../gateway/config/load.js';
+import { HoopError } from '../../../../shared/errors.js';
+
+const IDENTITY = 'identity: { issuer: https://login.example.com, audience: hoop }\n';
+const CONN = (extra = '') => `connections:
+  - name: shop
+    type: postgres
+    host: db.internal
+    database: shop
+    user: hoop_rw
+    access: { groups: [engineers] }
+${extra}`;
+
+function load(yamlText: string, env: Record<string, string> = {}) {
+  return loadGatewayConfig({ yamlText, env: { HOME: '/home/ann', ...env }, cwd: '/work' });
+}
+
+function problems(yamlText: string, env: Record<string, string> = {}): string[] {
+  try {
+    load(yamlText, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(HoopError);
+    expect((err as HoopError).code).toBe('config_invalid');
+    expect((err as HoopError).hint).toMatch(/docs\/configuration\.md/);
+    return (err as HoopError).details!.problems as string[];
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('defaults', () => {
+  it('fills in every default from a minimal file', () => {
+    const c = load(IDENTITY + CONN());
+    expect(c).toMatchObject({
+      listen: '127.0.0.1:8009',
+      listen_host: '127.0.0.1',
+      listen_port: 8009,
+      allow_insecure_listen: false,
+      public_url: 'http://127.0.0.1:8009',
+      data_dir: '/home/ann/.local/share/hoop/gateway',
+      log: { level: 'info' },
+      identity: {
+        issuer: 'https://login.example.com',
+        cli_client_id: 'hoop-cli',
+        audience: 'hoop',
+        groups_claim: 'groups',
+        username_claims: ['preferred_username', 'email', 'sub'],
+        scopes: ['openid', 'profile', 'offline_access'],
+        allow_insecure_http: false,
+        clock_skew: '30s',
+        clock_skew_ms: 30_000,
+        workload_issuers: [],
+      },
+      roles: { admins: ['admins'], auditors: ['auditors'] },
+      grants: { default_ttl: '1h', max_ttl: '12h', default_ttl_ms: 3_600_000, max_ttl_ms: 43_200_000 },
+    });
+    expect(c.database_url).toBeUndefined();
+    expect(c.tls).toBeUndefined();
+    expect(c.connections[0]).toEqual({
+      name: 'shop',
+      type: 'postgres',
+      host: 'db.internal',
+      port: 5432,
+      database: 'shop',
+      user: 'hoop_rw',
+      tls: { mode: 'verify-full' },
+      access: { groups: ['engineers'], max_duration: '12h', max_duration_ms: 43_200_000 },
+    });
+  });
+
+  it('derives public_url from listen, with https when tls is set', () => {
+    expect(load(IDENTITY + 'listen: "[::1]:9000"').public_url).toBe('http://[::1]:9000');
+    expect(load(IDENTITY + 'listen: 127.0.0.1:8443\ntls: { cert_file: /c.pem, key_file: /k.pem }').public_url).toBe('https://127.0.0.1:8443');
+    expect(load(IDENTITY + 'public_url: https://hoop.example.com/').public_url).toBe('https://hoop.example.com');
+  });
+
+  it('accepts a complete file', () => {
+    const c = load(`
+listen: 0.0.0.0:8443
+public_url: https://hoop.example.com
+tls: { cert_file: /etc/hoop/tls.crt, key_file: /etc/hoop/tls.key }
+data_dir: /var/lib/hoop
+database_url: postgres://hoop:pw@db:5432/hoop
+log: { level: debug }
+identity:
+  issuer: http://127.0.0.1:9000
+  allow_insecure_http: true
+  audience: hoop
+  clock_skew: 1m
+  workload_issuers:
+    - issuer: https://token.actions.githubusercontent.com
+      audience: hoop
+      allow: { repository: [acme/payments], ref: [refs/heads/main, "refs/tags/v*"] }
+      groups: [ci-deployers]
+roles: { admins: [platform], auditors: [security] }
+grants: { default_ttl: 30m, max_ttl: 8h }
+${CONN(`    port: 6432
+    description: the shop
+    tls: { mode: require }
+    guardrails: { block: [ddl] }
+    approvals: [{ match: { statements: [delete] }, approvers: [dba] }]
+    masking: { detectors: [email] }
+    webhook_url: https://hooks.example.com/hoop`)}`);
+    expect(c.identity.workload_issuers[0]).toEqual({
+      issuer: 'https://token.actions.githubusercontent.com',
+      audience: 'hoop',
+      subject_claim: 'sub',
+      allow: { repository: ['acme/payments'], ref: ['refs/heads/main', 'refs/tags/v*'] },
+      groups: ['ci-deployers'],
+    });
+    expect(c.connections[0]!.access.max_duration).toBe('8h');
+    expect(c.connections[0]!.guardrails).toEqual({ block: ['ddl'] });
+    expect(c.identity.clock_skew_ms).toBe(60_000);
+  });
+});
+
+describe('every problem names the key, the value and the fix', () => {
+  it.each<[string, string, string]>([
+    ['port not a number', IDENTITY + CONN('    port: abc'),
+      'connections[0].port: expected an integer 1-65535, got "abc" — set the target\'s TCP port'],
+    ['port out of range', IDENTITY + CONN('    port: 70000'),
+      'connections[0].port: expected an integer 1-65535, got 70000 — set the target\'s TCP port'],
+    ['bad connection name', IDENTITY + CONN().replace('name: shop', 'name: Shop DB'),
+      'connections[0].name: expected 1-63 of a-z 0-9 _ -, starting with a letter or digit, got "Shop DB" — rename the connection'],
+    ['unsupported type', IDENTITY + CONN().replace('type: postgres', 'type: mysql'),
+      'connections[0].type: expected postgres, got "mysql" — set type: postgres'],
+    ['missing host', IDENTITY + CONN().replace('    host: db.internal\n', ''),
+      "connections[0].host: expected a non-empty string (missing) — set the target's host name or IP address"],
+    ['missing access', IDENTITY + CONN().replace('    access: { groups: [engineers] }\n', ''),
+      'connections[0].access: expected a mapping (missing) — e.g. access: { groups: [engineers], max_duration: 8h }'],
+    ['missing access.groups', IDENTITY + CONN().replace('{ groups: [engineers] }', '{}'),
+      'connections[0].access.groups: expected a list of strings (missing) — list the groups allowed to request access'],
+    ['bad upstream tls mode', IDENTITY + CONN('    tls: { mode: prefer }'),
+      'connections[0].tls.mode: expected disable, require or verify-full, got "prefer" —'],
+    ['bad max_duration', IDENTITY + CONN().replace('[engineers] }', '[engineers], max_duration: forever }'),
+      'connections[0].access.max_duration: expected a duration such as 30s, 15m, 1h or 1h30m, got "forever" — set the longest grant'],
+    ['max_duration above max_ttl', IDENTITY + CONN().replace('[engineers] }', '[engineers], max_duration: 24h }'),
+      'connections[0].access.max_duration: expected at most grants.max_ttl (12h), got "24h" — lower it, or raise grants.max_ttl'],
+    ['bad webhook_url', IDENTITY + CONN('    webhook_url: not a url'),
+      'connections[0].webhook_url: expected an http(s) URL, got "not a url" —'],
+    ['unknown connection key', IDENTITY + CONN('    hostname: x'),
+      'connections[0].hostname: unknown key — remove it or fix its spelling'],
+    ['missing identity', CONN(),
+      'identity: expected a mapping (missing) — add an identity: section with at least issuer and audience'],
+    ['missing audience', 'identity: { issuer: https://login.example.com }',
+      'identity.audience: expected a non-empty string (missing) — set the audience'],
+    ['http issuer', 'identity: { issuer: http://login.example.com, audience: hoop }',
+      'identity.issuer: expected an https URL, got "http://login.example.com" — use https, or set identity.allow_insecure_http: true'],
+    ['issuer not a URL', 'identity: { issuer: login, audience: hoop }',
+      'identity.issuer: expected an https URL, got "login" — set your IdP\'s issuer URL'],
+    ['scopes without openid', IDENTITY.replace('audience: hoop', 'audience: hoop, scopes: [profile]'),
+      'identity.scopes: expected the list to include openid, got a list — add openid to identity.scopes'],
+    ['bad clock_skew', IDENTITY.replace('audience: hoop', 'audience: hoop, clock_skew: 30'),
+      'identity.clock_skew: expected a duration such as 30s, 15m, 1h or 1h30m, got 30 —'],
+    ['workload issuer without rules', `identity:
+  issuer: https://login.example.com
+  audience: hoop
+  workload_issuers: [{ issuer: https://token.actions.githubusercontent.com, audience: hoop, allow: {}, groups: [ci] }]`,
+    'identity.workload_issuers[0].allow: expected at least one allow rule, got a mapping — add e.g. repository: [acme/payments]; without rules every repository'],
+    ['workload issuer unknown claim', `identity:
+  issuer: https://login.example.com
+  audience: hoop
+  workload_issuers: [{ issuer: https://token.actions.githubusercontent.com, audience: hoop, allow: { branch: [main] }, groups: [ci] }]`,
+    'identity.workload_issuers[0].allow.branch: unknown key'],
+    ['default_ttl above max_ttl', IDENTITY + 'grants: { default_ttl: 2h, max_ttl: 1h }',
+      'grants.default_ttl: expected at most grants.max_ttl (1h), got "2h" — lower grants.default_ttl or raise grants.max_ttl'],
+    ['zero duration', IDENTITY + 'grants: { max_ttl: 0s }',
+      'grants.max_ttl: expected a duration such as 30s, 15m, 1h or 1h30m, got "0s" —'],
+    ['roles not a list', IDENTITY + 'roles: { admins: admins }',
+      'roles.admins: expected a list of strings, got "admins" — list the groups whose members administer hoop'],
+    ['listen without port', IDENTITY + 'listen: localhost',
+      'listen: expected host:port, got "localhost" — use host:port, e.g. 127.0.0.1:8009'],
+    ['public listen without tls', IDENTITY + 'listen: 10.0.0.5:8009',
+      'listen: expected a loopback address when tls is not set, got "10.0.0.5:8009" — add tls: { cert_file, key_file }, or set allow_insecure_listen: true'],
+    ['wildcard listen without public_url', IDENTITY + 'listen: 0.0.0.0:8009\nallow_insecure_listen: true',
+      'public_url: expected a value when listen is 0.0.0.0:8009 (missing) — set public_url'],
+    ['bad log level', IDENTITY + 'log: { level: verbose }',
+      'log.level: expected trace, debug, info, warn or error, got "verbose" — pick one of those levels'],
+    ['unknown top-level key', IDENTITY + 'lisen: 127.0.0.1:1',
+      'lisen: unknown key — remove it or fix its spelling (docs/configuration.md lists every key)'],
+    ['database_url not postgres, credentials hidden', IDENTITY + 'database_url: mysql://hoop:hunter2@db/hoop',
+      'database_url: expected a postgres:// URL, got "mysql://hoop:[redacted]@db/hoop" —'],
+    ['inline password of the wrong type is not echoed', IDENTITY + CONN('    password: 123456'),
+      'connections[0].password: expected a string, got [redacted] —'],
+    ['connections not a list', IDENTITY + 'connections: { shop: {} }',
+      'connections: expected a list of connections, got a mapping —'],
+    ['server tls half set', IDENTITY + 'tls: { cert_file: /c.pem }',
+      'tls.key_file: expected a non-empty string (missing) — set the path of the PEM private key'],
+  ])('%s', (_name, yaml, expected) => {
+    const found = problems(yaml);
+    expect(found.some((p) => p.startsWith(expected)), `${expected}\nnot in:\n${found.join('\n')}`).toBe(true);
+  });
+
+  it('reports duplicate connection names', () => {
+    const yaml = IDENTITY + CONN() + CONN().replace('connections:\n', '');
+    expect(problems(yaml)).toContain('connections[1].name: expected a unique name (connections[0] has it too), got "shop" — rename one of them');
+  });
+
+  it('lists every problem at once, in one error', () => {
+    const found = problems(CONN('    port: abc\n    tls: { mode: prefer }\n') + 'lisen: x\n');
+    expect(found).toHaveLength(4);
+  });
+
+  it('never prints the value a secret reference produced', () => {
+    const found = problems(IDENTITY + CONN('    port: ${env:PORT}\n    password: ${env:PW}'), { PORT: 'port-value-xyz', PW: 'pw-value-xyz' });
+    expect(found).toEqual(['connections[0].port: expected an integer 1-65535, got the value of ${env:PORT} — set the target\'s TCP port']);
+  });
+
+  it('accepts an http issuer with allow_insecure_http, and a public listen with tls', () => {
+    expect(() => load('identity: { issuer: http://127.0.0.1:9000, audience: hoop, allow_insecure_http: true }')).not.toThrow();
+    expect(() => load(IDENTITY + 'listen: 0.0.0.0:8443\npublic_url: https://hoop.example.com\ntls: { cert_file: /c, key_file: /k }')).not.toThrow();
+  });
+});
