@@ -52,7 +52,7 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
         idpPort: Number(opts.idpPort),
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       });
-      process.stdout.write(walkthrough(demo.gateway.url, demo.issuer));
+      process.stdout.write(walkthrough(demo.gateway.url, demo.issuer, demo.ciClientSecret));
       stop = demo.close;
     });
 

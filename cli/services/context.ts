@@ -3,6 +3,7 @@
  * settings, the token store, and clients for the gateway and the agent. Precedence for the gateway URL:
  * --gateway flag > HOOP_GATEWAY_URL > saved setting > the local default.
  */
+import { join } from 'node:path';
 import { HoopError } from '../../shared/errors.js';
 import { configDir } from '../../shared/paths.js';
 import { GatewayClient } from '../../shared/api/client.js';
@@ -71,6 +72,7 @@ export class CliContext {
       key: gatewayUrl,
       client: () => this.oidcClient(login.issuer, login.client_id),
       now: () => Math.floor(this.now().getTime() / 1000),
+      lockPath: join(this.configDir, 'refresh.lock'),
     });
   }
 

@@ -127,7 +127,7 @@ async function secret(path: string): Promise<string> {
   return s;
 }
 
-export function walkthrough(gatewayUrl: string, issuer: string): string {
+export function walkthrough(gatewayUrl: string, issuer: string, ciSecret: string): string {
   return `
 hoop demo is running.
 
@@ -135,25 +135,31 @@ hoop demo is running.
   identity provider  ${issuer}   (users: alice/alice in engineers, bob/bob in dba + admins + auditors)
   connection         shop        (PostgreSQL: customers, cards, orders with generated personal data)
 
-In another terminal (from this directory, or with hoop on your PATH):
+In another terminal, from this directory (or run \`npm link\` once and type hoop instead of node bin/hoop):
 
-  1. Log in as alice (a browser opens; or add --no-browser and open the printed URL yourself):
-       node bin/hoop login --gateway ${gatewayUrl}
+  An engineer
+    1. Log in as alice (a browser opens; add --no-browser to open the printed URL yourself, or use --device):
+         node bin/hoop login --gateway ${gatewayUrl}
+    2. Open a tunnel; the agent starts in the background and listens on 127.0.0.1:5433:
+         node bin/hoop connect shop
+    3. In a third terminal, query through it. No password: your identity came with the grant.
+         psql "postgresql://alice@127.0.0.1:5433/shop?sslmode=disable" -c "SELECT name, email FROM customers LIMIT 5"
+    4. See what was recorded:
+         node bin/hoop sessions
+         node bin/hoop sessions show <id>
 
-  2. Open a tunnel; the agent starts in the background and listens on 127.0.0.1:5433:
-       node bin/hoop connect shop
+  A CI job (no browser: a client-credentials token from the IdP in HOOP_TOKEN)
+         export CI_BOT_SECRET=${ciSecret}
+         TOKEN=$(curl -s -u "ci-bot:$CI_BOT_SECRET" -d grant_type=client_credentials -d resource=urn:hoop:hoop ${issuer}/token | jq -r .access_token)
+         HOOP_TOKEN=$TOKEN node bin/hoop connect shop --detach --port 6543 --reason "nightly report"
+         psql "postgresql://ci@127.0.0.1:6543/shop?sslmode=disable" -c "SELECT count(*) FROM orders"
 
-  3. In a third terminal, query through it. No password: identity came with your grant.
-       psql "postgresql://alice@127.0.0.1:5433/shop?sslmode=disable" -c "SELECT name, email FROM customers LIMIT 5"
-
-  4. See what was recorded:
-       node bin/hoop sessions
-       node bin/hoop sessions show <id>
-
-  5. Revoke the grant as bob (an admin) and watch the tunnel close:
-       HOOP_CONFIG_DIR=/tmp/hoop-bob node bin/hoop login --gateway ${gatewayUrl}   (log in as bob)
-       HOOP_CONFIG_DIR=/tmp/hoop-bob node bin/hoop grants --all --active
-       HOOP_CONFIG_DIR=/tmp/hoop-bob node bin/hoop revoke <grant-id>
+  An admin (bob), in a separate config dir so his login does not replace alice's
+         export HOOP_CONFIG_DIR=/tmp/hoop-bob
+         node bin/hoop login --gateway ${gatewayUrl}        (sign in as bob / bob)
+         node bin/hoop sessions --user alice
+         node bin/hoop grants --all --active
+         node bin/hoop revoke <grant-id>                     (alice's psql ends: the grant was revoked)
 
 Press Ctrl-C here to stop the demo.
 `;

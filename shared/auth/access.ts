@@ -1,6 +1,7 @@
 import { HoopError } from '../errors.js';
 import type { OidcClient } from './oidc.js';
-import type { TokenStore } from './token-store.js';
+import type { StoredLogin, TokenStore } from './token-store.js';
+import { withFileLock } from './file-lock.js';
 import { refreshTokens } from './tokens.js';
 
 export interface GetAccessTokenOptions {
@@ -14,6 +15,8 @@ export interface GetAccessTokenOptions {
   /** A token with less life left than this is refreshed first. Default 60. */
   minValiditySeconds?: number;
   resource?: string;
+  /** A lock file that serialises refreshes across processes (the CLI and the agent share a login). */
+  lockPath?: string;
 }
 
 /**
@@ -30,15 +33,25 @@ export async function getAccessToken(options: GetAccessTokenOptions): Promise<st
   if (login.tokens.expires_at - options.now() >= (options.minValiditySeconds ?? 60)) {
     return login.tokens.access_token;
   }
-  const refreshToken = login.tokens.refresh_token;
-  if (!refreshToken) {
+  if (!login.tokens.refresh_token) {
     throw new HoopError('login_required', `the login to ${key} has expired`, { hint: 'run hoop login' });
   }
+  if (!options.lockPath) return refresh(options, login);
+  return withFileLock(options.lockPath, async () => {
+    // Another process may have refreshed while we waited: its tokens are the live ones.
+    const current = await store.load(key);
+    if (!current) throw new HoopError('login_required', `not logged in to ${key}`, { hint: 'run hoop login' });
+    if (current.tokens.expires_at - options.now() >= (options.minValiditySeconds ?? 60)) return current.tokens.access_token;
+    return refresh(options, current);
+  });
+}
 
+async function refresh(options: GetAccessTokenOptions, login: StoredLogin): Promise<string> {
+  const { store, key } = options;
   let tokens;
   try {
     const client = typeof options.client === 'function' ? await options.client() : options.client;
-    tokens = await refreshTokens(client, refreshToken, options.resource);
+    tokens = await refreshTokens(client, login.tokens.refresh_token!, options.resource);
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     throw new HoopError('login_required', `the login to ${key} has expired and could not be renewed: ${reason}`, {

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
 
