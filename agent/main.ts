@@ -1,0 +1,186 @@
+/**
+ * `hoop agent start|stop|status|run`: the only place the agent is wired (HOUSE-STYLE habit 10).
+ *
+ * bin/hoop passes the arguments after `agent` (a leading `agent` is accepted too) and the environment.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AgentControlClient, isAgentNotRunning } from '../shared/agent/control-client.js';
+import { ensureAgentRunning } from '../shared/agent/spawn.js';
+import { EXIT, HoopError, exitCodeFor, toHoopError } from '../shared/errors.js';
+import { createLogger, parseLogLevel } from '../shared/log.js';
+import { configDir } from '../shared/paths.js';
+import { startDaemon } from './daemon.js';
+import { createRenewGrant } from './renew.js';
+import { formatStatus } from './status-table.js';
+import { createWsDialer } from './tunnel-client.js';
+
+type Env = Record<string, string | undefined>;
+
+export interface MainIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIo: MainIo = {
+  stdout: (t) => process.stdout.write(t + '\n'),
+  stderr: (t) => process.stderr.write(t + '\n'),
+};
+
+const USAGE = `usage: hoop agent <command>
+
+  start            start the agent in the background (if it is not running)
+  stop             stop the agent and close every tunnel
+  status [--json]  show the agent and its tunnels
+  run              run the agent in the foreground (what \`start\` runs)`;
+
+const STOP_WAIT_MS = 5_000;
+
+/** Runs one `hoop agent` command and returns its exit code. */
+export async function main(argv: string[], env: Env, io: MainIo = defaultIo): Promise<number> {
+  const args = argv[0] === 'agent' ? argv.slice(1) : argv;
+  const [command, ...rest] = args;
+  const dir = configDir(env);
+  try {
+    switch (command) {
+      case 'start':
+        noExtraArgs(rest);
+        return await start(dir, env, io);
+      case 'stop':
+        noExtraArgs(rest);
+        return await stop(dir, io);
+      case 'status':
+        return await status(dir, rest, io);
+      case 'run':
+        noExtraArgs(rest);
+        return await run(dir, env);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(USAGE);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new HoopError('usage', `unknown command "agent ${command}"`, { hint: 'see `hoop agent --help`' });
+    }
+  } catch (e) {
+    const err = toHoopError(e);
+    io.stderr(`error: ${err.message}`);
+    if (err.hint) io.stderr(`hint: ${err.hint}`);
+    return exitCodeFor(err.code);
+  }
+}
+
+async function start(dir: string, env: Env, io: MainIo): Promise<number> {
+  const r = await ensureAgentRunning({ configDir: dir, env, binPath: hoopBinPath() });
+  io.stdout(r.started ? `agent started (pid ${r.pid})` : `agent already running (pid ${r.pid})`);
+  return EXIT.ok;
+}
+
+async function stop(dir: string, io: MainIo): Promise<number> {
+  const client = AgentControlClient.forConfigDir(dir);
+  let pid: number;
+  try {
+    pid = (await client.status()).pid;
+  } catch (e) {
+    if (isAgentNotRunning(e)) {
+      io.stdout('agent is not running');
+      return EXIT.ok;
+    }
+    throw e;
+  }
+  await client.shutdown();
+  if (!(await waitForExit(pid, STOP_WAIT_MS))) {
+    throw new HoopError('agent_unavailable', `the agent (pid ${pid}) did not exit within ${STOP_WAIT_MS / 1000} s`, {
+      hint: `stop it with \`kill ${pid}\``,
+    });
+  }
+  io.stdout(`agent stopped (pid ${pid})`);
+  return EXIT.ok;
+}
+
+async function status(dir: string, rest: string[], io: MainIo): Promise<number> {
+  const json = rest.includes('--json');
+  const unknown = rest.filter((a) => a !== '--json');
+  if (unknown.length > 0) throw new HoopError('usage', `unknown option "${unknown[0]}" for \`hoop agent status\``);
+  const s = await AgentControlClient.forConfigDir(dir).status();
+  io.stdout(json ? JSON.stringify(s, null, 2) : formatStatus(s, Date.now()));
+  return EXIT.ok;
+}
+
+/** The daemon in the foreground: JSON log lines on stderr, until SIGTERM, SIGINT or `POST /v1/shutdown`. */
+async function run(dir: string, env: Env): Promise<number> {
+  const version = packageVersion();
+  const logger = createLogger({ format: 'json', level: parseLogLevel(env.HOOP_LOG_LEVEL, 'info'), fields: { program: 'agent' } });
+  const userAgent = `hoop-agent/${version}`;
+  const daemon = await startDaemon({
+    configDir: dir,
+    logger,
+    version,
+    registry: {
+      dialerFor: (gatewayUrl, connection) => createWsDialer({ gatewayUrl, connection, userAgent }),
+      renewGrant: createRenewGrant({ env, configDir: dir, userAgent, logger }),
+    },
+  });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info('signal received', { signal });
+    void daemon.close();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await daemon.closed;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  return EXIT.ok;
+}
+
+function noExtraArgs(rest: string[]): void {
+  if (rest.length > 0) throw new HoopError('usage', `unexpected argument "${rest[0]}"`, { hint: 'see `hoop agent --help`' });
+}
+
+/** bin/hoop relative to this compiled file: dist/agent/main.js → ../../bin/hoop. */
+function hoopBinPath(): string {
+  return fileURLToPath(new URL('../../bin/hoop', import.meta.url));
+}
+
+/** The package version, from the package.json above dist/agent/ (or above agent/ when run from source). */
+function packageVersion(): string {
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'hoop' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // try the next location
+    }
+  }
+  return '0.0.0';
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !isAlive(pid);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // An exited daemon stays a zombie until init reaps it (slowly, in some containers): that counts as gone.
+  if (process.platform === 'linux') {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,247 @@
+/**
+ * One open tunnel: a localhost listener, a relay per accepted client, and the grant those relays present.
+ *
+ * The grant is renewed ahead of expiry; a renewed token is used for new client connections only (live streams
+ * keep running, since the gateway tracks the grant by id). When renewal is impossible, the listener closes at
+ * expiry, so new connections are refused at once instead of hanging.
+ */
+import type { Socket } from 'node:net';
+import type { TunnelInfo } from '../shared/api/agent-control.js';
+import type { Grant } from '../shared/api/schemas.js';
+import { HoopError, toHoopError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { LOOPBACK, openListener, type Listener } from './listener.js';
+import { relay } from './relay.js';
+import { isPermanentRenewalFailure, renewalDelay, retryDelay, type Clock } from './renewal.js';
+import type { TunnelDialer } from './tunnel-client.js';
+
+/** A grant together with its signed token, as the agent holds it. */
+export type TunnelGrant = Grant & { token: string };
+
+/** Asks the gateway for a renewed grant. Rejects with a HoopError (login_required, grant_revoked, …). */
+export type RenewGrant = (grant: TunnelGrant, gatewayUrl: string) => Promise<TunnelGrant>;
+
+export type TunnelState = 'open' | 'expired' | 'closed';
+
+export interface TunnelDeps {
+  dialer: TunnelDialer;
+  renewGrant?: RenewGrant | undefined;
+  clock: Clock;
+  logger: Logger;
+  openTimeoutMs?: number | undefined;
+}
+
+export interface TunnelSpec {
+  connection: string;
+  gatewayUrl: string;
+  grant: TunnelGrant;
+  port?: number | undefined;
+  defaultPort?: number | undefined;
+}
+
+export class Tunnel {
+  readonly connection: string;
+  readonly gatewayUrl: string;
+  readonly openedAt: string;
+  /** The most bytes any one relay of this tunnel held at once. */
+  maxBuffered = 0;
+  #deps: TunnelDeps;
+  #log: Logger;
+  #grant: TunnelGrant;
+  #listener!: Listener;
+  #state: TunnelState = 'open';
+  #accepting = true;
+  #relays = new Set<{ abort: AbortController; done: Promise<unknown> }>();
+  #total = 0;
+  #bytesFromClients = 0;
+  #bytesToClients = 0;
+  #lastError: string | null = null;
+  #renewalError: string | null = null;
+  #renewStopped = false;
+  #cancelRenewal: (() => void) | undefined;
+  #cancelExpiry: (() => void) | undefined;
+  #idleWaiters: Array<() => void> = [];
+
+  private constructor(spec: TunnelSpec, deps: TunnelDeps) {
+    this.connection = spec.connection;
+    this.gatewayUrl = spec.gatewayUrl;
+    this.#grant = spec.grant;
+    this.#deps = deps;
+    this.#log = deps.logger.child({ connection: spec.connection });
+    this.openedAt = new Date(deps.clock.now()).toISOString();
+  }
+
+  /** Binds the listener and starts the expiry and renewal timers. */
+  static async open(spec: TunnelSpec, deps: TunnelDeps): Promise<Tunnel> {
+    const t = new Tunnel(spec, deps);
+    if (Date.parse(spec.grant.expires_at) <= deps.clock.now()) {
+      throw new HoopError('grant_expired', `the grant for ${spec.connection} has already expired`, {
+        hint: `run \`hoop connect ${spec.connection}\` again`,
+      });
+    }
+    t.#listener = await openListener({ port: spec.port, defaultPort: spec.defaultPort, onConnection: (s) => t.#accept(s) });
+    t.#armExpiry();
+    t.#scheduleRenewal();
+    t.#log.info('tunnel open', { port: t.#listener.port, grant_id: spec.grant.id, expires_at: spec.grant.expires_at });
+    return t;
+  }
+
+  get state(): TunnelState {
+    return this.#state;
+  }
+
+  get port(): number {
+    return this.#listener.port;
+  }
+
+  get activeClients(): number {
+    return this.#relays.size;
+  }
+
+  /** The grant new client connections present (tests look at its token; it is never logged). */
+  get grant(): TunnelGrant {
+    return this.#grant;
+  }
+
+  info(): TunnelInfo {
+    return {
+      connection: this.connection,
+      type: this.#grant.type,
+      host: LOOPBACK,
+      port: this.#listener.port,
+      grant_id: this.#grant.id,
+      expires_at: this.#grant.expires_at,
+      opened_at: this.openedAt,
+      active_clients: this.#relays.size,
+      total_clients: this.#total,
+      bytes_from_clients: this.#bytesFromClients,
+      bytes_to_clients: this.#bytesToClients,
+      last_error: this.#lastError,
+    };
+  }
+
+  /** Stops accepting and renewing; live client streams run on until they end. Idempotent. */
+  retire(): void {
+    this.#accepting = false;
+    if (this.#state === 'open') this.#state = 'closed';
+    this.#stopTimers();
+    this.#listener.close();
+  }
+
+  /** Retires the tunnel and ends every live client stream; resolves when they have all closed. Idempotent. */
+  async close(): Promise<void> {
+    this.retire();
+    this.#state = 'closed';
+    for (const r of this.#relays) r.abort.abort();
+    await this.idle();
+  }
+
+  /** Resolves once no client stream is live. */
+  idle(): Promise<void> {
+    if (this.#relays.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #accept(socket: Socket): void {
+    if (!this.#accepting) {
+      socket.destroy();
+      return;
+    }
+    this.#total += 1;
+    const abort = new AbortController();
+    const log = this.#log.child({ client: this.#total });
+    log.debug('client connected', { remote_port: socket.remotePort });
+    const done = relay({
+      client: socket,
+      dialer: this.#deps.dialer,
+      token: this.#grant.token,
+      signal: abort.signal,
+      openTimeoutMs: this.#deps.openTimeoutMs,
+      onBytes: (up, down) => {
+        this.#bytesFromClients += up;
+        this.#bytesToClients += down;
+      },
+    }).then((result) => {
+      this.#relays.delete(entry);
+      if (result.maxBuffered > this.maxBuffered) this.maxBuffered = result.maxBuffered;
+      const fields = { end: result.end, bytes_from_client: result.bytesFromClient, bytes_to_client: result.bytesToClient };
+      if (result.error !== null) {
+        this.#lastError = result.error;
+        log.warn('client stream ended with an error', { ...fields, error: result.error });
+      } else {
+        log.debug('client disconnected', fields);
+      }
+      if (this.#relays.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    });
+    const entry = { abort, done };
+    this.#relays.add(entry);
+  }
+
+  #armExpiry(): void {
+    this.#cancelExpiry?.();
+    const ms = Math.max(0, Date.parse(this.#grant.expires_at) - this.#deps.clock.now());
+    this.#cancelExpiry = this.#deps.clock.setTimer(() => this.#expire(), ms);
+  }
+
+  #expire(): void {
+    if (this.#state !== 'open') return;
+    this.#accepting = false;
+    this.#state = 'expired';
+    this.#stopTimers();
+    this.#listener.close();
+    this.#lastError = this.#renewalError ? `grant expired; ${this.#renewalError}` : 'grant expired';
+    this.#log.info('grant expired: listener closed', { grant_id: this.#grant.id, expires_at: this.#grant.expires_at });
+  }
+
+  #scheduleRenewal(delay?: number): void {
+    this.#cancelRenewal?.();
+    this.#cancelRenewal = undefined;
+    if (!this.#deps.renewGrant || this.#renewStopped || this.#state !== 'open') return;
+    const ms = delay ?? renewalDelay(this.#deps.clock.now(), Date.parse(this.#grant.expires_at));
+    this.#cancelRenewal = this.#deps.clock.setTimer(() => void this.#renew(), ms);
+  }
+
+  async #renew(): Promise<void> {
+    const renewGrant = this.#deps.renewGrant;
+    if (!renewGrant || this.#state !== 'open') return;
+    const old = this.#grant;
+    try {
+      const next = await renewGrant(old, this.gatewayUrl);
+      if (this.#state !== 'open') return;
+      if (next.connection !== this.connection) {
+        throw new HoopError('grant_invalid', `the renewed grant names connection ${next.connection}, not ${this.connection}`);
+      }
+      this.#grant = next;
+      this.#renewalError = null;
+      if (this.#lastError?.startsWith('grant renewal failed')) this.#lastError = null;
+      this.#armExpiry();
+      if (Date.parse(next.expires_at) <= Date.parse(old.expires_at)) {
+        // The policy's maximum duration is reached: nothing more to renew, the tunnel closes at expiry.
+        this.#renewStopped = true;
+        this.#log.info('grant cannot be extended further', { grant_id: next.id, expires_at: next.expires_at });
+        return;
+      }
+      this.#log.info('grant renewed', { grant_id: next.id, expires_at: next.expires_at });
+      this.#scheduleRenewal();
+    } catch (e) {
+      if (this.#state !== 'open') return;
+      const err = toHoopError(e);
+      const permanent = isPermanentRenewalFailure(err.code);
+      this.#renewalError = `grant renewal failed: ${err.message}`;
+      this.#lastError = permanent ? this.#renewalError : `${this.#renewalError} (will retry)`;
+      this.#log.warn('grant renewal failed', { code: err.code, error: err.message, permanent });
+      if (permanent) {
+        this.#renewStopped = true;
+      } else {
+        this.#scheduleRenewal(retryDelay(this.#deps.clock.now(), Date.parse(this.#grant.expires_at)));
+      }
+    }
+  }
+
+  #stopTimers(): void {
+    this.#cancelRenewal?.();
+    this.#cancelExpiry?.();
+    this.#cancelRenewal = undefined;
+    this.#cancelExpiry = undefined;
+  }
+}

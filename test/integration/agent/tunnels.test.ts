@@ -1,0 +1,215 @@
+/**
+ * The tunnel registry with real sockets and a manual clock: replacement, default ports, grant renewal and expiry.
+ */
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TunnelGrant } from '../../../agent/tunnel.js';
+import { TunnelRegistry, type TunnelRegistryOptions } from '../../../agent/tunnels.js';
+import { createWsDialer } from '../../../agent/tunnel-client.js';
+import { HoopError } from '../../../shared/errors.js';
+import { createLogger } from '../../../shared/log.js';
+import { startGatewayStandIn, type GatewayStandIn } from './gateway-stand-in.js';
+import { ManualClock, connectTo, grantFixture, readBytes, tryConnect } from './helpers.js';
+
+const MIN = 60_000;
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function standIn(tokens: string[] | Set<string>): Promise<GatewayStandIn> {
+  const gw = await startGatewayStandIn({ tokens: tokens instanceof Set ? tokens : new Set(tokens) });
+  cleanups.push(() => gw.close());
+  return gw;
+}
+
+function registry(opts: Partial<TunnelRegistryOptions> = {}): { reg: TunnelRegistry; logs: string[] } {
+  const logs: string[] = [];
+  const reg = new TunnelRegistry({
+    dialerFor: (url) => createWsDialer({ gatewayUrl: url }),
+    logger: createLogger({ level: 'trace', write: (l) => logs.push(l) }),
+    ...opts,
+  });
+  cleanups.push(() => reg.shutdown());
+  return { reg, logs };
+}
+
+async function occupy(): Promise<number> {
+  const s: Server = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  cleanups.push(() => new Promise((r) => s.close(r)));
+  return (s.address() as AddressInfo).port;
+}
+
+/** Connects, sends a marker and waits for its echo: proves a full round trip through the tunnel. */
+async function roundTrip(port: number, text = 'ping'): Promise<string> {
+  const c = await connectTo(port);
+  c.write(text);
+  const got = (await readBytes(c, text.length)).toString();
+  c.destroy();
+  return got;
+}
+
+describe('tunnel registry', () => {
+  it('opens on the connection type\'s default port, and falls back to a free one when it is busy', async () => {
+    const gw = await standIn(['tok']);
+    const busy = await occupy();
+    const { reg } = registry({ defaultPorts: { postgres: busy } });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, grant: grantFixture('tok', Date.now() + 10 * MIN) });
+    expect(info).toMatchObject({ connection: 'shop', type: 'postgres', host: '127.0.0.1', grant_id: 'grant-1', active_clients: 0, total_clients: 0 });
+    expect(info.port).not.toBe(busy);
+    expect(await roundTrip(info.port)).toBe('ping');
+  });
+
+  it('an explicitly requested busy port is an error naming the port', async () => {
+    const gw = await standIn(['tok']);
+    const busy = await occupy();
+    const { reg } = registry();
+    const err = await reg.open({ connection: 'shop', gateway_url: gw.url, port: busy, grant: grantFixture('tok', Date.now() + MIN) })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HoopError);
+    expect((err as HoopError).message).toBe(`port ${busy} on 127.0.0.1 is already in use`);
+    expect(reg.status()).toEqual([]);
+  });
+
+  it('serves several connections at once, each on its own port', async () => {
+    const gw = await standIn(['tok']);
+    const { reg } = registry();
+    const a = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok', Date.now() + MIN) });
+    const b = await reg.open({ connection: 'billing', gateway_url: gw.url, port: 0, grant: grantFixture('tok', Date.now() + MIN, { connection: 'billing', id: 'grant-2' }) });
+    expect(a.port).not.toBe(b.port);
+    expect(await Promise.all([roundTrip(a.port, 'to-shop'), roundTrip(b.port, 'to-billing')])).toEqual(['to-shop', 'to-billing']);
+    expect(reg.status().map((t) => [t.connection, t.total_clients])).toEqual([['shop', 1], ['billing', 1]]);
+    expect((await reg.closeAll()).sort()).toEqual(['billing', 'shop']);
+    expect(await tryConnect(a.port)).toBe('ECONNREFUSED');
+    expect(await tryConnect(b.port)).toBe('ECONNREFUSED');
+  });
+
+  it('opening a connection again replaces its tunnel: the old listener closes first and the port can be reused', async () => {
+    const gw = await standIn(['old', 'new']);
+    const { reg } = registry();
+    const first = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('old', Date.now() + MIN) });
+    const live = await connectTo(first.port);
+    live.write('a');
+    await readBytes(live, 1);
+    const second = await reg.open({ connection: 'shop', gateway_url: gw.url, port: first.port, grant: grantFixture('new', Date.now() + MIN, { id: 'grant-2' }) });
+    expect(second.port).toBe(first.port);
+    expect(reg.status()).toHaveLength(1);
+    expect(reg.status()[0]!.grant_id).toBe('grant-2');
+    expect(await roundTrip(second.port)).toBe('ping');
+    expect(gw.tokensSeen).toEqual(['old', 'new']);
+    // The stream opened before the replacement keeps working.
+    live.write('b');
+    expect((await readBytes(live, 1)).toString()).toBe('b');
+    live.destroy();
+  });
+
+  it('refuses a grant for another connection, and an expired grant', async () => {
+    const gw = await standIn(['tok']);
+    const { reg } = registry();
+    await expect(reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok', Date.now() + MIN, { connection: 'billing' }) }))
+      .rejects.toMatchObject({ code: 'usage' });
+    await expect(reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok', Date.now() - 1) }))
+      .rejects.toMatchObject({ code: 'grant_expired' });
+    await expect(reg.close('shop')).rejects.toMatchObject({ code: 'not_found' });
+  });
+});
+
+describe('grant renewal', () => {
+  it('renews before expiry; new connections carry the new token while live ones keep running', async () => {
+    const accepted = new Set(['tok-1']);
+    const gw = await standIn(accepted);
+    const clock = new ManualClock();
+    const expiry = clock.now() + 10 * MIN;
+    const calls: Array<{ id: string; at: number; url: string }> = [];
+    const renewGrant = async (g: TunnelGrant, url: string): Promise<TunnelGrant> => {
+      calls.push({ id: g.id, at: clock.now(), url });
+      accepted.add('tok-2'); // the gateway issued it, so it accepts it
+      return { ...g, token: 'tok-2', expires_at: new Date(Date.parse(g.expires_at) + 10 * MIN).toISOString() };
+    };
+    const { reg, logs } = registry({ clock, renewGrant });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok-1', expiry) });
+    const live = await connectTo(info.port);
+    live.write('1');
+    await readBytes(live, 1);
+
+    clock.advance(7 * MIN);
+    expect(calls).toHaveLength(0);
+    clock.advance(1 * MIN); // 80% of the 10 minutes
+    await expect.poll(() => calls.length).toBe(1);
+    expect(calls[0]).toMatchObject({ id: 'grant-1', at: expiry - 2 * MIN, url: gw.url });
+    await expect.poll(() => reg.status()[0]!.expires_at).toBe(new Date(expiry + 10 * MIN).toISOString());
+
+    expect(await roundTrip(info.port)).toBe('ping');
+    expect(gw.tokensSeen).toEqual(['tok-1', 'tok-2']);
+    live.write('2');
+    expect((await readBytes(live, 1)).toString()).toBe('2');
+    live.destroy();
+
+    // Past the first grant's expiry the tunnel stays open on the renewed grant.
+    clock.advance(3 * MIN);
+    expect(await roundTrip(info.port)).toBe('ping');
+    expect(reg.status()[0]!.last_error).toBeNull();
+    expect(logs.join('\n')).not.toMatch(/tok-[12]/);
+  });
+
+  it('when renewal is refused, the listener closes at expiry and new connections are refused, not left hanging', async () => {
+    const gw = await standIn(['tok-1']);
+    const clock = new ManualClock();
+    const expiry = clock.now() + 5 * MIN;
+    let calls = 0;
+    const renewGrant = async (): Promise<TunnelGrant> => {
+      calls += 1;
+      throw new HoopError('grant_revoked', 'grant grant-1 was revoked by bob');
+    };
+    const { reg } = registry({ clock, renewGrant });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok-1', expiry) });
+    clock.advance(4 * MIN); // 5 min → renew at min(4 min, 4 min)
+    await expect.poll(() => calls).toBe(1);
+    await expect.poll(() => reg.status()[0]!.last_error).toBe('grant renewal failed: grant grant-1 was revoked by bob');
+    expect(await roundTrip(info.port)).toBe('ping'); // still usable until expiry
+
+    clock.advance(MIN);
+    expect(calls).toBe(1); // no retry after a permanent failure
+    expect(await tryConnect(info.port)).toBe('ECONNREFUSED');
+    const st = reg.status()[0]!;
+    expect(st.last_error).toBe('grant expired; grant renewal failed: grant grant-1 was revoked by bob');
+    expect(Date.parse(st.expires_at)).toBeLessThanOrEqual(clock.now());
+    expect(reg.get('shop')!.state).toBe('expired');
+  });
+
+  it('retries a renewal that failed for a passing reason (gateway unreachable)', async () => {
+    const gw = await standIn(['tok-1', 'tok-2']);
+    const clock = new ManualClock();
+    const expiry = clock.now() + 10 * MIN;
+    let calls = 0;
+    const renewGrant = async (g: TunnelGrant): Promise<TunnelGrant> => {
+      calls += 1;
+      if (calls === 1) throw new HoopError('gateway_unreachable', 'cannot reach the gateway');
+      return { ...g, token: 'tok-2', expires_at: new Date(expiry + 30 * MIN).toISOString() };
+    };
+    const { reg } = registry({ clock, renewGrant });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok-1', expiry) });
+    clock.advance(8 * MIN);
+    await expect.poll(() => reg.status()[0]!.last_error).toBe('grant renewal failed: cannot reach the gateway (will retry)');
+    clock.advance(30_000);
+    await expect.poll(() => calls).toBe(2);
+    await expect.poll(() => reg.status()[0]!.last_error).toBeNull();
+    clock.advance(3 * MIN); // past the first expiry
+    expect(await roundTrip(info.port)).toBe('ping');
+    expect(gw.tokensSeen).toEqual(['tok-2']);
+  });
+
+  it('without renewal, the tunnel closes when its grant expires', async () => {
+    const gw = await standIn(['tok']);
+    const clock = new ManualClock();
+    const { reg } = registry({ clock });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok', clock.now() + MIN) });
+    expect(await roundTrip(info.port)).toBe('ping');
+    clock.advance(MIN);
+    expect(await tryConnect(info.port)).toBe('ECONNREFUSED');
+    expect(reg.status()[0]!.last_error).toBe('grant expired');
+  });
+});
