@@ -3,14 +3,13 @@
  * settings, the token store, and clients for the gateway and the agent. Precedence for the gateway URL:
  * --gateway flag > HOOP_GATEWAY_URL > saved setting > the local default.
  */
-import { join } from 'node:path';
 import { HoopError } from '../../shared/errors.js';
 import { configDir } from '../../shared/paths.js';
 import { GatewayClient } from '../../shared/api/client.js';
 import { AgentControlClient } from '../../shared/agent/control-client.js';
 import { createTokenStore, type TokenStore } from '../../shared/auth/token-store.js';
-import { discoverIssuer, type OidcClient } from '../../shared/auth/oidc.js';
-import { getAccessToken } from '../../shared/auth/access.js';
+import type { OidcClient } from '../../shared/auth/oidc.js';
+import { accessTokenFor, oidcClientFor } from '../../shared/auth/session.js';
 import { openSettings, type Settings } from './settings.js';
 import type { Output } from '../ui/output.js';
 
@@ -62,22 +61,12 @@ export class CliContext {
   }
 
   /** An access token for the gateway: HOOP_TOKEN when set (CI), else the stored login, refreshed silently. */
-  async accessToken(gatewayUrl: string): Promise<string> {
-    if (this.env.HOOP_TOKEN) return this.env.HOOP_TOKEN;
-    const store = await this.tokenStore();
-    const login = await store.load(gatewayUrl);
-    if (!login) throw new HoopError('login_required', `not logged in to ${gatewayUrl}`, { hint: 'run `hoop login`' });
-    return getAccessToken({
-      store,
-      key: gatewayUrl,
-      client: () => this.oidcClient(login.issuer, login.client_id),
-      now: () => Math.floor(this.now().getTime() / 1000),
-      lockPath: join(this.configDir, 'refresh.lock'),
-    });
+  accessToken(gatewayUrl: string): Promise<string> {
+    return accessTokenFor({ env: this.env, configDir: this.configDir, store: () => this.tokenStore(), now: this.now }, gatewayUrl);
   }
 
   oidcClient(issuer: string, clientId: string): Promise<OidcClient> {
-    return discoverIssuer({ issuer, clientId, allowInsecureHttp: isLoopbackHttp(issuer) });
+    return oidcClientFor(issuer, clientId);
   }
 
   gateway(gatewayUrl: string, opts: { auth?: boolean } = {}): GatewayClient {
@@ -90,15 +79,5 @@ export class CliContext {
 
   agent(): AgentControlClient {
     return AgentControlClient.forConfigDir(this.configDir);
-  }
-}
-
-/** Plain-http issuers are accepted only on loopback (the demo and tests); anything else must be https. */
-export function isLoopbackHttp(url: string): boolean {
-  try {
-    const u = new URL(url);
-    return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
-  } catch {
-    return false;
   }
 }

@@ -87,7 +87,10 @@ export class TunnelEndpoint {
       if (!token) throw new HoopError('grant_invalid', 'the tunnel carries no grant', { hint: 'connect through `hoop connect`' });
       grant = await this.#o.grants.verifyForTunnel(token);
       const asked = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connection');
-      if (asked !== null && asked !== grant.connection) {
+      if (asked === null) {
+        throw new HoopError('grant_invalid', 'the tunnel does not name its connection', { hint: 'update hoop: the agent sends ?connection=NAME' });
+      }
+      if (asked !== grant.connection) {
         throw new HoopError('grant_invalid', `the grant is for "${grant.connection}", not "${asked}"`, {
           hint: `run \`hoop connect ${asked}\` for a grant to ${asked}`,
         });

@@ -1,8 +1,9 @@
 /**
  * The tunnel contract between the agent (or `hoop exec`'s in-process tunnel) and the gateway.
  *
- * One WebSocket per client connection: `GET {gateway}/v1/tunnel` upgraded to WebSocket (wss when the gateway
- * URL is https), with `Authorization: Bearer <grant token>` and subprotocol {@link TUNNEL_SUBPROTOCOL}.
+ * One WebSocket per client connection: `GET {gateway}/v1/tunnel?connection=NAME` upgraded to WebSocket (wss when
+ * the gateway URL is https), with `Authorization: Bearer <grant token>` and subprotocol {@link TUNNEL_SUBPROTOCOL}.
+ * The gateway refuses a grant for any other connection than the one named.
  * Binary frames carry the client's raw bytes in both directions; the agent never looks inside them.
  *
  * A grant problem is reported by the gateway's engine in the client's own wire format (a PostgreSQL

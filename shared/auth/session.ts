@@ -1,0 +1,45 @@
+/**
+ * The access token for calls to a gateway, as both the CLI and the agent resolve it: `HOOP_TOKEN` when set
+ * (CI), else the stored login for that gateway, refreshed silently under a lock shared by every hoop process of
+ * this user (refresh tokens rotate; two processes spending the same one would end the login).
+ */
+import { join } from 'node:path';
+import { HoopError } from '../errors.js';
+import { getAccessToken } from './access.js';
+import { discoverIssuer, type OidcClient } from './oidc.js';
+import type { TokenStore } from './token-store.js';
+
+export interface AccessTokenSource {
+  env: Readonly<{ HOOP_TOKEN?: string | undefined }>;
+  configDir: string;
+  store: () => Promise<TokenStore>;
+  now: () => Date;
+}
+
+export async function accessTokenFor(src: AccessTokenSource, gatewayUrl: string): Promise<string> {
+  if (src.env.HOOP_TOKEN) return src.env.HOOP_TOKEN;
+  const store = await src.store();
+  const login = await store.load(gatewayUrl);
+  if (!login) throw new HoopError('login_required', `not logged in to ${gatewayUrl}`, { hint: 'run `hoop login`' });
+  return getAccessToken({
+    store,
+    key: gatewayUrl,
+    client: () => oidcClientFor(login.issuer, login.client_id),
+    now: () => Math.floor(src.now().getTime() / 1000),
+    lockPath: join(src.configDir, 'refresh.lock'),
+  });
+}
+
+/** The issuer's client; plain http is accepted only for a loopback issuer (the demo and tests). */
+export function oidcClientFor(issuer: string, clientId: string): Promise<OidcClient> {
+  return discoverIssuer({ issuer, clientId, allowInsecureHttp: isLoopbackHttp(issuer) });
+}
+
+export function isLoopbackHttp(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The login's life as a user meets it: device-code login, silent refresh of short-lived access tokens, the agent
+ * renewing a grant so a long session outlives it, and logout revoking at the IdP.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completeDeviceLogin } from '../helpers/idp-form.js';
+import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  // Access tokens live 30 s, under the CLI's 60 s minimum validity: every command must refresh silently.
+  stack = await startStack({ accessTokenTtlSeconds: 30 });
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+interface StoredFile { logins: Record<string, { tokens: { access_token: string; refresh_token?: string } }> }
+
+async function stored(u: User): Promise<{ access_token: string; refresh_token?: string }> {
+  const f = JSON.parse(await readFile(join(u.env.HOOP_CONFIG_DIR!, 'credentials.json'), 'utf8')) as StoredFile;
+  return Object.values(f.logins)[0]!.tokens;
+}
+
+describe('login lifecycle', () => {
+  it('logs in with the device flow, entering the code at the IdP', async () => {
+    const bob = new User('bob', stack);
+    let done: Promise<unknown> | undefined;
+    const r = await bob.hoop(['login', '--device'], {
+      onStderr: (text) => {
+        const uri = /open (http\S+) on any device/.exec(text)?.[1];
+        const code = /enter the code:\s+(\S+)/.exec(text)?.[1];
+        if (uri && code && !done) done = completeDeviceLogin(uri, code, { login: 'bob', password: 'bob' });
+      },
+    });
+    await done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Logged in to');
+    expect(r.stdout).toContain('as bob (groups: dba, admins, auditors)');
+    const who = JSON.parse((await bob.hoop(['whoami', '--json'])).stdout) as { subject: string; roles: string[]; credential: string };
+    expect(who).toMatchObject({ subject: 'bob', roles: ['admin', 'auditor'], credential: 'file' });
+  });
+
+  it('stores tokens in a 0600 file with a one-line warning when no keychain answers', async () => {
+    const alice = new User('alice', stack);
+    const r = await alice.login();
+    expect(r.code, r.stderr).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: OS keychain unavailable'));
+    expect(warnings).toHaveLength(1);
+    const { stat } = await import('node:fs/promises');
+    expect((await stat(join(alice.env.HOOP_CONFIG_DIR!, 'credentials.json'))).mode & 0o777).toBe(0o600);
+    // nothing secret in what the user sees
+    const tokens = await stored(alice);
+    expect(r.stdout + r.stderr).not.toContain(tokens.access_token);
+  });
+
+  it('refreshes an expiring access token silently, rotating the refresh token', async () => {
+    const alice = new User('alice', stack);
+    expect((await alice.login()).code).toBe(0);
+    const before = await stored(alice);
+    const r = await alice.hoop(['whoami']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('alice on');
+    const after = await stored(alice);
+    expect(after.access_token).not.toBe(before.access_token);
+    expect(after.refresh_token).toBeDefined();
+    expect(after.refresh_token).not.toBe(before.refresh_token);
+    // concurrent commands share the login without spending the same refresh token twice
+    const results = await Promise.all([alice.hoop(['whoami']), alice.hoop(['connections']), alice.hoop(['grants'])]);
+    for (const x of results) expect(x.code, x.stderr).toBe(0);
+    expect((await alice.hoop(['whoami'])).code).toBe(0);
+  });
+
+  it('keeps a tunnel alive past its grant\'s expiry by renewing the grant in the agent', async () => {
+    const alice = new User('alice', stack);
+    expect((await alice.login()).code).toBe(0);
+    const { port, grantId } = await alice.connect('shop', ['--duration', '4s']);
+    const c = tunnelClient(port);
+    await c.connect();
+    await new Promise((r) => setTimeout(r, 9000)); // more than twice the grant's length
+    expect((await c.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]);
+    await c.end();
+    const grants = JSON.parse((await alice.hoop(['grants', '--json'])).stdout) as { grants: { id: string; expires_at: string }[] };
+    const g = grants.grants.find((x) => x.id === grantId)!;
+    expect(new Date(g.expires_at).getTime()).toBeGreaterThan(Date.now());
+    await alice.stopAgent();
+  });
+
+  it('logs out: revokes at the IdP and deletes the stored tokens', async () => {
+    const alice = new User('alice', stack);
+    expect((await alice.login()).code).toBe(0);
+    const tokens = await stored(alice);
+    const r = await alice.hoop(['logout']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('tokens revoked');
+    const again = await alice.hoop(['whoami']);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('not logged in');
+    // the revoked refresh token no longer works at the IdP
+    const res = await fetch(`${stack.idp.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: 'hoop-cli' }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_grant');
+  });
+});
