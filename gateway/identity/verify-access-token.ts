@@ -47,7 +47,11 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
       return jwks;
     })().catch((e: unknown) => {
       jwksPromise = undefined; // try again on the next request
-      throw new HoopError('token_invalid', `cannot load the identity provider's signing keys from ${opts.issuer}`, { cause: e });
+      // The gateway's own network problem: users should not be sent to log in again for it.
+      throw new HoopError('upstream_unavailable', `cannot load the identity provider's signing keys from ${opts.issuer}`, {
+        cause: e,
+        hint: `check that the gateway can reach ${opts.issuer}/.well-known/openid-configuration`,
+      });
     });
     return jwksPromise;
   };

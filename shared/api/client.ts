@@ -102,9 +102,12 @@ export class GatewayClient {
         signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 30_000),
       });
     } catch (e) {
-      throw new HoopError('gateway_unreachable', `cannot reach the gateway at ${this.baseUrl}`, {
+      const reason = networkReason(e);
+      throw new HoopError('gateway_unreachable', `cannot reach the gateway at ${this.baseUrl}${reason ? ` (${reason})` : ''}`, {
         cause: e,
-        hint: 'check the URL (`hoop login --gateway URL`) and that the gateway is running',
+        hint: /certificate|TLS/i.test(reason)
+          ? 'the gateway\'s TLS certificate is not trusted here: install your company CA, or set NODE_EXTRA_CA_CERTS to its PEM file'
+          : 'check the URL (`hoop login --gateway URL`) and that the gateway is running',
       });
     }
     const text = await res.text();
@@ -124,4 +127,15 @@ export class GatewayClient {
     }
     return parsed.data;
   }
+}
+
+/** A short reason from a failed fetch (undici puts the socket or TLS error in `cause`). */
+function networkReason(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  if (!cause) return e instanceof Error && e.name === 'TimeoutError' ? 'timed out' : '';
+  const code = cause.code ?? '';
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND') return 'host not found';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `TLS certificate not trusted: ${cause.message ?? code}`;
+  return cause.message ?? code;
 }

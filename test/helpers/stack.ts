@@ -30,6 +30,8 @@ export interface StackOptions {
   accessTokenTtlSeconds?: number;
   grantCheckIntervalMs?: number;
   grants?: { default_ttl?: string; max_ttl?: string };
+  /** Serve HTTPS/WSS with this certificate and key (PEM files). */
+  tls?: { cert_file: string; key_file: string };
 }
 
 export interface Stack {
@@ -74,6 +76,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const yaml = `
 listen: 127.0.0.1:0
 data_dir: ${JSON.stringify(join(tmp, 'gateway'))}
+${o.tls ? `tls: { cert_file: ${JSON.stringify(o.tls.cert_file)}, key_file: ${JSON.stringify(o.tls.key_file)} }` : ''}
 identity:
   issuer: ${idp.issuer}
   audience: hoop

@@ -1,0 +1,41 @@
+/**
+ * A gateway serving HTTPS: the CLI talks https and the agent carries tunnels over wss (TLS), trusting the
+ * gateway's CA through NODE_EXTRA_CA_CERTS as a company CA would be trusted.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
+
+let stack: Stack;
+let alice: User;
+
+beforeAll(async () => {
+  const ca = inject('pgTlsCaFile'); // the test CA also signed a certificate for 127.0.0.1
+  stack = await startStack({ tls: { cert_file: ca.replace('ca.pem', 'server.pem'), key_file: ca.replace('ca.pem', 'server.key') } });
+  alice = new User('alice', stack);
+  Object.assign(alice.env, { NODE_EXTRA_CA_CERTS: ca });
+});
+
+afterAll(async () => {
+  await alice?.stopAgent();
+  await stack?.close();
+});
+
+describe('a gateway behind TLS', () => {
+  it('serves https, and the agent tunnels over wss', async () => {
+    expect(stack.gatewayUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect((await alice.login()).code).toBe(0);
+    const { port } = await alice.connect('shop');
+    const c = tunnelClient(port);
+    await c.connect();
+    expect((await c.query('SELECT count(*)::int AS n FROM customers')).rows).toEqual([{ n: 50 }]);
+    await c.end();
+  });
+
+  it('refuses a gateway whose certificate is not trusted', async () => {
+    const stranger = new User('alice', stack); // no NODE_EXTRA_CA_CERTS
+    const r = await stranger.hoop(['login', '--no-browser']);
+    expect(r.code).toBe(9);
+    expect(r.stderr).toContain(`cannot reach the gateway at ${stack.gatewayUrl} (TLS certificate not trusted`);
+    expect(r.stderr).toContain('NODE_EXTRA_CA_CERTS');
+  });
+});
