@@ -13,7 +13,7 @@ import { configDir } from '../shared/paths.js';
 import { startDaemon } from './daemon.js';
 import { createRenewGrant } from './renew.js';
 import { formatStatus } from './status-table.js';
-import { createWsDialer } from './tunnel-client.js';
+import { createWsDialer } from '../shared/tunnel/ws-dialer.js';
 
 type Env = Record<string, string | undefined>;
 

@@ -11,9 +11,9 @@ import type { Grant } from '../shared/api/schemas.js';
 import { HoopError, toHoopError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { LOOPBACK, openListener, type Listener } from './listener.js';
-import { relay } from './relay.js';
+import { relay } from '../shared/net/relay.js';
 import { isPermanentRenewalFailure, renewalDelay, retryDelay, type Clock } from './renewal.js';
-import type { TunnelDialer } from './tunnel-client.js';
+import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
 
 /** A grant together with its signed token, as the agent holds it. */
 export type TunnelGrant = Grant & { token: string };

@@ -6,7 +6,7 @@ import { HoopError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { systemClock, type Clock } from './renewal.js';
 import { Tunnel, type RenewGrant } from './tunnel.js';
-import type { TunnelDialer } from './tunnel-client.js';
+import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
 
 /** The local port a connection type gets when none is asked for (5433: next to a local PostgreSQL's 5432). */
 export const DEFAULT_PORTS: Readonly<Record<string, number>> = { postgres: 5433 };

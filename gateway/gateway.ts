@@ -21,6 +21,7 @@ import { loadOrCreateSigningKey } from './grants/signing-key.js';
 import { GrantService } from './grants/grant-service.js';
 import { GrantWatcher } from './grants/grant-watcher.js';
 import { createAccessTokenVerifier } from './identity/verify-access-token.js';
+import { createWorkloadVerifier } from './identity/workload.js';
 import { ConnectionCatalog, type Connection } from './connections/connection.js';
 import { PostgresRecorder } from './recording/recorder.js';
 import { PostgresEngine } from './engines/postgres/engine.js';
@@ -105,8 +106,18 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       now,
     });
 
+    const verifyWorkloadToken = config.identity.workload_issuers.length
+      ? createWorkloadVerifier({
+          issuers: config.identity.workload_issuers,
+          clockSkewSeconds: Math.round(config.identity.clock_skew_ms / 1000),
+          allowInsecureHttp: config.identity.allow_insecure_http,
+          now,
+        })
+      : undefined;
+
     const api = createApi({
       logger, db, verifyAccessToken, grants, catalog, roles, now,
+      ...(verifyWorkloadToken ? { verifyWorkloadToken } : {}),
       wellKnown: {
         public_url: config.public_url,
         issuer: config.identity.issuer,

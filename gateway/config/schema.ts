@@ -87,7 +87,8 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export const UPSTREAM_TLS_MODES = ['disable', 'require', 'verify-full'] as const;
 
 const workloadIssuerSchema = z.strictObject({
-  issuer: httpUrl('expected an https URL', "set the workload token issuer, e.g. https://token.actions.githubusercontent.com", ['https:']),
+  // http only with identity.allow_insecure_http (checked below): a loopback test issuer.
+  issuer: httpUrl('expected an https URL', "set the workload token issuer, e.g. https://token.actions.githubusercontent.com", ['https:', 'http:']),
   audience: text('set the audience the workload tokens are minted for'),
   subject_claim: text('name the claim that identifies the workload, usually sub').default('sub'),
   /** Claim name → allowed values (exact, or glob with `*`). Every listed claim must match. */

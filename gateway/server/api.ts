@@ -6,6 +6,8 @@ import type { Database } from '../store/db.js';
 import type { AccessTokenVerifier } from '../identity/verify-access-token.js';
 import { hasRole, rolesOf, type Identity, type RoleConfig } from '../identity/identity.js';
 import type { GrantService } from '../grants/grant-service.js';
+import type { WorkloadVerifier } from '../identity/workload.js';
+import { parseTokenExchangeRequest, tokenExchangeResponse } from '../identity/token-exchange.js';
 import type { ConnectionCatalog } from '../connections/connection.js';
 import { Router, bearer, type RequestContext } from './router.js';
 import { getSession, listSessions } from './sessions-query.js';
@@ -18,6 +20,8 @@ export interface ApiOptions {
   catalog: ConnectionCatalog;
   roles: RoleConfig;
   wellKnown: WellKnown;
+  /** Verifies CI workload id_tokens; absent when no workload issuer is configured. */
+  verifyWorkloadToken?: WorkloadVerifier;
   now?: () => Date;
 }
 
@@ -60,6 +64,18 @@ export function createApi(o: ApiOptions): Router {
       if (!parsed.success) throw new HoopError('usage', `invalid grant request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
       const grant = await o.grants.issue(id, parsed.data);
       return { status: 201, body: { grant } };
+    })
+    .on('POST', '/v1/token-exchange', async (ctx) => {
+      // RFC 8693: a CI job trades its workload id_token for a grant; no static secret anywhere.
+      const req = parseTokenExchangeRequest((await ctx.body()) as Record<string, unknown>);
+      if (!o.verifyWorkloadToken) {
+        throw new HoopError('token_invalid', 'this gateway trusts no workload token issuers', {
+          hint: 'an operator can add the CI provider under identity.workload_issuers',
+        });
+      }
+      const id = await o.verifyWorkloadToken(req.subjectToken);
+      const grant = await o.grants.issue(id, { connection: req.connection, duration: req.duration, reason: req.reason });
+      return { body: tokenExchangeResponse(grant, now()) };
     })
     .on('GET', '/v1/grants', async (ctx) => {
       const id = await who(ctx);

@@ -18,7 +18,11 @@ interface SessionRow {
   id: string; connection: string; subject: string; grant_id: string | null; client_application: string | null;
   client_user: string | null; database: string | null; started_at: Date; ended_at: Date | null; end_reason: string | null;
   bytes_from_client: string; bytes_to_client: string; statement_count: number; live_count: string;
+  identity: Record<string, unknown> | null;
 }
+
+/** The identity the grant was issued to, as recorded with the grant decision (claims only, never tokens). */
+const IDENTITY = `(SELECT d.details FROM grant_decisions d WHERE d.grant_id = s.grant_id AND d.outcome = 'issued' ORDER BY d.id LIMIT 1) AS identity`;
 
 export async function listSessions(db: Database, f: SessionFilter, now: Date): Promise<SessionSummary[]> {
   const where: string[] = [];
@@ -37,7 +41,7 @@ export async function listSessions(db: Database, f: SessionFilter, now: Date): P
   if (f.since) add('s.started_at >= ?', sinceToDate(f.since, now));
   params.push(Math.min(Math.max(f.limit ?? 50, 1), 1000));
   const res = await db.query<SessionRow>(
-    `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count
+    `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count, ${IDENTITY}
        FROM sessions s ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY s.started_at DESC LIMIT $${params.length}`,
     params,
@@ -48,7 +52,7 @@ export async function listSessions(db: Database, f: SessionFilter, now: Date): P
 export async function getSession(db: Database, id: string, onlySubject: string | undefined): Promise<SessionDetail> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw new HoopError('not_found', `no session ${id}`);
   const s = await db.query<SessionRow>(
-    `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count FROM sessions s WHERE id = $1`,
+    `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count, ${IDENTITY} FROM sessions s WHERE id = $1`,
     [id],
   );
   const row = s.rows[0];
@@ -90,6 +94,7 @@ function toSummary(r: SessionRow): SessionSummary {
     bytes_to_client: Number(r.bytes_to_client),
     // A live session's counter is written at its end; count its rows meanwhile.
     statement_count: Math.max(r.statement_count, Number(r.live_count)),
+    identity: r.identity ? identityOf(r.identity) : null,
   };
 }
 
@@ -101,4 +106,9 @@ export function sinceToDate(since: string, now: Date): Date {
     return d;
   }
   return new Date(now.getTime() - parseDuration(since, 'since'));
+}
+
+function identityOf(details: Record<string, unknown>): { kind: string; claims: Record<string, unknown> } {
+  const { kind, groups: _groups, expires_at: _expires, ...claims } = details;
+  return { kind: typeof kind === 'string' ? kind : 'user', claims };
 }

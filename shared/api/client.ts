@@ -10,6 +10,7 @@ import {
   WellKnownSchema,
   type ConnectionSummary, type Grant, type GrantRequest, type Me, type SessionDetail, type SessionSummary, type WellKnown,
 } from './schemas.js';
+import { TokenExchangeResponseSchema, tokenExchangeRequestBody, type TokenExchangeRequestInput } from './token-exchange.js';
 
 export type FetchLike = typeof fetch;
 
@@ -55,6 +56,12 @@ export class GatewayClient {
 
   async requestGrant(req: GrantRequest): Promise<Grant> {
     return (await this.#call('POST', '/v1/grants', GrantResponseSchema, { body: req })).grant;
+  }
+
+  /** RFC 8693 token exchange: a workload id_token (CI) for a grant. Needs no access token. */
+  async exchangeToken(req: TokenExchangeRequestInput): Promise<Grant & { token: string }> {
+    const res = await this.#call('POST', '/v1/token-exchange', TokenExchangeResponseSchema, { body: tokenExchangeRequestBody(req), auth: false });
+    return { ...res.grant, token: res.access_token };
   }
 
   async renewGrant(id: string): Promise<Grant> {

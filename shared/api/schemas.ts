@@ -80,6 +80,8 @@ export const SessionSummarySchema = z.object({
   bytes_from_client: z.number(),
   bytes_to_client: z.number(),
   statement_count: z.number(),
+  /** Who the grant was issued to: a user, an OAuth client, or a CI job (with its repository, workflow, run id…). */
+  identity: z.object({ kind: z.string(), claims: z.record(z.string(), z.unknown()) }).nullable(),
 });
 export type SessionSummary = z.infer<typeof SessionSummarySchema>;
 export const SessionListSchema = z.object({ sessions: z.array(SessionSummarySchema) });

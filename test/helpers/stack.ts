@@ -30,6 +30,8 @@ export interface StackOptions {
   accessTokenTtlSeconds?: number;
   grantCheckIntervalMs?: number;
   grants?: { default_ttl?: string; max_ttl?: string };
+  /** Extra YAML under `identity:` (indented 2 spaces), e.g. workload_issuers. */
+  identityExtra?: string;
   /** Serve HTTPS/WSS with this certificate and key (PEM files). */
   tls?: { cert_file: string; key_file: string };
 }
@@ -81,6 +83,7 @@ identity:
   issuer: ${idp.issuer}
   audience: hoop
   allow_insecure_http: true
+${o.identityExtra ?? ''}
 roles: { admins: [admins], auditors: [auditors] }
 grants: { default_ttl: ${o.grants?.default_ttl ?? '1h'}, max_ttl: ${o.grants?.max_ttl ?? '8h'} }
 connections:

@@ -8,7 +8,7 @@ import { readClientHello } from './client-startup.js';
 import { FrameSource } from './frame-source.js';
 import { MAX_STARTUP_LENGTH, createFramer, encodeErrorResponse } from './protocol/index.js';
 import { PostgresSession, type SessionLimits } from './session.js';
-import { sqlStateFor } from './sqlstate.js';
+import { routineFor, sqlStateFor } from './sqlstate.js';
 
 export interface PostgresEngineOptions {
   logger: Logger;
@@ -41,7 +41,9 @@ export class PostgresEngine implements Engine {
         const message = reason.message.startsWith('hoop:') ? reason.message : `hoop: ${reason.message}`;
         await new Promise<void>((resolve) => {
           client.end(
-            encodeErrorResponse({ severity: 'FATAL', code: sqlStateFor(reason.code), message, ...(reason.hint ? { hint: reason.hint } : {}) }),
+            encodeErrorResponse({
+              severity: 'FATAL', code: sqlStateFor(reason.code), message, routine: routineFor(reason.code), ...(reason.hint ? { hint: reason.hint } : {}),
+            }),
             () => resolve(),
           );
         });

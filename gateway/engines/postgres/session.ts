@@ -17,7 +17,7 @@ import {
   encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse, encodeParameterStatus, encodeReadyForQuery, encodeTerminate,
   type Frame, type TransactionStatusValue,
 } from './protocol/index.js';
-import { sqlStateFor } from './sqlstate.js';
+import { routineFor, sqlStateFor } from './sqlstate.js';
 import { StatementTracker, type FinishedStatement, type TrackedStatement } from './statement-tracker.js';
 import { openUpstream, type Upstream } from './upstream.js';
 import { writeFrames } from './write-batch.js';
@@ -236,7 +236,9 @@ export class PostgresSession {
    * answers to earlier messages, ours wait behind them so the client sees replies in order.
    */
   #refuse(err: HoopError, protocol: 'simple' | 'extended'): void {
-    const error = encodeErrorResponse({ severity: 'ERROR', code: sqlStateFor(err.code), message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+    const error = encodeErrorResponse({
+      severity: 'ERROR', code: sqlStateFor(err.code), message: err.message, routine: routineFor(err.code), ...(err.hint ? { hint: err.hint } : {}),
+    });
     if (protocol === 'simple') return this.#inOrder([error], true);
     this.#discarding = true;
     if (this.#forwardedSinceSync) {
@@ -358,7 +360,7 @@ export class PostgresSession {
   #sendFatal(err: HoopError): void {
     const message = err.message.startsWith('hoop:') ? err.message : `hoop: ${err.message}`;
     const code = err.code === 'grant_revoked' || err.code === 'grant_expired' ? '57P01' : sqlStateFor(err.code);
-    this.#toClient([encodeErrorResponse({ severity: 'FATAL', code, message, ...(err.hint ? { hint: err.hint } : {}) })]);
+    this.#toClient([encodeErrorResponse({ severity: 'FATAL', code, message, routine: routineFor(err.code), ...(err.hint ? { hint: err.hint } : {}) })]);
   }
 
   #teardown(): void {

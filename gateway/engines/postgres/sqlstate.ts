@@ -55,3 +55,8 @@ export function sqlStateFor(code: ErrorCode): string {
       return assertNever(code);
   }
 }
+
+/** Marks an error the gateway made (ErrorResponse field R), so hoop's own clients can tell it from the target's. */
+export function routineFor(code: ErrorCode): string {
+  return `hoop_${code}`;
+}

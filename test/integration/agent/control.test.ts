@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../../../agent/daemon.js';
 import { main } from '../../../agent/main.js';
-import { createWsDialer } from '../../../agent/tunnel-client.js';
+import { createWsDialer } from '../../../shared/tunnel/ws-dialer.js';
 import { AgentControlClient } from '../../../shared/agent/control-client.js';
 import { HoopError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/log.js';

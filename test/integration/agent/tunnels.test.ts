@@ -6,7 +6,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TunnelGrant } from '../../../agent/tunnel.js';
 import { TunnelRegistry, type TunnelRegistryOptions } from '../../../agent/tunnels.js';
-import { createWsDialer } from '../../../agent/tunnel-client.js';
+import { createWsDialer } from '../../../shared/tunnel/ws-dialer.js';
 import { HoopError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/log.js';
 import { startGatewayStandIn, type GatewayStandIn } from './gateway-stand-in.js';

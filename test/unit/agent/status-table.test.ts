@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes, formatStatus } from '../../../agent/status-table.js';
-import { closeCodeError } from '../../../agent/tunnel-client.js';
+import { closeCodeError } from '../../../shared/tunnel/ws-dialer.js';
 import type { AgentStatus, TunnelInfo } from '../../../shared/api/agent-control.js';
 
 const NOW = Date.parse('2025-01-01T12:00:00Z');

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
-import { TUNNEL_CLOSE, TUNNEL_SUBPROTOCOL, tunnelUrl } from '../shared/tunnel/protocol.js';
+import { TUNNEL_CLOSE, TUNNEL_SUBPROTOCOL, tunnelUrl } from './protocol.js';
 
 /**
  * The largest frame the agent accepts from the gateway: the same cap the gateway's tunnel endpoint applies the

@@ -7,8 +7,8 @@
  * the tunnel opens are held (up to a bound, then the client is paused) and sent in order once it opens.
  */
 import type { Socket } from 'node:net';
-import { TUNNEL_CLOSE } from '../shared/tunnel/protocol.js';
-import type { TunnelDialer, TunnelStream } from './tunnel-client.js';
+import { TUNNEL_CLOSE } from '../tunnel/protocol.js';
+import type { TunnelDialer, TunnelStream } from '../tunnel/ws-dialer.js';
 
 export const PRE_OPEN_LIMIT = 256 * 1024;
 export const OPEN_TIMEOUT_MS = 10_000;

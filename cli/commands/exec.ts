@@ -1,0 +1,176 @@
+/**
+ * `hoop exec`: runs SQL for CI and scripts through the same gateway engine as everyone else, over an
+ * in-process ephemeral tunnel with a built-in PostgreSQL client. No static secret: the grant comes from a
+ * workload id_token (HOOP_ID_TOKEN[_FILE]), an access token (HOOP_TOKEN) or the stored login.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import pg from 'pg';
+import { ERROR_CODES, HoopError, type ErrorCode } from '../../shared/errors.js';
+import { parseDuration } from '../../shared/duration.js';
+import { splitStatements } from '../../shared/sql/split.js';
+import type { Grant } from '../../shared/api/schemas.js';
+import { CLI_VERSION, type CliContext } from '../services/context.js';
+import { openEphemeralTunnel } from '../services/ephemeral-tunnel.js';
+import { formatResult, type Cell, type ResultFormat, type StatementResult } from '../ui/results.js';
+
+interface ExecOptions {
+  input?: string;
+  file?: string;
+  format?: string;
+  reason?: string;
+  wait?: string;
+  review?: string;
+  duration?: string;
+  gateway?: string;
+}
+
+/** Type parsers for output that means the same on every machine: numbers, booleans and JSON typed; the rest as the server's text. */
+const TYPES = {
+  getTypeParser: (oid: number) => {
+    switch (oid) {
+      case 16: return (v: string) => v === 't';
+      case 21: case 23: case 26: case 700: case 701: return (v: string) => Number(v);
+      case 114: case 3802: return (v: string) => JSON.parse(v) as unknown;
+      default: return (v: string) => v;
+    }
+  },
+};
+
+export function registerExec(program: Command, ctx: () => CliContext): void {
+  program
+    .command('exec')
+    .description('run SQL through the gateway for CI and scripts: every policy applies, every statement is recorded')
+    .argument('<connection>', 'the connection name')
+    .option('-i, --input <sql>', 'the SQL to run (else -f FILE, else standard input)')
+    .option('-f, --file <path>', 'read the SQL from a file')
+    .option('--format <format>', 'table | csv | json (default: table on a terminal, csv otherwise)')
+    .option('--reason <text>', 'why; recorded with the grant')
+    .option('--wait <duration>', 'wait this long for a statement review to be decided (e.g. 10m); without it a held statement exits 6 with its review id')
+    .option('--review <id>', 'run the statement an approver approved in this review (exactly as approved)')
+    .option('--duration <d>', 'grant length (default 15m)')
+    .option('--gateway <url>', 'the gateway URL')
+    .addHelpText('after', `
+Credentials, first found wins (never on the command line):
+  HOOP_ID_TOKEN / HOOP_ID_TOKEN_FILE  a workload OIDC token (GitHub Actions, GitLab), exchanged for a grant
+  HOOP_TOKEN                          an access token from your identity provider
+  the login stored by \`hoop login\`
+
+Several statements run in order; the first failure stops the run. With --format json each statement prints
+one JSON object per line: statement, command, row_count, columns, rows.
+
+Exit codes: 0 ok, 3 login needed, 4 access denied, 5 blocked by a guardrail, 6 approval pending or timed out,
+            7 approval rejected, 8 the statement failed at the target, 9 gateway unreachable.
+
+Examples:
+  hoop exec shop -i "SELECT count(*) FROM orders"
+  hoop exec shop -f migrate.sql --reason "release 1.4" --format json
+  echo "DELETE FROM orders WHERE id = 7" | hoop exec shop --wait 15m`)
+    .action(async (connection: string, opts: ExecOptions) => {
+      const c = ctx();
+      const format = resultFormat(opts.format, process.stdout.isTTY === true);
+      const sql = await readInput(opts);
+      const statements = await splitStatements(sql);
+      if (statements.length === 0) throw new HoopError('usage', 'no SQL to run', { hint: 'pass -i SQL, -f FILE, or pipe SQL on standard input' });
+      const waitMs = opts.wait === undefined ? 0 : parseDuration(opts.wait, '--wait');
+      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const grant = await obtainGrant(c, gatewayUrl, connection, opts);
+      const tunnel = await openEphemeralTunnel({ gatewayUrl, connection, token: grant.token, userAgent: `hoop-cli/${CLI_VERSION}` });
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: tunnel.port,
+        user: grant.subject.slice(0, 63),
+        database: connection,
+        application_name: 'hoop exec',
+        // Read by the gateway, never forwarded: how long to wait for a review, and which approved review to run.
+        options: [`-c hoop.approval_wait_ms=${waitMs}`, ...(opts.review ? [`-c hoop.review=${opts.review}`] : [])].join(' '),
+        types: TYPES,
+        keepAlive: true,
+      });
+      client.on('notice', (n) => c.out.info(`${n.severity ?? 'NOTICE'}: ${n.message ?? ''}`));
+      try {
+        await client.connect().catch((e: unknown) => {
+          throw fromPgError(e, 'connect');
+        });
+        for (const statement of statements) {
+          let res: pg.QueryResult<Cell[]>;
+          try {
+            res = await client.query<Cell[]>({ text: statement, rowMode: 'array' });
+          } catch (e) {
+            throw fromPgError(e, 'statement');
+          }
+          const result: StatementResult = {
+            statement,
+            command: res.command ?? '',
+            row_count: res.rowCount,
+            columns: (res.fields ?? []).map((f) => f.name),
+            rows: res.rows ?? [],
+          };
+          const out = formatResult(result, format);
+          if (out !== null) c.out.print(out);
+          if (format !== 'json' && result.columns.length === 0) c.out.info(commandTag(result));
+        }
+      } finally {
+        await client.end().catch(() => undefined);
+        await tunnel.close();
+      }
+    });
+}
+
+function resultFormat(v: string | undefined, tty: boolean): ResultFormat {
+  if (v === undefined) return tty ? 'table' : 'csv';
+  if (v === 'table' || v === 'csv' || v === 'json') return v;
+  throw new HoopError('usage', `--format ${v} is not one of table, csv, json`);
+}
+
+async function readInput(o: ExecOptions): Promise<string> {
+  if (o.input !== undefined && o.file !== undefined) throw new HoopError('usage', 'pass either -i or -f, not both');
+  if (o.input !== undefined) return o.input;
+  if (o.file !== undefined) {
+    return readFile(o.file, 'utf8').catch((e: unknown) => {
+      throw new HoopError('usage', `cannot read ${o.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    });
+  }
+  if (process.stdin.isTTY) throw new HoopError('usage', 'no SQL given', { hint: 'pass -i SQL, -f FILE, or pipe SQL on standard input' });
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A grant from the best credential present: a workload id_token, else an access token or the stored login. */
+async function obtainGrant(c: CliContext, gatewayUrl: string, connection: string, o: ExecOptions): Promise<Grant & { token: string }> {
+  const req = { connection, duration: o.duration ?? '15m', ...(o.reason ? { reason: o.reason } : {}) };
+  const idToken = c.env.HOOP_ID_TOKEN ?? (c.env.HOOP_ID_TOKEN_FILE ? await readIdTokenFile(c.env.HOOP_ID_TOKEN_FILE) : undefined);
+  if (idToken) return c.gateway(gatewayUrl, { auth: false }).exchangeToken({ subjectToken: idToken.trim(), ...req });
+  const grant = await c.gateway(gatewayUrl).requestGrant(req);
+  if (!grant.token) throw new HoopError('internal', 'the gateway issued a grant without its token');
+  return { ...grant, token: grant.token };
+}
+
+async function readIdTokenFile(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch((e: unknown) => {
+    throw new HoopError('login_required', `cannot read HOOP_ID_TOKEN_FILE ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { cause: e });
+  });
+}
+
+/**
+ * Maps a PostgreSQL error to hoop's codes: errors the gateway made carry `routine` = `hoop_<code>`; anything
+ * else came from the target (exit 8), or, while connecting, means the tunnel was refused.
+ */
+function fromPgError(e: unknown, phase: 'connect' | 'statement'): HoopError {
+  const err = e as { message?: string; code?: string; routine?: string; hint?: string; detail?: string };
+  const hoopCode = err.routine?.startsWith('hoop_') ? err.routine.slice(5) : undefined;
+  const opts = { cause: e, ...(err.hint ? { hint: err.hint } : {}), details: { sqlstate: err.code } };
+  if (hoopCode && (ERROR_CODES as readonly string[]).includes(hoopCode)) return new HoopError(hoopCode as ErrorCode, err.message ?? hoopCode, opts);
+  if (phase === 'connect') {
+    if (err.code === '28000') return new HoopError('access_denied', err.message ?? 'the gateway refused the grant', opts);
+    return new HoopError('gateway_unreachable', `cannot open the tunnel: ${err.message ?? 'connection failed'}`, opts);
+  }
+  const sqlstate = err.code ? ` (SQLSTATE ${err.code})` : '';
+  return new HoopError('statement_failed', `${err.message ?? 'the statement failed'}${sqlstate}`, opts);
+}
+
+function commandTag(r: StatementResult): string {
+  if (r.row_count === null) return r.command;
+  return ['INSERT'].includes(r.command) ? `${r.command} 0 ${r.row_count}` : `${r.command} ${r.row_count}`;
+}

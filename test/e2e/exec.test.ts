@@ -1,0 +1,180 @@
+/**
+ * `hoop exec` as CI runs it: no TTY, credentials from the environment only, exact output per format, exit
+ * codes per cause, and workload identity from a real second issuer (a GitHub-Actions-shaped CI provider).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startCiIssuer, type CiIssuer } from '../helpers/ci-issuer.js';
+import { startStack, User, type Stack } from '../helpers/stack.js';
+
+let stack: Stack;
+let ci: CiIssuer;
+let alice: User;
+let bob: User;
+let runner: User; // a CI runner: no login at all
+
+beforeAll(async () => {
+  ci = await startCiIssuer();
+  stack = await startStack({
+    identityExtra: `  workload_issuers:
+    - issuer: ${ci.issuer}
+      audience: hoop
+      allow: { repository: [acme/payments], ref: [refs/heads/main, refs/heads/release/*] }
+      groups: [ci-deployers]`,
+  });
+  const admin = new pg.Client({ connectionString: stack.shopAdminUrl });
+  await admin.connect();
+  await admin.query(`CREATE TABLE exec_fixture (id int PRIMARY KEY, label text, price numeric(6,2), ok boolean, note text)`);
+  await admin.query(`INSERT INTO exec_fixture VALUES (1, 'apple', 1.5, true, NULL), (2, 'pear, ripe', 2, false, 'say "hi"'), (3, 'fig', 0.75, true, 'two' || chr(10) || 'lines')`);
+  await admin.query(`ALTER TABLE exec_fixture OWNER TO ${stack.shopRole}`);
+  await admin.end();
+  alice = new User('alice', stack);
+  bob = new User('bob', stack);
+  runner = new User('runner', stack);
+  expect((await alice.login()).code).toBe(0);
+  expect((await bob.login()).code).toBe(0);
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await ci?.close();
+});
+
+const SELECT = 'SELECT id, label, price, ok, note FROM exec_fixture ORDER BY id';
+
+describe('hoop exec output', () => {
+  it('prints CSV by default when stdout is not a terminal', async () => {
+    const r = await alice.hoop(['exec', 'shop', '-i', SELECT]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('id,label,price,ok,note\n1,apple,1.50,true,\n2,"pear, ripe",2.00,false,"say ""hi"""\n3,fig,0.75,true,"two\nlines"\n');
+  });
+
+  it('prints an aligned table with --format table', async () => {
+    const r = await alice.hoop(['exec', 'shop', '--format', 'table', '-i', SELECT]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe([
+      ' id | label      | price | ok    | note',
+      '----+------------+-------+-------+-----------',
+      '  1 | apple      | 1.50  | true  |',
+      '  2 | pear, ripe | 2.00  | false | say "hi"',
+      '  3 | fig        | 0.75  | true  | two↵lines',
+      '(3 rows)',
+      '',
+    ].join('\n'));
+  });
+
+  it('prints one JSON object per statement with --format json', async () => {
+    const r = await alice.hoop(['exec', 'shop', '--format', 'json', '-i', `${SELECT}; SELECT 1 AS one`]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    expect(lines).toEqual([
+      {
+        statement: SELECT,
+        command: 'SELECT',
+        row_count: 3,
+        columns: ['id', 'label', 'price', 'ok', 'note'],
+        rows: [[1, 'apple', '1.50', true, null], [2, 'pear, ripe', '2.00', false, 'say "hi"'], [3, 'fig', '0.75', true, 'two\nlines']],
+      },
+      { statement: 'SELECT 1 AS one', command: 'SELECT', row_count: 1, columns: ['one'], rows: [[1]] },
+    ]);
+  });
+
+  it('runs several statements in order, from stdin', async () => {
+    const r = await alice.hoop(['exec', 'shop'], {
+      input: "INSERT INTO exec_fixture VALUES (10, 'kiwi', 3, true, NULL);\nUPDATE exec_fixture SET price = price * 2 WHERE id = 10;\nSELECT id, price FROM exec_fixture WHERE id = 10;\nDELETE FROM exec_fixture WHERE id = 10;",
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('id,price\n10,6.00\n');
+    expect(r.stderr).toContain('INSERT 0 1');
+    expect(r.stderr).toContain('UPDATE 1');
+    expect(r.stderr).toContain('DELETE 1');
+  });
+
+  it('reads SQL from a file with -f', async () => {
+    const file = join(stack.tmp, 'q.sql');
+    await writeFile(file, '-- a comment; with a semicolon\nSELECT label FROM exec_fixture WHERE id = 3;');
+    const r = await alice.hoop(['exec', 'shop', '-f', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('label\nfig\n');
+  });
+});
+
+describe('hoop exec exit codes', () => {
+  it('exits 8 when the target rejects a statement, and stops there', async () => {
+    const r = await alice.hoop(['exec', 'shop', '-i', 'SELECT 1 AS first; SELECT * FROM no_such_table; SELECT 3 AS never']);
+    expect(r.code).toBe(8);
+    expect(r.stdout).toBe('first\n1\n');
+    expect(r.stderr).toContain('error: relation "no_such_table" does not exist (SQLSTATE 42P01)');
+  });
+
+  it('exits 3 with no credential at all', async () => {
+    const r = await runner.hoop(['exec', 'shop', '-i', 'SELECT 1']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('not logged in');
+  });
+
+  it('exits 4 when access is denied', async () => {
+    const r = await alice.hoop(['exec', 'billing', '-i', 'SELECT 1']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('alice may not access "billing"');
+  });
+
+  it('exits 2 for usage errors', async () => {
+    expect((await alice.hoop(['exec', 'shop', '--format', 'xml', '-i', 'SELECT 1'])).code).toBe(2);
+    expect((await alice.hoop(['exec', 'shop', '-i', '   '])).code).toBe(2);
+  });
+});
+
+describe('workload identity (CI without static secrets)', () => {
+  it('exchanges a trusted workload token for a grant, and the session names the job', async () => {
+    const token = await ci.mint({ run_id: '777001', workflow: 'nightly-report' });
+    const r = await runner.hoop(['exec', 'shop', '--reason', 'nightly report', '-i', 'SELECT count(*) AS n FROM exec_fixture'], { env: { HOOP_ID_TOKEN: token } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('n\n3\n');
+    // an auditor sees the job, not a shared account
+    let found: { subject: string; identity: { kind: string; claims: Record<string, unknown> } } | undefined;
+    for (let i = 0; i < 40 && !found; i++) {
+      const list = JSON.parse((await bob.hoop(['sessions', '--json'])).stdout) as { sessions: NonNullable<typeof found>[] };
+      found = list.sessions.find((s) => s.identity?.claims.run_id === '777001');
+      if (!found) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(found?.subject).toBe('repo:acme/payments:ref:refs/heads/main');
+    expect(found?.identity.kind).toBe('workload');
+    expect(found?.identity.claims).toMatchObject({ repository: 'acme/payments', workflow: 'nightly-report', run_id: '777001', iss: ci.issuer });
+  });
+
+  it('reads the token from HOOP_ID_TOKEN_FILE, and accepts a glob-allowed ref', async () => {
+    const file = join(stack.tmp, 'id-token');
+    await writeFile(file, (await ci.mint({ ref: 'refs/heads/release/2.1' })) + '\n');
+    const r = await runner.hoop(['exec', 'shop', '-i', 'SELECT 1 AS ok'], { env: { HOOP_ID_TOKEN_FILE: file } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ok\n1\n');
+  });
+
+  const refusals: [string, () => Promise<string>, number, string][] = [
+    ['a wrong audience', () => ci.mint({}, { audience: 'someone-else' }), 3, 'workload token is for audience "someone-else", expected "hoop"'],
+    ['an expired token', () => ci.mint({}, { expiresIn: -600 }), 3, 'expired'],
+    ['an untrusted issuer', async () => {
+      const other = await startCiIssuer();
+      try { return await other.mint(); } finally { await other.close(); }
+    }, 3, 'untrusted issuer'],
+    ['a disallowed repository', () => ci.mint({ repository: 'evil/fork' }), 4, 'repository "evil/fork" is not allowed'],
+    ['a disallowed ref', () => ci.mint({ ref: 'refs/heads/feature-x' }), 4, 'ref "refs/heads/feature-x" is not allowed'],
+    ['a bad signature', () => ci.mint({}, { key: 'other' }), 3, 'signed with a key'],
+    ['altered signature bytes', async () => {
+      const t = await ci.mint();
+      const [h, p, s] = t.split('.');
+      return [h, p, (s![0] === 'A' ? 'B' : 'A') + s!.slice(1)].join('.');
+    }, 3, 'signature is invalid'],
+  ];
+  for (const [what, make, code, message] of refusals) {
+    it(`refuses ${what} (exit ${code})`, async () => {
+      const r = await runner.hoop(['exec', 'shop', '-i', 'SELECT 1'], { env: { HOOP_ID_TOKEN: await make() } });
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stderr).toContain(message);
+      expect(r.stdout).toBe('');
+    });
+  }
+});
