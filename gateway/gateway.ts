@@ -24,6 +24,9 @@ import { createAccessTokenVerifier } from './identity/verify-access-token.js';
 import { createWorkloadVerifier } from './identity/workload.js';
 import { ConnectionCatalog, type Connection } from './connections/connection.js';
 import { PostgresRecorder } from './recording/recorder.js';
+import { ReviewNotifier } from './reviews/notifier.js';
+import { ReviewService } from './reviews/review-service.js';
+import { createWebhookEvents } from './reviews/webhook.js';
 import { PostgresEngine } from './engines/postgres/engine.js';
 import { createApi } from './server/api.js';
 import { TunnelEndpoint } from './server/tunnel-endpoint.js';
@@ -83,13 +86,20 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     cleanups.push(() => recorder.close());
 
     const roles = { admins: config.roles.admins, auditors: config.roles.auditors };
+    const notifier = new ReviewNotifier(logger);
+    await notifier.listen(dbUrl);
+    cleanups.push(() => notifier.close());
+    const reviews = new ReviewService({
+      db, notifier, roles, logger, now,
+      events: createWebhookEvents({ logger, urlFor: (name) => catalog.get(name)?.webhookUrl }),
+    });
     const grants = new GrantService({
-      db, key, issuer: config.public_url, roles, audit: recorder, now,
+      db, key, issuer: config.public_url, roles, audit: recorder, now, reviews,
       defaultTtlMs: config.grants.default_ttl_ms,
       maxTtlMs: config.grants.max_ttl_ms,
       connection: (name) => {
         const c = catalog.get(name);
-        return c ? { name: c.name, type: c.type, accessGroups: c.accessGroups, maxDurationMs: c.maxDurationMs } : undefined;
+        return c ? { name: c.name, type: c.type, accessGroups: c.accessGroups, maxDurationMs: c.maxDurationMs, ...(c.requireApproval ? { requireApproval: c.requireApproval } : {}) } : undefined;
       },
     });
     const watcher = new GrantWatcher({ grants, logger, now, intervalMs: o.grantCheckIntervalMs ?? 1000 });
@@ -116,7 +126,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       : undefined;
 
     const api = createApi({
-      logger, db, verifyAccessToken, grants, catalog, roles, now,
+      logger, db, verifyAccessToken, grants, reviews, catalog, roles, now,
       ...(verifyWorkloadToken ? { verifyWorkloadToken } : {}),
       wellKnown: {
         public_url: config.public_url,
@@ -173,6 +183,15 @@ async function toConnection(c: GatewayConfig['connections'][number], read: (p: s
     tls: { mode: c.tls.mode, ...(c.tls.ca_file ? { ca: await read(c.tls.ca_file) } : {}) },
     accessGroups: c.access.groups,
     maxDurationMs: c.access.max_duration_ms,
+    ...(c.access.require_approval ? {
+      requireApproval: {
+        groups: c.access.require_approval.groups,
+        approvers: c.access.require_approval.approvers,
+        maxDurationMs: c.access.require_approval.max_duration_ms,
+        timeoutMs: c.access.require_approval.timeout_ms,
+      },
+    } : {}),
+    ...(c.webhook_url ? { webhookUrl: c.webhook_url } : {}),
     defaultLocalPort: 5433,
   };
 }

@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { HoopError, isHoopError } from '../../shared/errors.js';
 import { formatDuration } from '../../shared/duration.js';
 import { ensureAgentRunning } from '../../shared/agent/spawn.js';
-import type { Grant } from '../../shared/api/schemas.js';
 import type { TunnelInfo } from '../../shared/api/agent-control.js';
 import type { CliContext } from '../services/context.js';
 import { table } from '../ui/output.js';
 import { login } from './login.js';
+import { obtainGrant, type GrantWithToken } from '../services/grants.js';
 
 interface ConnectOptions {
   port?: string;
@@ -24,16 +24,18 @@ export function clientCommand(type: string, port: number, subject: string, datab
   return `127.0.0.1:${port}`;
 }
 
-async function requestGrantLoggingIn(ctx: CliContext, gatewayUrl: string, opts: ConnectOptions, connection: string): Promise<Grant> {
+async function requestGrantLoggingIn(ctx: CliContext, gatewayUrl: string, opts: ConnectOptions, connection: string): Promise<GrantWithToken> {
   const req = { connection, ...(opts.duration ? { duration: opts.duration } : {}), ...(opts.reason ? { reason: opts.reason } : {}) };
+  // People wait for a just-in-time approval; with --detach in a script, waiting is still what was asked for.
+  const o = { wait: true };
   try {
-    return await ctx.gateway(gatewayUrl).requestGrant(req);
+    return await obtainGrant(ctx, gatewayUrl, req, o);
   } catch (e) {
     // Log in on the spot when a person is at the terminal; scripts get exit code 3 instead.
     if (isHoopError(e) && (e.code === 'login_required' || e.code === 'token_invalid') && process.stdin.isTTY && !ctx.env.HOOP_TOKEN) {
       ctx.out.info(`${e.message}: logging in first.`);
       await login(ctx, { gateway: gatewayUrl });
-      return ctx.gateway(gatewayUrl).requestGrant(req);
+      return obtainGrant(ctx, gatewayUrl, req, o);
     }
     throw e;
   }
@@ -77,7 +79,7 @@ Examples:
         connection,
         gateway_url: gatewayUrl,
         ...(port !== undefined ? { port } : {}),
-        grant: { ...grant, token: grant.token! },
+        grant,
       });
       const cmd = clientCommand(tunnel.type, tunnel.port, grant.subject, database);
       if (opts.detach || !process.stdout.isTTY) {

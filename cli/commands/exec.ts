@@ -12,6 +12,7 @@ import { splitStatements } from '../../shared/sql/split.js';
 import type { Grant } from '../../shared/api/schemas.js';
 import { CLI_VERSION, type CliContext } from '../services/context.js';
 import { openEphemeralTunnel } from '../services/ephemeral-tunnel.js';
+import { obtainGrant } from '../services/grants.js';
 import { formatResult, type Cell, type ResultFormat, type StatementResult } from '../ui/results.js';
 
 interface ExecOptions {
@@ -74,7 +75,7 @@ Examples:
       if (statements.length === 0) throw new HoopError('usage', 'no SQL to run', { hint: 'pass -i SQL, -f FILE, or pipe SQL on standard input' });
       const waitMs = opts.wait === undefined ? 0 : parseDuration(opts.wait, '--wait');
       const gatewayUrl = c.gatewayUrl(opts.gateway);
-      const grant = await obtainGrant(c, gatewayUrl, connection, opts);
+      const grant = await grantFor(c, gatewayUrl, connection, opts);
       const tunnel = await openEphemeralTunnel({ gatewayUrl, connection, token: grant.token, userAgent: `hoop-cli/${CLI_VERSION}` });
       const client = new pg.Client({
         host: '127.0.0.1',
@@ -138,13 +139,12 @@ async function readInput(o: ExecOptions): Promise<string> {
 }
 
 /** A grant from the best credential present: a workload id_token, else an access token or the stored login. */
-async function obtainGrant(c: CliContext, gatewayUrl: string, connection: string, o: ExecOptions): Promise<Grant & { token: string }> {
+async function grantFor(c: CliContext, gatewayUrl: string, connection: string, o: ExecOptions): Promise<Grant & { token: string }> {
   const req = { connection, duration: o.duration ?? '15m', ...(o.reason ? { reason: o.reason } : {}) };
   const idToken = c.env.HOOP_ID_TOKEN ?? (c.env.HOOP_ID_TOKEN_FILE ? await readIdTokenFile(c.env.HOOP_ID_TOKEN_FILE) : undefined);
   if (idToken) return c.gateway(gatewayUrl, { auth: false }).exchangeToken({ subjectToken: idToken.trim(), ...req });
-  const grant = await c.gateway(gatewayUrl).requestGrant(req);
-  if (!grant.token) throw new HoopError('internal', 'the gateway issued a grant without its token');
-  return { ...grant, token: grant.token };
+  // A job waits for a just-in-time access approval only when it asked to (--wait); else exit 6 with the review id.
+  return obtainGrant(c, gatewayUrl, req, { wait: o.wait !== undefined, ...(o.wait ? { waitMs: parseDuration(o.wait, '--wait') } : {}) });
 }
 
 async function readIdTokenFile(path: string): Promise<string> {

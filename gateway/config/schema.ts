@@ -179,12 +179,13 @@ const connectionSchema = z.strictObject({
   type: z.literal('postgres', e('expected postgres', 'set type: postgres (the only type supported for now)')),
   description: z.string(e('expected a string', 'describe the connection in one line')).optional(),
   host: text("set the target's host name or IP address"),
-  port: z
+  // A port may come from a secret reference (`${env:DB_PORT}`), which is text: digits are read as a number.
+  port: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z
     .number(e('expected an integer 1-65535', "set the target's TCP port"))
     .int(e('expected an integer 1-65535', "set the target's TCP port"))
     .min(1, e('expected an integer 1-65535', "set the target's TCP port"))
     .max(65535, e('expected an integer 1-65535', "set the target's TCP port"))
-    .default(5432),
+    .default(5432)),
   database: text('name the database on the target'),
   user: text('set the database user hoop logs in as'),
   /** Usually `${env:NAME}` or `${file:PATH}`; an inline value is accepted but never printed. */
@@ -194,6 +195,15 @@ const connectionSchema = z.strictObject({
     groups: stringList('list the groups allowed to request access; [] allows no one'),
     /** Defaults to grants.max_ttl, and may not exceed it. */
     max_duration: duration('set the longest grant for this connection, e.g. 8h').optional(),
+    /** Just-in-time access: these groups' grants wait for an approver. */
+    require_approval: z.strictObject({
+      groups: stringList('list the groups whose access needs approval'),
+      approvers: stringList('list the groups whose members may approve'),
+      max_duration: duration('set the longest window an approver can grant, e.g. 2h').default('2h'),
+      timeout: duration('set how long a request waits for a decision, e.g. 1h').default('1h'),
+    }, e('expected a mapping', 'e.g. require_approval: { groups: [contractors], approvers: [dba], max_duration: 2h }'))
+      .transform((r) => ({ ...r, max_duration_ms: parseDuration(r.max_duration), timeout_ms: parseDuration(r.timeout) }))
+      .optional(),
   }, e('expected a mapping', 'e.g. access: { groups: [engineers], max_duration: 8h }')),
   // Defined by a later issue; accepted as-is for now.
   guardrails: z.unknown().optional(),
@@ -302,7 +312,7 @@ export const gatewayConfigSchema = z
 
 /** Keys the schema adds to the parsed config; they are not valid in a file (printConfig leaves them out). */
 export const DERIVED_KEYS: ReadonlySet<string> = new Set([
-  'listen_host', 'listen_port', 'default_ttl_ms', 'max_ttl_ms', 'clock_skew_ms', 'max_duration_ms',
+  'listen_host', 'listen_port', 'default_ttl_ms', 'max_ttl_ms', 'clock_skew_ms', 'max_duration_ms', 'timeout_ms',
 ]);
 
 type DeepReadonly<T> = T extends (infer U)[]

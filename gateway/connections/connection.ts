@@ -20,6 +20,9 @@ export interface PostgresConnection {
   tls: PostgresTls;
   accessGroups: readonly string[];
   maxDurationMs: number;
+  /** Just-in-time access: these groups' grants need an approver first. */
+  requireApproval?: { groups: readonly string[]; approvers: readonly string[]; maxDurationMs: number; timeoutMs: number };
+  webhookUrl?: string;
   /** Local port the agent listens on by default. */
   defaultLocalPort: number;
 }

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { HoopError } from '../../shared/errors.js';
 import { formatDuration, parseDuration } from '../../shared/duration.js';
-import type { Grant } from '../../shared/api/schemas.js';
-import type { Database } from '../store/db.js';
+import type { Grant, Review } from '../../shared/api/schemas.js';
+import type { Database, Queryable } from '../store/db.js';
 import type { Identity, RoleConfig } from '../identity/identity.js';
 import { hasRole } from '../identity/identity.js';
 import type { SigningKey } from './signing-key.js';
@@ -20,6 +20,18 @@ export interface GrantableConnection {
   type: 'postgres';
   accessGroups: readonly string[];
   maxDurationMs: number;
+  /** Just-in-time access: these groups' grants need an approver first. */
+  requireApproval?: { groups: readonly string[]; approvers: readonly string[]; maxDurationMs: number; timeoutMs: number };
+}
+
+/** What the grant service needs from reviews (just-in-time access). */
+export interface AccessReviews {
+  createAccessReview(i: { requester: Identity; connection: string; durationMs: number; reason: string | null; approverGroups: readonly string[]; timeoutMs: number }): Promise<Review>;
+  /** The caller's open access review for the connection: pending, or approved and not used yet. */
+  openAccessReview(subject: string, connection: string): Promise<{ id: string; status: 'pending' | 'approved' } | undefined>;
+  /** Marks an approved access review used; returns the approved window. */
+  consumeAccess(q: Queryable, id: string, subject: string, connection: string): Promise<{ durationMs: number; decidedAt: Date } | undefined>;
+  get(viewer: Identity, id: string): Promise<Review>;
 }
 
 /** Where grant decisions are recorded (issued, denied, renewed, revoked). */
@@ -43,6 +55,7 @@ export interface GrantServiceOptions {
   roles: RoleConfig;
   connection: (name: string) => GrantableConnection | undefined;
   audit: GrantAudit;
+  reviews?: AccessReviews;
   now?: () => Date;
 }
 
@@ -57,6 +70,8 @@ interface GrantRow {
   expires_at: Date;
   revoked_at: Date | null;
   revoked_by: string | null;
+  not_after?: Date | null;
+  review_id?: string | null;
 }
 
 /** A grant that may carry traffic right now. */
@@ -73,36 +88,24 @@ export class GrantService {
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** Issues a grant, or throws access_denied / not_found / usage — each recorded as a denial. */
-  async issue(identity: Identity, req: { connection: string; duration?: string | undefined; reason?: string | undefined }): Promise<Grant> {
+  /**
+   * Issues a grant, or — for requesters whose access needs approval — answers with their access review.
+   * Throws access_denied / not_found / usage, each recorded as a denial.
+   */
+  async issue(
+    identity: Identity,
+    req: { connection: string; duration?: string | undefined; reason?: string | undefined; review_id?: string | undefined },
+  ): Promise<{ grant: Grant } | { review: Review }> {
     const conn = this.#o.connection(req.connection);
     try {
       if (!conn) throw new HoopError('not_found', `no connection named "${req.connection}"`, { hint: 'list them with `hoop connections`' });
       this.#checkAccess(identity, conn);
+      const jit = conn.requireApproval && identity.groups.some((g) => conn.requireApproval!.groups.includes(g)) ? conn.requireApproval : undefined;
+      if (jit) return await this.#issueJustInTime(identity, conn, jit, req);
       const ttl = this.#ttl(conn, req.duration);
       const now = this.#now();
-      const row: GrantRow = {
-        id: randomUUID(),
-        connection: conn.name,
-        subject: identity.subject,
-        groups: identity.groups,
-        identity_kind: identity.kind,
-        reason: req.reason ?? null,
-        issued_at: now,
-        expires_at: new Date(now.getTime() + ttl),
-        revoked_at: null,
-        revoked_by: null,
-      };
-      await this.#o.db.query(
-        `INSERT INTO grants (id, connection, subject, groups, identity_kind, reason, issued_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [row.id, row.connection, row.subject, row.groups, row.identity_kind, row.reason, row.issued_at, row.expires_at],
-      );
-      await this.#o.audit.grantDecision({
-        outcome: 'issued', subject: identity.subject, connection: conn.name, reason: req.reason ?? '', grantId: row.id,
-        details: { expires_at: row.expires_at.toISOString(), groups: identity.groups, kind: identity.kind, ...identity.claims },
-      });
-      return this.#toApi(row, await this.#token(row));
+      const row = await this.#insert(this.#o.db, identity, conn, req.reason ?? null, now, new Date(now.getTime() + ttl), null, null);
+      return { grant: await this.#issued(identity, row) };
     } catch (e) {
       if (e instanceof HoopError && ['access_denied', 'not_found', 'usage'].includes(e.code)) {
         await this.#o.audit.grantDecision({
@@ -112,6 +115,67 @@ export class GrantService {
       }
       throw e;
     }
+  }
+
+  /**
+   * Just-in-time access: an approved review becomes a grant limited to the approved window (from the decision,
+   * for the approved duration); otherwise the requester's open review is answered, or a new one is created.
+   */
+  async #issueJustInTime(
+    identity: Identity, conn: GrantableConnection, jit: NonNullable<GrantableConnection['requireApproval']>,
+    req: { duration?: string | undefined; reason?: string | undefined; review_id?: string | undefined },
+  ): Promise<{ grant: Grant } | { review: Review }> {
+    const reviews = this.#o.reviews;
+    if (!reviews) throw new HoopError('internal', 'reviews are not configured');
+    const open = req.review_id ? { id: req.review_id, status: 'approved' as const } : await reviews.openAccessReview(identity.subject, conn.name);
+    if (open?.status === 'approved') {
+      const row = await this.#o.db.transaction(async (q) => {
+        const window = await reviews.consumeAccess(q, open.id, identity.subject, conn.name);
+        if (!window) throw new HoopError('access_denied', `review ${open.id} is not an approved access review of yours for "${conn.name}"`);
+        const end = new Date(window.decidedAt.getTime() + window.durationMs);
+        if (end.getTime() <= this.#now().getTime()) throw new HoopError('access_denied', `the access approved in review ${open.id} ended at ${end.toISOString()}`);
+        return this.#insert(q, identity, conn, req.reason ?? null, this.#now(), end, end, open.id);
+      });
+      // Recorded after the commit: the record refers to the grant row.
+      return { grant: await this.#issued(identity, row) };
+    }
+    if (open?.status === 'pending') return { review: await reviews.get(identity, open.id) };
+    const durationMs = req.duration === undefined ? Math.min(this.#o.defaultTtlMs, jit.maxDurationMs) : parseDuration(req.duration, 'duration');
+    if (durationMs > jit.maxDurationMs) {
+      throw new HoopError('usage', `access to "${conn.name}" may be approved for at most ${formatDuration(jit.maxDurationMs)}; ${req.duration} was asked`);
+    }
+    const review = await reviews.createAccessReview({
+      requester: identity, connection: conn.name, durationMs, reason: req.reason ?? null, approverGroups: jit.approvers, timeoutMs: jit.timeoutMs,
+    });
+    return { review };
+  }
+
+  async #insert(
+    q: Queryable, identity: Identity, conn: GrantableConnection, reason: string | null, issuedAt: Date, expiresAt: Date,
+    notAfter: Date | null, reviewId: string | null,
+  ): Promise<GrantRow> {
+    const row: GrantRow = {
+      id: randomUUID(), connection: conn.name, subject: identity.subject, groups: identity.groups, identity_kind: identity.kind,
+      reason, issued_at: issuedAt, expires_at: expiresAt, revoked_at: null, revoked_by: null, not_after: notAfter, review_id: reviewId,
+    };
+    await q.query(
+      `INSERT INTO grants (id, connection, subject, groups, identity_kind, reason, issued_at, expires_at, not_after, review_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [row.id, row.connection, row.subject, row.groups, row.identity_kind, row.reason, row.issued_at, row.expires_at, notAfter, reviewId],
+    );
+    return row;
+  }
+
+  /** Records an issued grant and returns it with its signed token. */
+  async #issued(identity: Identity, row: GrantRow): Promise<Grant> {
+    await this.#o.audit.grantDecision({
+      outcome: 'issued', subject: identity.subject, connection: row.connection, reason: row.reason ?? '', grantId: row.id,
+      details: {
+        expires_at: row.expires_at.toISOString(), groups: identity.groups, kind: identity.kind, ...identity.claims,
+        ...(row.review_id ? { review_id: row.review_id } : {}),
+      },
+    });
+    return this.#toApi(row, await this.#token(row));
   }
 
   /**
@@ -126,7 +190,9 @@ export class GrantService {
     if (!conn) throw new HoopError('access_denied', `connection "${row.connection}" no longer exists`);
     this.#checkAccess(identity, conn);
     const length = Math.min(row.expires_at.getTime() - row.issued_at.getTime(), this.#cap(conn));
-    const expires = new Date(this.#now().getTime() + length);
+    let expires = new Date(this.#now().getTime() + length);
+    // A just-in-time grant never outlives the window its approver agreed to.
+    if (row.not_after && expires > row.not_after) expires = row.not_after;
     const updated = await this.#o.db.query<GrantRow>(
       `UPDATE grants SET expires_at = $2, renewed_count = renewed_count + 1
         WHERE id = $1 AND revoked_at IS NULL RETURNING *`,

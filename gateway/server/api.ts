@@ -1,7 +1,8 @@
 /** The gateway's HTTP API (see shared/api/schemas.ts for the contract). */
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import { GrantRequestSchema, type ConnectionSummary, type WellKnown } from '../../shared/api/schemas.js';
+import { GrantRequestSchema, ReviewDecisionRequestSchema, type ConnectionSummary, type WellKnown } from '../../shared/api/schemas.js';
+import type { ReviewService } from '../reviews/review-service.js';
 import type { Database } from '../store/db.js';
 import type { AccessTokenVerifier } from '../identity/verify-access-token.js';
 import { hasRole, rolesOf, type Identity, type RoleConfig } from '../identity/identity.js';
@@ -17,6 +18,7 @@ export interface ApiOptions {
   db: Database;
   verifyAccessToken: AccessTokenVerifier;
   grants: GrantService;
+  reviews: ReviewService;
   catalog: ConnectionCatalog;
   roles: RoleConfig;
   wellKnown: WellKnown;
@@ -28,6 +30,12 @@ export interface ApiOptions {
 export function createApi(o: ApiOptions): Router {
   const now = o.now ?? (() => new Date());
   const who = (ctx: RequestContext): Promise<Identity> => o.verifyAccessToken(bearer(ctx.req));
+  const decide = async (ctx: RequestContext, decision: 'approve' | 'reject'): Promise<{ body: unknown }> => {
+    const id = await who(ctx);
+    const body = ReviewDecisionRequestSchema.safeParse(await ctx.body());
+    if (!body.success) throw new HoopError('usage', 'invalid decision: comment must be a string of at most 2000 characters');
+    return { body: { review: await o.reviews.decide(id, ctx.params.id!, decision, body.data.comment ?? null) } };
+  };
   const privileged = (id: Identity): boolean => hasRole(id, o.roles, 'admin') || hasRole(id, o.roles, 'auditor');
 
   return new Router(o.logger)
@@ -52,7 +60,7 @@ export function createApi(o: ApiOptions): Router {
         ...(c.description ? { description: c.description } : {}),
         database: c.database,
         allowed: id.groups.some((g) => c.accessGroups.includes(g)),
-        requires_approval: false,
+        requires_approval: c.requireApproval !== undefined && id.groups.some((g) => c.requireApproval!.groups.includes(g)),
         max_duration_seconds: Math.floor(c.maxDurationMs / 1000),
         default_port: c.defaultLocalPort,
       }));
@@ -62,8 +70,8 @@ export function createApi(o: ApiOptions): Router {
       const id = await who(ctx);
       const parsed = GrantRequestSchema.safeParse(await ctx.body());
       if (!parsed.success) throw new HoopError('usage', `invalid grant request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
-      const grant = await o.grants.issue(id, parsed.data);
-      return { status: 201, body: { grant } };
+      const out = await o.grants.issue(id, parsed.data);
+      return 'grant' in out ? { status: 201, body: out } : { status: 202, body: out };
     })
     .on('POST', '/v1/token-exchange', async (ctx) => {
       // RFC 8693: a CI job trades its workload id_token for a grant; no static secret anywhere.
@@ -74,8 +82,14 @@ export function createApi(o: ApiOptions): Router {
         });
       }
       const id = await o.verifyWorkloadToken(req.subjectToken);
-      const grant = await o.grants.issue(id, { connection: req.connection, duration: req.duration, reason: req.reason });
-      return { body: tokenExchangeResponse(grant, now()) };
+      const out = await o.grants.issue(id, { connection: req.connection, duration: req.duration, reason: req.reason });
+      if ('review' in out) {
+        throw new HoopError('approval_pending', `access to "${req.connection}" needs approval: review ${out.review.id}`, {
+          hint: `an approver runs \`hoop approve ${out.review.id}\`; then run the job again`,
+          details: { review_id: out.review.id },
+        });
+      }
+      return { body: tokenExchangeResponse(out.grant, now()) };
     })
     .on('GET', '/v1/grants', async (ctx) => {
       const id = await who(ctx);
@@ -84,6 +98,14 @@ export function createApi(o: ApiOptions): Router {
     })
     .on('POST', '/v1/grants/:id/renew', async (ctx) => ({ body: { grant: await o.grants.renew(await who(ctx), ctx.params.id!) } }))
     .on('POST', '/v1/grants/:id/revoke', async (ctx) => ({ body: { grant: await o.grants.revoke(await who(ctx), ctx.params.id!) } }))
+    .on('GET', '/v1/reviews', async (ctx) => {
+      const id = await who(ctx);
+      const limit = ctx.query.get('limit');
+      return { body: { reviews: await o.reviews.list(id, { pending: ctx.query.get('pending') === 'true', ...(limit ? { limit: Number(limit) } : {}) }) } };
+    })
+    .on('GET', '/v1/reviews/:id', async (ctx) => ({ body: { review: await o.reviews.get(await who(ctx), ctx.params.id!) } }))
+    .on('POST', '/v1/reviews/:id/approve', async (ctx) => decide(ctx, 'approve'))
+    .on('POST', '/v1/reviews/:id/reject', async (ctx) => decide(ctx, 'reject'))
     .on('GET', '/v1/sessions', async (ctx) => {
       const id = await who(ctx);
       const limit = ctx.query.get('limit');

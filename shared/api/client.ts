@@ -6,9 +6,9 @@
 import type { z } from 'zod';
 import { HoopError, fromProblem } from '../errors.js';
 import {
-  ConnectionListSchema, GrantListSchema, GrantResponseSchema, MeSchema, SessionDetailSchema, SessionListSchema,
-  WellKnownSchema,
-  type ConnectionSummary, type Grant, type GrantRequest, type Me, type SessionDetail, type SessionSummary, type WellKnown,
+  ConnectionListSchema, GrantListSchema, GrantOrReviewSchema, GrantResponseSchema, MeSchema, ReviewListSchema, ReviewResponseSchema,
+  SessionDetailSchema, SessionListSchema, WellKnownSchema,
+  type ConnectionSummary, type Grant, type GrantRequest, type Me, type Review, type SessionDetail, type SessionSummary, type WellKnown,
 } from './schemas.js';
 import { TokenExchangeResponseSchema, tokenExchangeRequestBody, type TokenExchangeRequestInput } from './token-exchange.js';
 
@@ -54,8 +54,22 @@ export class GatewayClient {
     return (await this.#call('GET', '/v1/connections', ConnectionListSchema)).connections;
   }
 
-  async requestGrant(req: GrantRequest): Promise<Grant> {
-    return (await this.#call('POST', '/v1/grants', GrantResponseSchema, { body: req })).grant;
+  /** A grant, or — when the caller's access needs approval — the pending access review to wait for. */
+  requestGrant(req: GrantRequest): Promise<{ grant: Grant } | { review: Review }> {
+    return this.#call('POST', '/v1/grants', GrantOrReviewSchema, { body: req });
+  }
+
+  async reviews(params: { pending?: boolean } = {}): Promise<Review[]> {
+    return (await this.#call('GET', `/v1/reviews${params.pending ? '?pending=true' : ''}`, ReviewListSchema)).reviews;
+  }
+
+  async review(id: string): Promise<Review> {
+    return (await this.#call('GET', `/v1/reviews/${encodeURIComponent(id)}`, ReviewResponseSchema)).review;
+  }
+
+  async decideReview(id: string, decision: 'approve' | 'reject', comment?: string): Promise<Review> {
+    const body = comment === undefined ? {} : { comment };
+    return (await this.#call('POST', `/v1/reviews/${encodeURIComponent(id)}/${decision}`, ReviewResponseSchema, { body })).review;
   }
 
   /** RFC 8693 token exchange: a workload id_token (CI) for a grant. Needs no access token. */

@@ -34,7 +34,7 @@ export const ConnectionSummarySchema = z.object({
   description: z.string().optional(),
   database: z.string().optional(),
   allowed: z.boolean(),           // whether the caller may ask for a grant
-  requires_approval: z.boolean(),
+  requires_approval: z.boolean(), // whether the caller's grants need an approver first (just-in-time access)
   max_duration_seconds: z.number().int(),
   default_port: z.number().int(),
 });
@@ -44,6 +44,8 @@ export const ConnectionListSchema = z.object({ connections: z.array(ConnectionSu
 /** `POST /v1/grants` */
 export const GrantRequestSchema = z.object({
   connection: z.string().min(1),
+  /** An approved access review to turn into a grant (just-in-time access). */
+  review_id: z.string().optional(),
   duration: z.string().optional(),  // e.g. "1h"; capped by the connection's max_duration
   reason: z.string().max(1000).optional(),
 });
@@ -107,3 +109,32 @@ export const SessionDetailSchema = z.object({
 export type SessionDetail = z.infer<typeof SessionDetailSchema>;
 
 export const HealthSchema = z.object({ status: z.enum(['ok', 'degraded']), checks: z.record(z.string(), z.string()) });
+
+/** A review: a statement held for approval, or a just-in-time access request. */
+export const ReviewSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['statement', 'access']),
+  connection: z.string(),
+  requester: z.string(),
+  reason: z.string().nullable(),
+  statement: z.string().nullable(),
+  parameters: z.array(z.string().nullable()).nullable(),
+  rule: z.string().nullable(),
+  duration_seconds: z.number().nullable(),
+  approver_groups: z.array(z.string()),
+  min_approvals: z.number().int(),
+  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'used']),
+  created_at: z.string(),
+  expires_at: z.string(),
+  decided_at: z.string().nullable(),
+  decisions: z.array(z.object({ approver: z.string(), decision: z.enum(['approve', 'reject']), comment: z.string().nullable(), at: z.string() })),
+  /** Whether the caller may decide it now. */
+  can_decide: z.boolean(),
+});
+export type Review = z.infer<typeof ReviewSchema>;
+export const ReviewResponseSchema = z.object({ review: ReviewSchema });
+export const ReviewListSchema = z.object({ reviews: z.array(ReviewSchema) });
+export const ReviewDecisionRequestSchema = z.object({ comment: z.string().max(2000).optional() });
+
+/** `POST /v1/grants` answers 201 with a grant, or 202 with a pending access review. */
+export const GrantOrReviewSchema = z.union([GrantResponseSchema, ReviewResponseSchema]);

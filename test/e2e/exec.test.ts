@@ -134,15 +134,16 @@ describe('workload identity (CI without static secrets)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('n\n3\n');
     // an auditor sees the job, not a shared account
-    let found: { subject: string; identity: { kind: string; claims: Record<string, unknown> } } | undefined;
+    interface Listed { subject: string; identity: { kind: string; claims: Record<string, unknown> } | null }
+    let found: Listed | undefined;
     for (let i = 0; i < 40 && !found; i++) {
-      const list = JSON.parse((await bob.hoop(['sessions', '--json'])).stdout) as { sessions: NonNullable<typeof found>[] };
+      const list = JSON.parse((await bob.hoop(['sessions', '--json'])).stdout) as { sessions: Listed[] };
       found = list.sessions.find((s) => s.identity?.claims.run_id === '777001');
       if (!found) await new Promise((res) => setTimeout(res, 100));
     }
     expect(found?.subject).toBe('repo:acme/payments:ref:refs/heads/main');
-    expect(found?.identity.kind).toBe('workload');
-    expect(found?.identity.claims).toMatchObject({ repository: 'acme/payments', workflow: 'nightly-report', run_id: '777001', iss: ci.issuer });
+    expect(found?.identity?.kind).toBe('workload');
+    expect(found?.identity?.claims).toMatchObject({ repository: 'acme/payments', workflow: 'nightly-report', run_id: '777001', iss: ci.issuer });
   });
 
   it('reads the token from HOOP_ID_TOKEN_FILE, and accepts a glob-allowed ref', async () => {

@@ -107,7 +107,12 @@ ${o.shopExtra ?? ''}
     tls: { mode: disable }
     access: { groups: [dba] }
 ${o.extraConnections ?? ''}`;
-  const config = loadGatewayConfig({ yamlText: yaml, env: { SHOP_PW: shopPassword }, overrides: { database_url: state.url } });
+  const config = loadGatewayConfig({
+    yamlText: yaml,
+    // extra connections can point at the same shop database through these
+    env: { SHOP_PW: shopPassword, SHOP_PORT: pgPort, SHOP_DB: shop.name, SHOP_USER: shopRole },
+    overrides: { database_url: state.url },
+  });
   const gateway = await startGateway({ config, logger, env: {}, ...(o.grantCheckIntervalMs ? { grantCheckIntervalMs: o.grantCheckIntervalMs } : {}) });
   return {
     gatewayUrl: gateway.url,

@@ -1,5 +1,7 @@
 /** Every migration, in id order. Add new ones here by hand: nothing registers itself on import. */
 import type { Migration } from '../migrate.js';
 import { initial } from './0001-initial.js';
+import { audit } from './0002-audit.js';
+import { reviews } from './0003-reviews.js';
 
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, audit, reviews];
