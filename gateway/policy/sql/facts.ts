@@ -1,0 +1,90 @@
+/**
+ * What the policy layer knows about a SQL statement: facts extracted from PostgreSQL's own parse tree
+ * (libpg-query), never from regular expressions over the text. See docs/policies.md for what these facts
+ * cannot see.
+ */
+
+export const STATEMENT_KINDS = [
+  'select', 'insert', 'update', 'delete', 'merge', 'truncate', 'copy', 'ddl', 'grant', 'do', 'call',
+  'transaction', 'set', 'show', 'explain', 'prepare', 'execute', 'other',
+] as const;
+export type StatementKind = (typeof STATEMENT_KINDS)[number];
+
+export const GUARD_CLASSES = [
+  'ddl', 'truncate', 'delete_without_where', 'update_without_where', 'copy_program', 'grant',
+] as const;
+export type GuardClass = (typeof GUARD_CLASSES)[number];
+
+/** A relation as written. Unquoted identifiers arrive lower-cased from the parser; quoted ones keep their case. */
+export interface TableRef {
+  schema: string | null;
+  name: string;
+}
+
+/**
+ * A column reference as written. `table` is the qualifier (alias or table name, `schema.table` when written so).
+ * `column: '*'` stands for every column of `table` (a `t.*` or a whole-row reference), or of every relation in
+ * scope when `table` is null.
+ */
+export interface ColumnUse {
+  table: string | null;
+  column: string;
+}
+
+/** One result column, in order. */
+export interface OutputColumn {
+  position: number;
+  /** The column name the server will report, when it can be told from the text; null otherwise. */
+  name: string | null;
+  source:
+    | { kind: 'column'; table: string | null; column: string }
+    | { kind: 'star'; table: string | null }
+    | { kind: 'expression'; uses: ColumnUse[]; wholeRow: string[] };
+}
+
+export interface CopyFacts {
+  direction: 'to' | 'from';
+  table: TableRef | null;
+  columns: string[] | null;
+  /** COPY (query) TO … */
+  query: boolean;
+  program: boolean;
+  format: 'text' | 'csv' | 'binary';
+  /** STDIN/STDOUT (through the client), as opposed to a file or program on the server. */
+  stdio: boolean;
+}
+
+export interface StatementFacts {
+  /** This statement's own text, sliced out of a multi-statement string. */
+  text: string;
+  /** Kind of the top-level statement. */
+  kind: StatementKind;
+  /** A command tag in the style of PostgreSQL's: 'SELECT', 'DROP TABLE', 'CREATE INDEX', 'COPY'… */
+  command: string;
+  /** Every kind found anywhere inside: a DELETE in a CTE, statements in a DO body, EXPLAIN ANALYZE's statement… */
+  kinds: StatementKind[];
+  /** Every guard class found anywhere inside. */
+  classes: GuardClass[];
+  /** Every relation referenced anywhere, deduplicated (CTE names are not relations and are left out). */
+  tables: TableRef[];
+  /** Targets of INSERT/UPDATE/DELETE/MERGE/TRUNCATE/COPY FROM/SELECT INTO and of DDL. */
+  writtenTables: TableRef[];
+  /** Every function called anywhere, lower-cased, both qualified as written and bare, deduplicated. */
+  functions: string[];
+  /** SELECT target list, RETURNING list or COPY's columns; [] for other statements. */
+  outputs: OutputColumn[];
+  copy?: CopyFacts;
+  /**
+   * Column references that reach the output through a subquery, CTE, set operation, VALUES or FROM-clause
+   * function, where the server cannot report the result column's origin: masking must treat outputs as derived.
+   */
+  indirectUses: ColumnUse[];
+  /** True when the outputs come from a set operation (UNION, INTERSECT, EXCEPT): the server reports no origin. */
+  setOperation: boolean;
+  /** Dynamic SQL that could not be checked (EXECUTE of a non-constant string in a DO block, a DO in another language…). */
+  unverifiable: string[];
+}
+
+export type ParsedSql =
+  | { ok: true; statements: StatementFacts[] }
+  | { ok: false; error: string };

@@ -1,0 +1,257 @@
+/**
+ * Result columns of a statement, as far as the text tells: for masking, which needs to know when an output is a
+ * plain column (the server reports its origin), a star, or an expression built from columns (the server reports
+ * no origin, so the value is derived and must be masked whole or refused).
+ */
+import { aliasOf, asNode, defElems, isObj, list, names, nodeOf, sval, tableRefOf, text, type Obj } from './ast.js';
+import type { ColumnUse, CopyFacts, OutputColumn } from './facts.js';
+
+export interface OutputFacts {
+  outputs: OutputColumn[];
+  indirectUses: ColumnUse[];
+  setOperation: boolean;
+  copy?: CopyFacts;
+}
+
+const NONE: OutputFacts = { outputs: [], indirectUses: [], setOperation: false };
+
+/** Outputs of a top-level statement node. */
+export function outputFacts(type: string, body: Obj): OutputFacts {
+  if (type === 'CopyStmt') return copyOutputs(body);
+  const relations = lazyRelationNames(body);
+  if (type === 'SelectStmt') {
+    if (body.intoClause !== undefined) return { ...NONE }; // SELECT INTO returns no rows
+    const setOperation = isSetOperation(body);
+    let first = body;
+    while (isSetOperation(first) && isObj(first.larg)) first = first.larg;
+    const targets = first.targetList !== undefined ? list(first.targetList) : firstValuesRow(first);
+    return {
+      outputs: targetsToOutputs(targets, relations, first.targetList === undefined),
+      indirectUses: indirectUses(type, body, setOperation ? undefined : body, relations),
+      setOperation,
+    };
+  }
+  if (type === 'InsertStmt' || type === 'UpdateStmt' || type === 'DeleteStmt' || type === 'MergeStmt') {
+    return {
+      outputs: targetsToOutputs(returning(body), relations, false),
+      indirectUses: indirectUses(type, body, body, relations),
+      setOperation: false,
+    };
+  }
+  return { ...NONE };
+}
+
+function copyOutputs(body: Obj): OutputFacts {
+  const options = defElems(body.options);
+  const format = sval(options.get('format'))?.toLowerCase();
+  const program = body.is_program === true;
+  const table = isObj(body.relation) ? tableRefOf(body.relation) ?? null : null;
+  const columns = body.attlist === undefined ? null : names(body.attlist) ?? null;
+  const copy: CopyFacts = {
+    direction: body.is_from === true ? 'from' : 'to',
+    table,
+    columns,
+    query: body.query !== undefined,
+    program,
+    format: format === 'csv' || format === 'binary' ? format : 'text',
+    stdio: body.filename === undefined && !program,
+  };
+  if (copy.direction === 'from') return { ...NONE, copy };
+  const inner = asNode(body.query);
+  if (inner) return { ...outputFacts(inner.type, inner.body), copy };
+  if (!table) return { ...NONE, copy };
+  const qualifier = table.schema === null ? table.name : `${table.schema}.${table.name}`;
+  const outputs: OutputColumn[] = columns === null
+    ? [{ position: 1, name: null, source: { kind: 'star', table: qualifier } }]
+    : columns.map((column, i) => ({ position: i + 1, name: column, source: { kind: 'column', table: qualifier, column } }));
+  return { outputs, indirectUses: [], setOperation: false, copy };
+}
+
+function isSetOperation(select: Obj): boolean {
+  return select.op !== undefined && select.op !== 'SETOP_NONE';
+}
+
+function returning(dml: Obj): unknown[] {
+  const clause = dml.returningClause;
+  return isObj(clause) ? list(clause.exprs) : list(dml.returningList);
+}
+
+/** VALUES (a, b), (c, d): the first row names and types the columns. */
+function firstValuesRow(select: Obj): unknown[] {
+  return list(nodeOf(list(select.valuesLists)[0], 'List')?.items);
+}
+
+function targetsToOutputs(targets: unknown[], relations: NameSet, values: boolean): OutputColumn[] {
+  return targets.map((t, i) => {
+    const rt = values ? undefined : nodeOf(t, 'ResTarget');
+    const val = values ? t : rt?.val;
+    return {
+      position: i + 1,
+      name: values ? `column${i + 1}` : text(rt?.name) ?? figureName(val),
+      source: sourceOf(val, relations),
+    };
+  });
+}
+
+function sourceOf(val: unknown, relations: NameSet): OutputColumn['source'] {
+  const ref = nodeOf(val, 'ColumnRef');
+  if (ref) {
+    const fields = list(ref.fields);
+    const qualifier = qualifierOf(fields);
+    if (nodeOf(fields.at(-1), 'A_Star')) return { kind: 'star', table: qualifier };
+    const column = sval(fields.at(-1));
+    if (column !== undefined && !(qualifier === null && relations.has(column))) return { kind: 'column', table: qualifier, column };
+  }
+  const uses: ColumnUse[] = [];
+  const wholeRow: string[] = [];
+  for (const r of columnRefs(val)) addUse(r, relations, uses, wholeRow);
+  return { kind: 'expression', uses: dedupeUses(uses), wholeRow: [...new Set(wholeRow)] };
+}
+
+/**
+ * A bare name that is also a relation in the statement may be a whole-row reference (`SELECT c FROM customers c`,
+ * `row_to_json(c)`); without the catalog it may equally be a column, so it counts as both.
+ */
+function addUse(ref: Obj, relations: NameSet, uses: ColumnUse[], wholeRow: string[]): void {
+  const fields = list(ref.fields);
+  const qualifier = qualifierOf(fields);
+  if (nodeOf(fields.at(-1), 'A_Star')) {
+    wholeRow.push(qualifier ?? '*');
+    return;
+  }
+  const column = sval(fields.at(-1));
+  if (column === undefined) return;
+  uses.push({ table: qualifier, column });
+  if (qualifier === null && relations.has(column)) wholeRow.push(column);
+}
+
+function qualifierOf(fields: unknown[]): string | null {
+  const q = names(fields.slice(0, -1));
+  return q && q.length > 0 ? q.join('.') : null;
+}
+
+/** Every ColumnRef inside a subtree, subqueries included. */
+function columnRefs(v: unknown, out: Obj[] = []): Obj[] {
+  if (Array.isArray(v)) {
+    for (const item of v) columnRefs(item, out);
+  } else if (isObj(v)) {
+    const ref = nodeOf(v, 'ColumnRef');
+    if (ref) out.push(ref);
+    else for (const k in v) columnRefs(v[k], out);
+  }
+  return out;
+}
+
+/**
+ * Column references in the target lists of every query other than `top` (subqueries, CTE bodies, set-operation
+ * arms), in RETURNING lists of nested DML, in VALUES lists and in the arguments of FROM-clause functions.
+ */
+function indirectUses(rootType: string, root: Obj, top: Obj | undefined, relations: NameSet): ColumnUse[] {
+  const uses: ColumnUse[] = [];
+  const add = (v: unknown): void => {
+    const wholeRow: string[] = [];
+    for (const r of columnRefs(v)) addUse(r, relations, uses, wholeRow);
+    for (const w of wholeRow) uses.push({ table: w === '*' ? null : w, column: '*' });
+  };
+  const visitQuery = (type: string, body: Obj): void => {
+    if (body !== top) add(type === 'SelectStmt' ? body.targetList : returning(body));
+    add(body.valuesLists);
+    if (isObj(body.larg)) visitQuery('SelectStmt', body.larg);
+    if (isObj(body.rarg)) visitQuery('SelectStmt', body.rarg);
+    visit(body);
+  };
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
+    if (!isObj(v)) return;
+    const n = asNode(v);
+    if (n && ['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'].includes(n.type)) {
+      visitQuery(n.type, n.body);
+      return;
+    }
+    if (n?.type === 'RangeFunction') add(n.body.functions);
+    for (const k in v) if (k !== 'larg' && k !== 'rarg') visit(v[k]);
+  };
+  visitQuery(rootType, root);
+  return dedupeUses(uses);
+}
+
+interface NameSet {
+  has(name: string): boolean;
+}
+
+/** relationNames(root), computed on first use: most statements never ask. */
+function lazyRelationNames(root: Obj): NameSet {
+  let set: Set<string> | undefined;
+  return { has: (name) => (set ??= relationNames(root)).has(name) };
+}
+
+/** Every relation name, alias and CTE name in the statement: bare names matching one may be whole-row references. */
+function relationNames(root: Obj): Set<string> {
+  const out = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
+    if (!isObj(v)) return;
+    const n = asNode(v);
+    const body = n?.body ?? v;
+    const relname = text(body.relname);
+    if (relname !== undefined) out.add(relname);
+    const alias = aliasOf(body);
+    if (alias !== undefined) out.add(alias);
+    const cte = n?.type === 'CommonTableExpr' ? text(body.ctename) : undefined;
+    if (cte !== undefined) out.add(cte);
+    for (const k in body) visit(body[k]);
+  };
+  visit(root);
+  return out;
+}
+
+function dedupeUses(uses: ColumnUse[]): ColumnUse[] {
+  const seen = new Map<string, ColumnUse>();
+  for (const u of uses) seen.set(`${u.table ?? ''}\u0000${u.column}`, u);
+  return [...seen.values()];
+}
+
+/** The column name PostgreSQL gives an unnamed result column (FigureColname), or null for "?column?". */
+function figureName(val: unknown): string | null {
+  const n = asNode(val);
+  if (!n) return null;
+  const b = n.body;
+  switch (n.type) {
+    case 'ColumnRef':
+      return sval(list(b.fields).at(-1)) ?? null;
+    case 'A_Indirection':
+      return sval(list(b.indirection).at(-1)) ?? figureName(b.arg);
+    case 'FuncCall':
+      return names(b.funcname)?.at(-1) ?? null;
+    case 'TypeCast':
+      return figureName(b.arg) ?? names(isObj(b.typeName) ? b.typeName.names : undefined)?.at(-1) ?? null;
+    case 'CollateClause':
+      return figureName(b.arg);
+    case 'SubLink': {
+      if (b.subLinkType === 'EXISTS_SUBLINK') return 'exists';
+      if (b.subLinkType === 'ARRAY_SUBLINK') return 'array';
+      const target = nodeOf(list(nodeOf(b.subselect, 'SelectStmt')?.targetList)[0], 'ResTarget');
+      return b.subLinkType === 'EXPR_SUBLINK' && target ? text(target.name) ?? figureName(target.val) : null;
+    }
+    case 'CaseExpr':
+      return 'case';
+    case 'A_ArrayExpr':
+      return 'array';
+    case 'RowExpr':
+      return 'row';
+    case 'CoalesceExpr':
+      return 'coalesce';
+    case 'MinMaxExpr':
+      return b.op === 'IS_GREATEST' ? 'greatest' : 'least';
+    case 'GroupingFunc':
+      return 'grouping';
+    default:
+      return null;
+  }
+}
