@@ -1,0 +1,124 @@
+/**
+ * `partial` masking: keep just enough of a value to recognise it, in the shape it had.
+ *
+ * | kind        | example in                 | example out               |
+ * |-------------|----------------------------|---------------------------|
+ * | email       | `alice@example.com`        | `a***@example.com`        |
+ * | credit_card | `4242 4242 4242 4242`      | `**** **** **** 4242`     |
+ * | phone       | `+1 415-555-0100`          | `+* ***-***-0100`         |
+ * | iban        | `DE89 3704 0044 0532 0130 00` | `DE** **** **** **** **30 00` |
+ * | us_ssn      | `123-45-6789`              | `***-**-6789`             |
+ * | other       | `Alice Smith`              | `A***h`                   |
+ *
+ * Digits are masked one for one (separators stay), so card, phone, IBAN and SSN keep their layout. Other text
+ * keeps its first and last character around a fixed `***`, which hides the length; 4 characters or fewer become
+ * `***`. Surrounding whitespace (`char(n)` padding) is kept as it was.
+ */
+import { isAlnum, isDigit, skipSpace, trimSpaceEnd } from './detectors/chars.js';
+import { detectWhole } from './detectors/index.js';
+import type { DetectorName } from './detectors/index.js';
+
+export const REDACTED = '***';
+
+/** Masks every digit but the last `keep`; other characters stay. */
+function keepLastDigits(s: string, keep: number): string {
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) if (isDigit(s.charCodeAt(i))) digits++;
+  let seen = 0;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isDigit(c)) {
+      out += seen < digits - keep ? '*' : s[i];
+      seen++;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+function partialEmail(s: string): string {
+  const at = s.lastIndexOf('@');
+  const local = s.slice(0, at);
+  const first = String.fromCodePoint(local.codePointAt(0) ?? 42);
+  return (local.length <= 2 ? REDACTED : first + REDACTED) + s.slice(at);
+}
+
+/** Keeps the country code and the last four characters; masks the rest one for one. */
+function partialIban(s: string): string {
+  let alnums = 0;
+  for (let i = 0; i < s.length; i++) if (isAlnum(s.charCodeAt(i))) alnums++;
+  let seen = 0;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    if (isAlnum(s.charCodeAt(i))) {
+      out += seen < 2 || seen >= alnums - 4 ? s[i] : '*';
+      seen++;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+function partialGeneric(s: string): string {
+  const cps = Array.from(s);
+  if (cps.length <= 4) return REDACTED;
+  return `${cps[0] ?? ''}${REDACTED}${cps[cps.length - 1] ?? ''}`;
+}
+
+const NOT_IN_ADDRESS = new Set([...' \t\r\n"\'<>(){}[]\\,;:']);
+
+/**
+ * A value with one `@` between a non-empty local part and a dotted domain, and no spaces, quotes or brackets: an
+ * address for `partial`'s purposes, even if the strict email detector would not flag it.
+ */
+function looksLikeEmail(s: string): boolean {
+  const at = s.indexOf('@');
+  if (at <= 0 || at !== s.lastIndexOf('@')) return false;
+  const dot = s.indexOf('.', at);
+  if (dot <= at + 1 || s.endsWith('.')) return false;
+  for (const ch of s) if (NOT_IN_ADDRESS.has(ch)) return false;
+  return true;
+}
+
+function shapeOf(core: string, detector: DetectorName | undefined): DetectorName | 'other' {
+  if (detector) return detector;
+  return detectWhole(core) ?? (looksLikeEmail(core) ? 'email' : 'other');
+}
+
+/**
+ * Masks `value` partially, in the shape of `detector` (or of whichever detector matches it, when not given).
+ */
+export function partialMask(value: string, detector?: DetectorName): string {
+  const from = skipSpace(value, 0, value.length);
+  const to = trimSpaceEnd(value, from, value.length);
+  const core = value.slice(from, to);
+  if (core.length === 0) return value;
+  let masked: string;
+  const shape = shapeOf(core, detector);
+  switch (shape) {
+    case 'email':
+      masked = core.includes('@') ? partialEmail(core) : partialGeneric(core);
+      break;
+    case 'credit_card':
+    case 'us_ssn':
+      masked = keepLastDigits(core, 4);
+      break;
+    case 'phone': {
+      let digits = 0;
+      for (let i = 0; i < core.length; i++) if (isDigit(core.charCodeAt(i))) digits++;
+      masked = keepLastDigits(core, digits >= 10 ? 4 : 2);
+      break;
+    }
+    case 'iban':
+      masked = partialIban(core);
+      break;
+    case 'secret':
+    case 'other':
+      masked = partialGeneric(core);
+      break;
+  }
+  return value.slice(0, from) + masked + value.slice(to);
+}

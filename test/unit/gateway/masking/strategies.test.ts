@@ -1,0 +1,91 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { applyStrategy, maskEmbedded, partialMask, REDACTED } from '../../../../gateway/masking/index.js';
+import type { DetectorName } from '../../../../gateway/masking/index.js';
+
+const key = Buffer.from('k');
+const ctx = { hashKey: key };
+
+describe('redact and null', () => {
+  it.each(['alice@example.com', '', 'x', '4242 4242 4242 4242'])('%j', (v) => {
+    expect(applyStrategy('redact', v, ctx)).toBe('***');
+    expect(REDACTED).toBe('***');
+    expect(applyStrategy('null', v, ctx)).toBeNull();
+  });
+});
+
+describe('partial', () => {
+  it.each<[string, DetectorName | undefined, string]>([
+    ['alice@example.com', 'email', 'a***@example.com'],
+    ['alice@example.com', undefined, 'a***@example.com'],
+    ['Bob.Smith+tag@mail.example.co.uk', undefined, 'B***@mail.example.co.uk'],
+    ['jo@example.com', undefined, '***@example.com'],
+    ['bob@localhost', undefined, 'b***t'], // not an address by the strict rules, and no dotted domain
+    ['bob@corp.local', undefined, 'b***@corp.local'], // loose address shape for column rules
+    ['4242 4242 4242 4242', undefined, '**** **** **** 4242'],
+    ['4242-4242-4242-4242', 'credit_card', '****-****-****-4242'],
+    ['4242424242424242', undefined, '************4242'],
+    ['3782 822463 10005', undefined, '**** ****** *0005'],
+    ['+1 415-555-0100', undefined, '+* ***-***-0100'],
+    ['(415) 555-0100', 'phone', '(***) ***-0100'],
+    ['+49 30 901820', undefined, '+** ** **1820'],
+    ['+12345678', 'phone', '+******78'], // fewer than 10 digits: the last 2 stay
+    ['DE89 3704 0044 0532 0130 00', undefined, 'DE** **** **** **** **30 00'],
+    ['GB29NWBK60161331926819', 'iban', 'GB****************6819'],
+    ['123-45-6789', undefined, '***-**-6789'],
+    ['Alice Smith', undefined, 'A***h'],
+    ['Zoë', undefined, '***'],
+    ['abcd', undefined, '***'],
+    ['abcde', undefined, 'a***e'],
+    ['😀abc😀', undefined, '😀***😀'],
+    [`ghp_${'a'.repeat(36)}`, undefined, 'g***a'],
+    ['alice@example.com     ', undefined, 'a***@example.com     '], // char(n) padding kept
+    ['', undefined, ''],
+    ['   ', undefined, '   '],
+  ])('%j (%s) -> %j', (value, detector, expected) => {
+    expect(applyStrategy('partial', value, detector ? { hashKey: key, detector } : ctx)).toBe(expected);
+    expect(partialMask(value, detector)).toBe(expected);
+  });
+});
+
+describe('hash', () => {
+  it('is a keyed HMAC-SHA256 prefix, deterministic, and depends on the key', () => {
+    const h = applyStrategy('hash', 'alice@example.com', ctx);
+    expect(h).toBe('hash:8647c46883247f15');
+    expect(h).toBe(`hash:${createHmac('sha256', key).update('alice@example.com').digest('hex').slice(0, 16)}`);
+    expect(applyStrategy('hash', 'alice@example.com', ctx)).toBe(h);
+    expect(applyStrategy('hash', 'alice@example.com', { hashKey: Buffer.from('other') })).not.toBe(h);
+    expect(applyStrategy('hash', 'alice@example.org', ctx)).not.toBe(h);
+    expect(applyStrategy('hash', '', ctx)).toMatch(/^hash:[0-9a-f]{16}$/);
+  });
+});
+
+describe('maskEmbedded', () => {
+  const all: DetectorName[] = ['email', 'credit_card', 'iban', 'us_ssn', 'phone', 'secret'];
+  const text = 'Ticket from alice@example.com: card 4242 4242 4242 4242, call +1 415-555-0100.';
+
+  it.each([
+    ['redact', 'Ticket from ***: card ***, call ***.'],
+    ['partial', 'Ticket from a***@example.com: card **** **** **** 4242, call +* ***-***-0100.'],
+    ['hash', `Ticket from hash:8647c46883247f15: card ${applyStrategy('hash', '4242 4242 4242 4242', ctx) ?? ''}, call ${applyStrategy('hash', '+1 415-555-0100', ctx) ?? ''}.`],
+  ] as const)('%s replaces only the spans', (strategy, expected) => {
+    expect(maskEmbedded(text, all, strategy, ctx)).toEqual({ text: expected, count: 3 });
+  });
+
+  it('null nulls the whole value when anything is found', () => {
+    expect(maskEmbedded(text, all, 'null', ctx)).toEqual({ text: null, count: 3 });
+  });
+
+  it('uses only the detectors asked for', () => {
+    expect(maskEmbedded(text, ['email'], 'redact', ctx)).toEqual({
+      text: 'Ticket from ***: card 4242 4242 4242 4242, call +1 415-555-0100.',
+      count: 1,
+    });
+  });
+
+  it('returns the same text and a zero count when nothing is found', () => {
+    const plain = 'nothing to see on 2024-01-05';
+    const r = maskEmbedded(plain, all, 'null', ctx);
+    expect(r).toEqual({ text: plain, count: 0 });
+  });
+});
