@@ -3,6 +3,7 @@
  * grants, recording, the PostgreSQL engine and the HTTP(S) server with the tunnel endpoint. This is the one
  * place where the gateway's parts are wired together (used by `hoop gateway start`, `hoop demo` and tests).
  */
+import { hkdfSync } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +30,10 @@ import { ReviewService } from './reviews/review-service.js';
 import { createWebhookEvents } from './reviews/webhook.js';
 import { PostgresEngine } from './engines/postgres/engine.js';
 import { createApi } from './server/api.js';
+import { createSqlParser } from './policy/sql/parser.js';
+import { toApprovalRules, toGuardrailPolicy } from './policy/config-schema.js';
+import { toMaskingRules } from './config/masking-schema.js';
+import { createCatalog } from './engines/postgres/catalog.js';
 import { TunnelEndpoint } from './server/tunnel-endpoint.js';
 
 export const GATEWAY_VERSION = '0.1.0';
@@ -138,8 +143,27 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
         version: GATEWAY_VERSION,
       },
     });
+    // Policy: one parser for every session (loaded once), per-connection rules, and a catalog where masking needs origins.
+    const parser = await createSqlParser();
+    cleanups.push(() => parser.close());
+    const policies = new Map(config.connections.map((c) => {
+      const masking = toMaskingRules(c.masking);
+      const target = catalog.get(c.name)!;
+      return [c.name, {
+        policy: { parser, guardrails: toGuardrailPolicy(c.guardrails), approvals: toApprovalRules(c.approvals), masking },
+        catalog: masking ? createCatalog(target, logger) : null,
+      }];
+    }));
+    cleanups.push(async () => {
+      for (const p of policies.values()) await p.catalog?.close();
+    });
+    const hashKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'hoop masking hash key v1', 32));
+
     const engines = { postgres: new PostgresEngine({ logger }) };
-    const tunnels = new TunnelEndpoint({ logger, grants, watcher, catalog, engines, recorder, now });
+    const tunnels = new TunnelEndpoint({
+      logger, grants, watcher, catalog, engines, recorder, now, reviews, hashKey,
+      policyFor: (name) => policies.get(name)!,
+    });
 
     const server: Server = config.tls
       ? createHttpsServer({ cert: await read(config.tls.cert_file), key: await read(config.tls.key_file) }, api.handle)

@@ -15,6 +15,8 @@
  * loader, not here: the schema is pure.
  */
 import { z } from 'zod';
+import { approvalsSchema, guardrailsSchema } from '../policy/config-schema.js';
+import { maskingSchema } from './masking-schema.js';
 import { parseDuration } from '../../shared/duration.js';
 
 /** Builds an error message in the form the loader expands: "<expected> — <fix>". */
@@ -205,10 +207,9 @@ const connectionSchema = z.strictObject({
       .transform((r) => ({ ...r, max_duration_ms: parseDuration(r.max_duration), timeout_ms: parseDuration(r.timeout) }))
       .optional(),
   }, e('expected a mapping', 'e.g. access: { groups: [engineers], max_duration: 8h }')),
-  // Defined by a later issue; accepted as-is for now.
-  guardrails: z.unknown().optional(),
-  approvals: z.unknown().optional(),
-  masking: z.unknown().optional(),
+  guardrails: guardrailsSchema.optional(),
+  approvals: approvalsSchema.optional(),
+  masking: maskingSchema.optional(),
   webhook_url: httpUrl('expected an http(s) URL', 'set the URL that receives this connection\'s events', ['https:', 'http:']).optional(),
 }, e('expected a mapping', 'see docs/configuration.md, connections'));
 

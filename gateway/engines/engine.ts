@@ -8,6 +8,9 @@ import type { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Connection } from '../connections/connection.js';
 import type { SessionRecorder } from '../recording/recorder.js';
+import type { Identity } from '../identity/identity.js';
+import type { ConnectionPolicy, StatementReviews } from './postgres/policy-gate.js';
+import type { Catalog } from './postgres/catalog.js';
 
 export interface SessionContext {
   sessionId: string;
@@ -19,6 +22,15 @@ export interface SessionContext {
   logger: Logger;
   recorder: SessionRecorder;
   now: () => Date;
+  /** The grant's holder, as reviews name requesters. */
+  requester: Identity;
+  /** The connection's policy: parser, guardrails, approval rules, masking rules. */
+  policy: ConnectionPolicy;
+  reviews: StatementReviews | undefined;
+  /** Resolves result column origins (set when the connection masks). */
+  catalog: Catalog | null;
+  /** HMAC key for the `hash` masking strategy. */
+  hashKey: Buffer;
 }
 
 export interface EngineSession {

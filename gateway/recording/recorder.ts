@@ -46,6 +46,8 @@ export interface StatementOutcome {
   commandTag: string | null;
   errorCode: string | null;
   errorMessage: string | null;
+  /** Merged into the statement's details (e.g. the masking summary). */
+  details?: Record<string, unknown> | null;
 }
 
 /** What engines need from recording (an interface, so engines can be tested with an in-memory one). */
@@ -87,9 +89,10 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
   statementFinished(o: StatementOutcome): Promise<void> {
     return this.#writer.write(async (q) => {
       await q.query(
-        `UPDATE statements SET duration_ms = $3, rows = $4, command_tag = $5, error_code = $6, error_message = $7
+        `UPDATE statements SET duration_ms = $3, rows = $4, command_tag = $5, error_code = $6, error_message = $7,
+                details = CASE WHEN $8::jsonb IS NULL THEN details ELSE COALESCE(details, '{}'::jsonb) || $8::jsonb END
           WHERE session_id = $1 AND seq = $2`,
-        [o.sessionId, o.seq, o.durationMs, o.rows, o.commandTag, o.errorCode, o.errorMessage],
+        [o.sessionId, o.seq, o.durationMs, o.rows, o.commandTag, o.errorCode, o.errorMessage, o.details ? JSON.stringify(o.details) : null],
       );
     });
   }

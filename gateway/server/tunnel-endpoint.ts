@@ -16,6 +16,8 @@ import type { ConnectionCatalog } from '../connections/connection.js';
 import type { GrantService } from '../grants/grant-service.js';
 import type { GrantWatcher } from '../grants/grant-watcher.js';
 import type { SessionRecorder } from '../recording/recorder.js';
+import type { ConnectionPolicy, StatementReviews } from '../engines/postgres/policy-gate.js';
+import type { Catalog } from '../engines/postgres/catalog.js';
 
 export interface TunnelEndpointOptions {
   logger: Logger;
@@ -24,6 +26,10 @@ export interface TunnelEndpointOptions {
   catalog: ConnectionCatalog;
   engines: { postgres: Engine };
   recorder: SessionRecorder;
+  /** Each connection's policy, and its catalog when it masks. */
+  policyFor: (connection: string) => { policy: ConnectionPolicy; catalog: Catalog | null };
+  reviews: StatementReviews | undefined;
+  hashKey: Buffer;
   now?: () => Date;
 }
 
@@ -111,6 +117,7 @@ export class TunnelEndpoint {
     }
     const sessionId = randomUUID();
     const logger = this.#o.logger.child({ session_id: sessionId, user: grant.subject, connection: connection.name });
+    const { policy, catalog } = this.#o.policyFor(connection.name);
     const session = engine.accept(stream, {
       sessionId,
       subject: grant.subject,
@@ -121,6 +128,11 @@ export class TunnelEndpoint {
       logger,
       recorder: this.#o.recorder,
       now: this.#o.now ?? (() => new Date()),
+      requester: { subject: grant.subject, groups: grant.groups, kind: 'user', issuer: '', claims: {} },
+      policy,
+      reviews: this.#o.reviews,
+      catalog,
+      hashKey: this.#o.hashKey,
     });
     this.#sessions.add(session);
     const untrack = this.#o.watcher.track(grant.grantId, connection.name, grant.expiresAt, (reason) => session.terminate(reason));

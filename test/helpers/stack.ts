@@ -14,7 +14,7 @@ import { createLogger } from '../../shared/log.js';
 import { loadGatewayConfig } from '../../gateway/config/load.js';
 import { startGateway, type RunningGateway } from '../../gateway/gateway.js';
 import { createDevIdp, type DevIdp } from '../../gateway/dev-idp/provider.js';
-import { DEMO_CLIENTS, DEMO_USERS } from '../../gateway/dev-idp/users.js';
+import { DEMO_CLIENTS, DEMO_USERS, type DevUser } from '../../gateway/dev-idp/users.js';
 import { seedShop } from '../../gateway/demo/shop-data.js';
 import { databaseUrl } from '../../gateway/store/db.js';
 import { completeBrowserLogin } from './idp-form.js';
@@ -30,6 +30,8 @@ export interface StackOptions {
   accessTokenTtlSeconds?: number;
   grantCheckIntervalMs?: number;
   grants?: { default_ttl?: string; max_ttl?: string };
+  /** More IdP users besides alice and bob. */
+  extraUsers?: DevUser[];
   /** Extra YAML under `identity:` (indented 2 spaces), e.g. workload_issuers. */
   identityExtra?: string;
   /** Serve HTTPS/WSS with this certificate and key (PEM files). */
@@ -71,7 +73,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
 
   const logger = createLogger({ level: process.env.HOOP_TEST_LOG === '1' ? 'debug' : 'silent', format: 'text' });
   const idp = await createDevIdp({
-    port: 0, audience: 'hoop', users: DEMO_USERS, clients: DEMO_CLIENTS, logger,
+    port: 0, audience: 'hoop', users: [...DEMO_USERS, ...(o.extraUsers ?? [])], clients: DEMO_CLIENTS, logger,
     ...(o.accessTokenTtlSeconds ? { accessTokenTtlSeconds: o.accessTokenTtlSeconds } : {}),
   });
   const pgPort = new URL(shop.url).port;

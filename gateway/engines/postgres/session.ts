@@ -14,13 +14,19 @@ import { passedParams, readClientHello } from './client-startup.js';
 import { FrameSource } from './frame-source.js';
 import {
   BackendTag, FrontendTag, MAX_STARTUP_LENGTH, TransactionStatus, createFramer, decodeBackend, decodeFrontend,
-  encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse, encodeParameterStatus, encodeReadyForQuery, encodeTerminate,
+  encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse, encodeNoticeResponse, encodeParameterStatus, encodeReadyForQuery,
+  encodeTerminate,
   type Frame, type TransactionStatusValue,
 } from './protocol/index.js';
 import { routineFor, sqlStateFor } from './sqlstate.js';
 import { StatementTracker, type FinishedStatement, type TrackedStatement } from './statement-tracker.js';
 import { openUpstream, type Upstream } from './upstream.js';
 import { writeFrames } from './write-batch.js';
+import { PolicyGate, type Verdict } from './policy-gate.js';
+import { ResultMasker } from './result-masker.js';
+import { parseSessionOptions, unsafeParameter } from './session-options.js';
+import { paramsAsText } from './statement-tracker.js';
+import type { ApprovalRule } from '../../policy/guardrails.js';
 
 export interface SessionLimits {
   /** Largest client message after startup. */
@@ -62,6 +68,15 @@ export class PostgresSession {
   #discarding = false;
   #forwardedSinceSync = false;
   #releaseCancelKey: (() => void) | undefined;
+  #gate: PolicyGate | undefined;
+  #masker: ResultMasker | undefined;
+  /** Decisions of prepared statements (by name) and of the portals bound to them, for recording at Execute. */
+  readonly #prepared = new Map<string, { decision: string; details: Record<string, unknown> }>();
+  readonly #portals = new Map<string, { decision: string; details: Record<string, unknown> }>();
+  /** Extended protocol: a pipeline held, up to its Sync, while its statement waits for approval. */
+  #held: { frames: Frame[]; name: string; sql: string; rule: ApprovalRule; facts: Verdict['facts']; params: (string | null)[] | null } | undefined;
+  /** A statement the approver approved, let through the gate once while its held pipeline is replayed. */
+  #preapproved: { sql: string; details: Record<string, unknown> } | undefined;
 
   constructor(client: Duplex, ctx: SessionContext, deps: PostgresSessionDeps) {
     this.#client = client;
@@ -87,6 +102,11 @@ export class PostgresSession {
       if (hello.params.replication && hello.params.replication !== 'false') {
         throw new HoopError('access_denied', 'replication connections are not allowed through hoop');
       }
+      const options = parseSessionOptions(hello.params.options);
+      for (const [k, v] of Object.entries(hello.params)) {
+        const why = unsafeParameter(k, v);
+        if (why) throw new HoopError('usage', why, { hint: 'connect with client_encoding UTF8' });
+      }
       await this.#ctx.recorder.sessionStarted({
         id: this.#ctx.sessionId,
         connection: this.#ctx.connection.name,
@@ -105,6 +125,19 @@ export class PostgresSession {
       this.#upstream = up;
       up.socket.on('error', (e) => log.debug('upstream socket error', { error: e }));
       if (this.#closed) return;
+      for (const [name, value] of up.parameters) {
+        const why = unsafeParameter(name, value);
+        if (why) throw new HoopError('upstream_unavailable', `${this.#ctx.connection.name} runs with ${why}`, { hint: 'an operator should fix the database or role settings' });
+      }
+      const policy = this.#ctx.policy;
+      this.#gate = new PolicyGate(policy, this.#ctx.reviews, {
+        requester: this.#ctx.requester,
+        connection: this.#ctx.connection.name,
+        sessionId: this.#ctx.sessionId,
+        approvalWaitMs: options.approvalWaitMs,
+        reviewId: options.reviewId,
+      });
+      if (policy.masking && this.#ctx.catalog) this.#masker = new ResultMasker(policy.masking, this.#ctx.catalog, this.#ctx.hashKey);
 
       const greeting: Buffer[] = [encodeAuthenticationOk()];
       for (const [name, value] of up.parameters) greeting.push(encodeParameterStatus(name, value));
@@ -148,78 +181,118 @@ export class PostgresSession {
       if (!frames || this.#closed) return;
       const out: Buffer[] = [];
       for (const f of frames) {
-        const keep = await this.#fromClient(f);
-        if (keep === 'end') {
+        const forward = await this.#fromClient(f);
+        if (forward === 'end') {
           await writeFrames(this.#upstream!.socket, out);
           return;
         }
-        if (keep) out.push(f.raw);
+        out.push(...forward);
       }
       await writeFrames(this.#upstream!.socket, out);
     }
   }
 
-  /** Decides one client message: forward it (true), drop it (false), or end the session. */
-  async #fromClient(f: Frame): Promise<boolean | 'end'> {
+  /** Decides one client message: the bytes to forward (none when refused or held), or the end of the session. */
+  async #fromClient(f: Frame): Promise<Buffer[] | 'end'> {
     const tag = f.tag!;
+    if (this.#held) return this.#hold(f);
     if (this.#discarding) {
-      if (tag !== FrontendTag.Sync) return false;
+      if (tag !== FrontendTag.Sync) return [];
       this.#discarding = false;
       if (!this.#forwardedSinceSync) {
         this.#inOrder([], true);
-        return false;
+        return [];
       }
     }
     switch (tag) {
       case FrontendTag.Query: {
-        const m = decodeFrontend(tag, f.body) as { sql: string };
-        const stmt = this.#tracker.query(m.sql);
-        if (!(await this.#recordStart(stmt))) {
-          this.#refuse(this.#auditError(), 'simple');
-          return false;
+        const { sql } = decodeFrontend(tag, f.body) as { sql: string };
+        const verdict = await this.#check(sql);
+        let decision = 'allow';
+        let details: Record<string, unknown> = {};
+        if (verdict.action === 'block') return this.#refuseStatement(sql, null, 'simple', 'block', { rule: verdict.rule }, verdict.error);
+        if (verdict.action === 'approve') {
+          const outcome = await this.#gate!.approve(verdict.rule, sql, null, (t) => this.#notice(t), this.#abort.signal);
+          if (!outcome.approved) {
+            return this.#refuseStatement(sql, null, 'simple', outcome.decision, { rule: verdict.rule.name, review_id: outcome.reviewId }, outcome.error);
+          }
+          decision = 'approved';
+          details = { rule: verdict.rule.name, review_id: outcome.reviewId };
         }
+        const stmt = this.#tracker.query(sql);
+        if (!(await this.#recordStart(stmt, decision, details))) {
+          this.#refuse(this.#auditError(), 'simple');
+          return [];
+        }
+        this.#masker?.query(verdict.facts);
         this.#readyOwed++;
-        return true;
+        return [f.raw];
       }
       case FrontendTag.Parse: {
         const m = decodeFrontend(tag, f.body) as { name: string; sql: string };
+        let decision = 'allow';
+        let details: Record<string, unknown> = {};
+        let facts: Verdict['facts'];
+        if (this.#preapproved?.sql === m.sql) {
+          ({ details } = this.#preapproved);
+          decision = 'approved';
+          this.#preapproved = undefined;
+          facts = (await this.#check(m.sql)).facts;
+        } else {
+          const verdict = await this.#check(m.sql);
+          facts = verdict.facts;
+          if (verdict.action === 'block') return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: verdict.rule }, verdict.error);
+          if (verdict.action === 'approve') {
+            this.#held = { frames: [f], name: m.name, sql: m.sql, rule: verdict.rule, facts, params: null };
+            return [];
+          }
+        }
         this.#tracker.parse(m.name, m.sql);
+        this.#prepared.set(m.name, { decision, details });
+        this.#masker?.parse(m.name, facts[0]);
         break;
       }
       case FrontendTag.Bind: {
-        const m = decodeFrontend(tag, f.body) as { portal: string; statement: string; params: (Buffer | null)[]; paramFormats: number[] };
+        const m = decodeFrontend(tag, f.body) as { portal: string; statement: string; params: (Buffer | null)[]; paramFormats: number[]; resultFormats: number[] };
         this.#tracker.bind(m.portal, m.statement, m.params, m.paramFormats);
+        this.#portals.set(m.portal, this.#prepared.get(m.statement) ?? { decision: 'allow', details: {} });
+        this.#masker?.bind(m.portal, m.statement, m.resultFormats);
+        break;
+      }
+      case FrontendTag.Describe: {
+        const m = decodeFrontend(tag, f.body) as { target: 'S' | 'P'; name: string };
+        this.#masker?.describe(m.target, m.name);
         break;
       }
       case FrontendTag.Close: {
         const m = decodeFrontend(tag, f.body) as { target: 'S' | 'P'; name: string };
         this.#tracker.close(m.target, m.name);
+        this.#masker?.close(m.target, m.name);
         break;
       }
       case FrontendTag.Execute: {
         const m = decodeFrontend(tag, f.body) as { portal: string };
         const stmt = this.#tracker.execute(m.portal);
-        if (!(await this.#recordStart(stmt))) {
+        const d = this.#portals.get(m.portal) ?? { decision: 'allow', details: {} };
+        if (!(await this.#recordStart(stmt, d.decision, d.details))) {
           this.#refuse(this.#auditError(), 'extended');
-          return false;
+          return [];
         }
+        this.#masker?.execute(m.portal);
         break;
       }
       case FrontendTag.FunctionCall: {
+        // The fast-path interface calls a function by OID, out of the parser's sight: refused on every connection.
         const m = decodeFrontend(tag, f.body) as { oid: number };
-        const stmt = this.#tracker.query(`-- fast-path function call, oid ${m.oid}`);
-        if (!(await this.#recordStart(stmt))) {
-          this.#refuse(this.#auditError(), 'simple');
-          return false;
-        }
-        this.#readyOwed++;
-        return true;
+        const err = new HoopError('blocked', 'hoop: fast-path function calls are not allowed (rule function_call)', { hint: 'call the function in a SQL statement' });
+        return this.#refuseStatement(`-- fast-path function call, oid ${m.oid}`, null, 'simple', 'block', { rule: 'function_call' }, err);
       }
       case FrontendTag.Sync:
         this.#tracker.sync();
+        this.#masker?.sync();
         this.#readyOwed++;
         this.#forwardedSinceSync = false;
-        return true;
+        return [f.raw];
       case FrontendTag.Terminate:
         this.#endReason = 'client terminated';
         return 'end';
@@ -227,7 +300,66 @@ export class PostgresSession {
         break;
     }
     this.#forwardedSinceSync = true;
-    return true;
+    return [f.raw];
+  }
+
+  #check(sql: string): Promise<Verdict> {
+    return this.#gate!.check(sql);
+  }
+
+  /**
+   * A pipeline whose statement needs approval is held until its Sync (so the Bind parameters are known and part
+   * of what is approved). Approved: the pipeline is replayed through the gate, the held statement let through
+   * once. Otherwise: an error naming the review, and nothing of the pipeline reaches the server.
+   */
+  async #hold(f: Frame): Promise<Buffer[] | 'end'> {
+    const held = this.#held!;
+    if (f.tag === FrontendTag.Terminate) return 'end';
+    held.frames.push(f);
+    if (f.tag === FrontendTag.Bind) {
+      const m = decodeFrontend(f.tag, f.body) as { statement: string; params: (Buffer | null)[]; paramFormats: number[] };
+      if (m.statement === held.name) held.params = paramsAsText(m.params, m.paramFormats);
+    }
+    if (f.tag !== FrontendTag.Sync) return [];
+    this.#held = undefined;
+    const outcome = await this.#gate!.approve(held.rule, held.sql, held.params, (t) => this.#notice(t), this.#abort.signal);
+    if (!outcome.approved) {
+      this.#refuseStatement(held.sql, held.params, 'extended', outcome.decision, { rule: held.rule.name, review_id: outcome.reviewId }, outcome.error);
+      return this.#fromClient(f); // the Sync, now discarding: answered with ReadyForQuery
+    }
+    this.#preapproved = { sql: held.sql, details: { rule: held.rule.name, review_id: outcome.reviewId } };
+    const out: Buffer[] = [];
+    for (const h of held.frames) {
+      const r = await this.#fromClient(h);
+      if (r === 'end') return 'end';
+      out.push(...r);
+    }
+    return out;
+  }
+
+  /** Records a statement that was not run, and refuses it. */
+  #refuseStatement(
+    sql: string, params: (string | null)[] | null, protocol: 'simple' | 'extended', decision: string,
+    details: Record<string, unknown>, err: HoopError,
+  ): Buffer[] {
+    const stmt = this.#tracker.refused(sql, params, protocol);
+    const rec = this.#ctx.recorder;
+    const sqlstate = sqlStateFor(err.code);
+    void rec.statementStarted({
+      sessionId: this.#ctx.sessionId, seq: stmt.seq, text: sql, parameters: params, protocol,
+      startedAt: new Date(stmt.startedAt), decision, details: { ...details, message: err.message },
+    })
+      .then(() => rec.statementFinished({
+        sessionId: this.#ctx.sessionId, seq: stmt.seq, durationMs: 0, rows: null, commandTag: null, errorCode: sqlstate, errorMessage: err.message,
+      }))
+      .catch((e: unknown) => this.#ctx.logger.error('cannot record a refused statement', { error: e }));
+    this.#ctx.logger.info('statement refused', { decision, ...details });
+    this.#refuse(err, protocol);
+    return [];
+  }
+
+  #notice(text: string): void {
+    this.#toClient([encodeNoticeResponse({ severity: 'NOTICE', code: '01000', message: text })]);
   }
 
   /**
@@ -272,6 +404,11 @@ export class PostgresSession {
       }
       const out: Buffer[] = [];
       for (const f of frames) {
+        let bytes: Buffer[] = [f.raw];
+        if (this.#masker) {
+          if (ResultMasker.needsPrepare(f.tag)) await this.#masker.prepare(f);
+          bytes = this.#masker.rewrite(f);
+        }
         switch (f.tag) {
           case BackendTag.CommandComplete:
             this.#finished(this.#tracker.commandComplete((decodeBackend(f.tag, f.body) as { tag: string }).tag));
@@ -285,6 +422,12 @@ export class PostgresSession {
           case BackendTag.PortalSuspended:
             this.#finished(this.#tracker.portalSuspended());
             break;
+          case BackendTag.ParameterStatus: {
+            const m = decodeBackend(f.tag, f.body) as { name: string; value: string };
+            const why = unsafeParameter(m.name, m.value);
+            if (why) throw new HoopError('blocked', `hoop: the session changed ${m.name}; ${why}`);
+            break;
+          }
           case BackendTag.ReadyForQuery: {
             this.#txStatus = (decodeBackend(f.tag, f.body) as { status: TransactionStatusValue }).status;
             this.#finished(this.#tracker.ready());
@@ -303,14 +446,14 @@ export class PostgresSession {
           default:
             break;
         }
-        out.push(f.raw);
+        out.push(...bytes);
       }
       this.#bytesToClient += out.reduce((n, b) => n + b.length, 0);
       await writeFrames(this.#client, out);
     }
   }
 
-  async #recordStart(stmt: TrackedStatement): Promise<boolean> {
+  async #recordStart(stmt: TrackedStatement, decision = 'allow', details: Record<string, unknown> = {}): Promise<boolean> {
     try {
       await this.#ctx.recorder.statementStarted({
         sessionId: this.#ctx.sessionId,
@@ -319,7 +462,8 @@ export class PostgresSession {
         parameters: stmt.parameters,
         protocol: stmt.protocol,
         startedAt: new Date(stmt.startedAt),
-        decision: 'allow',
+        decision,
+        details: Object.keys(details).length ? details : null,
       });
       return true;
     } catch (e) {
@@ -336,6 +480,7 @@ export class PostgresSession {
   }
 
   #finished(done: FinishedStatement[]): void {
+    const masking = done.length ? this.#masker?.takeSummary() ?? null : null;
     for (const s of done) {
       this.#ctx.recorder
         .statementFinished({
@@ -346,6 +491,7 @@ export class PostgresSession {
           commandTag: s.commandTag,
           errorCode: s.errorCode,
           errorMessage: s.errorMessage,
+          details: masking && s === done[done.length - 1] ? { masking } : null,
         })
         .catch((e: unknown) => this.#ctx.logger.error('cannot record a statement outcome', { error: e, seq: s.seq }));
     }

@@ -30,6 +30,16 @@ type Entry =
 
 const MAX_PARAM_CHARS = 4096;
 
+/** Bind parameters as recorded and as approvals hash them: text as sent, binary as \\x-hex, each capped. */
+export function paramsAsText(params: readonly (Buffer | null)[], formats: readonly number[]): (string | null)[] {
+  return params.map((p, i) => {
+    if (p === null) return null;
+    const binary = (formats.length === 1 ? formats[0] : formats[i]) === 1;
+    const s = binary ? '\\x' + p.subarray(0, MAX_PARAM_CHARS / 2).toString('hex') : p.toString('utf8', 0, Math.min(p.length, MAX_PARAM_CHARS));
+    return p.length > (binary ? MAX_PARAM_CHARS / 2 : MAX_PARAM_CHARS) ? s + '…' : s;
+  });
+}
+
 export class StatementTracker {
   readonly #prepared = new Map<string, string>();
   readonly #portals = new Map<string, { text: string; parameters: (string | null)[] }>();
@@ -58,13 +68,12 @@ export class StatementTracker {
 
   bind(portal: string, statement: string, params: readonly (Buffer | null)[], formats: readonly number[]): void {
     const text = this.#prepared.get(statement) ?? `(prepared statement "${statement}")`;
-    const parameters = params.map((p, i) => {
-      if (p === null) return null;
-      const binary = (formats.length === 1 ? formats[0] : formats[i]) === 1;
-      const s = binary ? '\\x' + p.subarray(0, MAX_PARAM_CHARS / 2).toString('hex') : p.toString('utf8', 0, Math.min(p.length, MAX_PARAM_CHARS));
-      return p.length > (binary ? MAX_PARAM_CHARS / 2 : MAX_PARAM_CHARS) ? s + '…' : s;
-    });
-    this.#portals.set(portal, { text, parameters });
+    this.#portals.set(portal, { text, parameters: paramsAsText(params, formats) });
+  }
+
+  /** A statement refused before it reached the server: numbered, never queued for an answer. */
+  refused(text: string, parameters: (string | null)[] | null, protocol: 'simple' | 'extended'): TrackedStatement {
+    return { seq: ++this.#seq, text, parameters, protocol, startedAt: this.#now() };
   }
 
   close(target: 'S' | 'P', name: string): void {

@@ -1,0 +1,139 @@
+/**
+ * Which result columns to mask, and how: pure decisions from the connection's masking rules, the statement's
+ * facts (from the parser) and, for results, the server's column origins (RowDescription's table OID and
+ * attribute number, resolved through the catalog).
+ *
+ * A column is masked by a rule when its origin matches the rule, or — when the server reports no origin, as
+ * for expressions — when the expression uses a column a rule names: then the whole value is masked. Values that
+ * could dodge masking in ways no result column reveals (whole-row values, subqueries, set operations, binary
+ * COPY) are refused before the statement runs.
+ */
+import type { ColumnRule, MaskingRules } from '../../config/masking-schema.js';
+import type { MaskAction } from '../../masking/index.js';
+import type { ColumnUse, StatementFacts, TableRef } from '../../policy/sql/facts.js';
+
+export interface ColumnOrigin {
+  schema: string;
+  table: string;
+  column: string;
+}
+
+export interface PlannedColumn {
+  action: MaskAction | null;
+  /** The rule's pattern, or 'detectors'; null when nothing applies. */
+  rule: string | null;
+}
+
+const DEFAULT_SCHEMA = 'public';
+
+export function ruleForOrigin(o: ColumnOrigin, rules: MaskingRules): ColumnRule | undefined {
+  return rules.columns.find((r) => r.column.test(o.column) && (!r.table || r.table.test(o.table)) && (!r.schema || r.schema.test(o.schema)));
+}
+
+/** A rule naming `use` by name, given the tables the statement references (aliases cannot be told apart: all are candidates). */
+export function ruleForUse(use: ColumnUse, tables: readonly TableRef[], rules: MaskingRules): ColumnRule | undefined {
+  const named = use.table === null ? [] : tables.filter((t) => t.name === use.table || `${t.schema ?? DEFAULT_SCHEMA}.${t.name}` === use.table);
+  const candidates = named.length ? named : tables;
+  return rules.columns.find((r) => {
+    if (use.column !== '*' && !r.column.test(use.column)) return false;
+    if (!r.table) return true;
+    return candidates.some((t) => r.table!.test(t.name) && (!r.schema || r.schema.test(t.schema ?? DEFAULT_SCHEMA)));
+  });
+}
+
+/** A table-scoped rule (any column) matching one of the tables an alias or name may stand for. */
+function tableHasRules(alias: string, tables: readonly TableRef[], rules: MaskingRules): ColumnRule | undefined {
+  return ruleForUse({ table: alias, column: '*' }, tables, rules);
+}
+
+/** Refuses, before anything runs, a statement whose masked values could reach the client unmasked. */
+export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingRules | null): string | null {
+  if (!rules || rules.columns.length === 0) return null;
+  for (const f of facts) {
+    for (const o of f.outputs) {
+      if (o.source.kind !== 'expression') continue;
+      for (const alias of o.source.wholeRow) {
+        const r = tableHasRules(alias, f.tables, rules);
+        if (r) return `hoop: "${alias}" is returned as a whole row, but it has masked columns (rule ${r.pattern}); select the columns you need instead`;
+      }
+      for (const use of o.source.uses) {
+        if (use.column === '*' && use.table && tableHasRules(use.table, f.tables, rules)) {
+          return `hoop: "${use.table}.*" is used inside an expression, but it has masked columns; select the columns you need instead`;
+        }
+      }
+    }
+    for (const use of f.indirectUses) {
+      const r = ruleForUse(use, f.tables, rules);
+      if (r) {
+        const where = f.setOperation ? 'a set operation (UNION, INTERSECT, EXCEPT)' : 'a subquery, CTE or function';
+        return `hoop: the masked column ${use.table ? use.table + '.' : ''}${use.column} (rule ${r.pattern}) reaches the result through ${where}, where hoop cannot mask it; select it directly`;
+      }
+    }
+    if (f.copy && f.copy.direction === 'to' && f.copy.format === 'binary') {
+      const touched = f.copy.table ? rules.columns.some((r) => !r.table || (r.table.test(f.copy!.table!.name) && (!r.schema || r.schema.test(f.copy!.table!.schema ?? DEFAULT_SCHEMA))))
+        : f.outputs.some((o) => outputRule(o, f, rules));
+      if (touched) return 'hoop: COPY in binary format cannot be masked; use FORMAT text or csv';
+    }
+  }
+  return null;
+}
+
+function outputRule(o: StatementFacts['outputs'][number], f: StatementFacts, rules: MaskingRules): ColumnRule | undefined {
+  switch (o.source.kind) {
+    case 'column':
+      return ruleForUse({ table: o.source.table, column: o.source.column }, f.tables, rules);
+    case 'expression':
+      for (const u of o.source.uses) {
+        const r = ruleForUse(u, f.tables, rules);
+        if (r) return r;
+      }
+      return undefined;
+    case 'star':
+      return undefined;
+  }
+}
+
+function detectorsAction(rules: MaskingRules): PlannedColumn {
+  return rules.detectors.length
+    ? { action: { kind: 'detectors', detectors: rules.detectors, strategy: rules.detectorStrategy }, rule: 'detectors' }
+    : { action: null, rule: null };
+}
+
+/**
+ * The plan for one result: per column, by origin when the server knows it, else from the statement's own text
+ * (expressions are masked whole), else by the column's name; detectors cover what no rule does.
+ */
+export function planResult(
+  fields: readonly { name: string }[],
+  origins: readonly (ColumnOrigin | null)[],
+  facts: StatementFacts | undefined,
+  rules: MaskingRules,
+): PlannedColumn[] {
+  const aligned = facts !== undefined && facts.outputs.length === fields.length && facts.outputs.every((o) => o.source.kind !== 'star');
+  return fields.map((field, i) => {
+    const origin = origins[i];
+    let rule: ColumnRule | undefined;
+    if (origin) rule = ruleForOrigin(origin, rules);
+    else if (aligned) rule = outputRule(facts.outputs[i]!, facts, rules);
+    else if (facts) rule = ruleForUse({ table: null, column: field.name }, facts.tables, rules);
+    if (rule) return { action: { kind: 'rule', strategy: rule.strategy }, rule: rule.pattern };
+    return detectorsAction(rules);
+  });
+}
+
+/** The plan for COPY … TO STDOUT: a table's columns by origin, a query's by its outputs. */
+export function planCopy(facts: StatementFacts, tableColumns: readonly string[] | null, rules: MaskingRules): PlannedColumn[] {
+  const copy = facts.copy!;
+  if (!copy.query && copy.table) {
+    const cols = copy.columns ?? tableColumns ?? [];
+    const origin = (c: string): ColumnOrigin => ({ schema: copy.table!.schema ?? DEFAULT_SCHEMA, table: copy.table!.name, column: c });
+    return cols.map((c) => {
+      const r = ruleForOrigin(origin(c), rules);
+      return r ? { action: { kind: 'rule', strategy: r.strategy }, rule: r.pattern } : detectorsAction(rules);
+    });
+  }
+  return facts.outputs.map((o) => {
+    const r = outputRule(o, facts, rules);
+    return r ? { action: { kind: 'rule', strategy: r.strategy }, rule: r.pattern } : detectorsAction(rules);
+  });
+}

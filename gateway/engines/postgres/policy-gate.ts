@@ -1,0 +1,158 @@
+/**
+ * The policy gate every statement passes before it is forwarded: parse (PostgreSQL's own parser, cached by
+ * text), guardrails and approval rules, and masking's refusals. Statements that need approval are held while a
+ * review waits for its approvers; an approval binds to the hash of exactly the statement and parameters held.
+ */
+import { HoopError } from '../../../shared/errors.js';
+import { formatDuration } from '../../../shared/duration.js';
+import type { Review } from '../../../shared/api/schemas.js';
+import type { Identity } from '../../identity/identity.js';
+import type { MaskingRules } from '../../config/masking-schema.js';
+import { evaluate, type ApprovalRule, type GuardrailPolicy } from '../../policy/guardrails.js';
+import type { ParsedSql, StatementFacts } from '../../policy/sql/facts.js';
+import type { SqlParser } from '../../policy/sql/parser.js';
+import { statementHash } from '../../reviews/review-service.js';
+import { maskingRefusal } from './masking-plan.js';
+
+export interface ConnectionPolicy {
+  parser: SqlParser;
+  guardrails: GuardrailPolicy;
+  approvals: readonly ApprovalRule[];
+  masking: MaskingRules | null;
+}
+
+/** What the gate needs from reviews. */
+export interface StatementReviews {
+  createStatementReview(i: {
+    requester: Identity; connection: string; sessionId: string; statement: string; parameters: (string | null)[] | null;
+    rule: string; approverGroups: readonly string[]; minApprovals: number; timeoutMs: number;
+  }): Promise<Review>;
+  waitForDecision(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Review['status']>;
+  consumeStatement(id: string, subject: string, connection: string, hash: string): Promise<boolean>;
+  get(viewer: Identity, id: string): Promise<Review>;
+}
+
+export type Verdict =
+  | { action: 'allow'; facts: StatementFacts[] }
+  | { action: 'block'; facts: StatementFacts[]; error: HoopError; rule: string }
+  | { action: 'approve'; facts: StatementFacts[]; rule: ApprovalRule };
+
+export type ApprovalOutcome =
+  | { approved: true; reviewId: string }
+  | { approved: false; reviewId: string | null; error: HoopError; decision: 'pending' | 'rejected' | 'timeout' | 'denied' };
+
+export interface GateSession {
+  requester: Identity;
+  connection: string;
+  sessionId: string;
+  /** From the client's startup options (`-c hoop.approval_wait_ms=…`): how long to wait for a decision. */
+  approvalWaitMs: number | undefined;
+  /** From the client's startup options (`-c hoop.review=…`): an approved review to run. */
+  reviewId: string | undefined;
+}
+
+const CACHE_SIZE = 2000;
+
+export class PolicyGate {
+  readonly #policy: ConnectionPolicy;
+  readonly #reviews: StatementReviews | undefined;
+  readonly #session: GateSession;
+  readonly #cache = new Map<string, ParsedSql>();
+
+  constructor(policy: ConnectionPolicy, reviews: StatementReviews | undefined, session: GateSession) {
+    this.#policy = policy;
+    this.#reviews = reviews;
+    this.#session = session;
+  }
+
+  /** Parses and decides. Never rejects for bad SQL: that is a block. */
+  async check(sql: string): Promise<Verdict> {
+    const parsed = await this.#parse(sql);
+    const facts = parsed.ok ? parsed.statements : [];
+    const d = evaluate(parsed, this.#policy.guardrails, this.#policy.approvals);
+    if (d.action === 'block') return { action: 'block', facts, rule: d.rule, error: blocked(d.message, d.rule) };
+    const refusal = maskingRefusal(facts, this.#policy.masking);
+    if (refusal) return { action: 'block', facts, rule: 'masking', error: blocked(`${refusal} (rule masking)`, 'masking') };
+    if (d.action === 'approve') return { action: 'approve', facts, rule: d.rule };
+    return { action: 'allow', facts };
+  }
+
+  /**
+   * Gets the statement approved: an approved review named at startup (`hoop exec --review`) is used once if it
+   * approves exactly this statement; otherwise a review is created, the client is told its id through `notice`,
+   * and the decision is awaited (no wait when the client asked for none).
+   */
+  async approve(rule: ApprovalRule, statement: string, parameters: (string | null)[] | null, notice: (text: string) => void, signal: AbortSignal): Promise<ApprovalOutcome> {
+    const reviews = this.#reviews;
+    if (!reviews) return { approved: false, reviewId: null, decision: 'denied', error: new HoopError('internal', 'hoop: reviews are not available') };
+    const s = this.#session;
+    const hash = statementHash(statement, parameters);
+    if (s.reviewId) {
+      if (await reviews.consumeStatement(s.reviewId, s.requester.subject, s.connection, hash)) return { approved: true, reviewId: s.reviewId };
+      return { approved: false, reviewId: s.reviewId, ...(await this.#whyNot(s.reviewId)) };
+    }
+    const review = await reviews.createStatementReview({
+      requester: s.requester, connection: s.connection, sessionId: s.sessionId, statement, parameters,
+      rule: rule.name, approverGroups: rule.approvers, minApprovals: rule.min_approvals, timeoutMs: rule.timeout_ms,
+    });
+    const who = rule.approvers.join(' or ');
+    const waitMs = Math.min(rule.timeout_ms, s.approvalWaitMs ?? rule.timeout_ms);
+    if (waitMs <= 0) {
+      return {
+        approved: false, reviewId: review.id, decision: 'pending',
+        error: new HoopError('approval_pending', `hoop: the statement needs approval (rule ${rule.name}): review ${review.id} is waiting for ${who}`, {
+          hint: `an approver runs \`hoop approve ${review.id}\`; then run it again with --review ${review.id}`,
+          details: { review_id: review.id },
+        }),
+      };
+    }
+    notice(`hoop: this statement needs approval (rule ${rule.name}). Review ${review.id} is waiting for ${who}: `
+      + `they run \`hoop approve ${review.id}\`. Waiting up to ${formatDuration(waitMs)}…`);
+    const status = await reviews.waitForDecision(review.id, waitMs, signal);
+    if (status === 'approved' && (await reviews.consumeStatement(review.id, s.requester.subject, s.connection, hash))) {
+      return { approved: true, reviewId: review.id };
+    }
+    return { approved: false, reviewId: review.id, ...(await this.#whyNot(review.id, status)) };
+  }
+
+  async #whyNot(id: string, status?: Review['status']): Promise<{ error: HoopError; decision: 'pending' | 'rejected' | 'timeout' | 'denied' }> {
+    let review: Review | undefined;
+    try {
+      review = await this.#reviews!.get(this.#session.requester, id);
+    } catch {
+      review = undefined;
+    }
+    const st = review?.status ?? status;
+    if (st === 'rejected') {
+      const by = review?.decisions.filter((d) => d.decision === 'reject').map((d) => `${d.approver}${d.comment ? `: "${d.comment}"` : ''}`).join(', ');
+      return { decision: 'rejected', error: new HoopError('approval_rejected', `hoop: review ${id} rejected the statement${by ? ` (${by})` : ''}`) };
+    }
+    if (st === 'pending' || st === 'expired') {
+      return {
+        decision: 'timeout',
+        error: new HoopError(st === 'pending' && this.#session.reviewId ? 'approval_pending' : 'approval_timeout',
+          st === 'pending' && this.#session.reviewId ? `hoop: review ${id} is still waiting for a decision` : `hoop: review ${id} was not decided in time; the statement was not run`,
+          { details: { review_id: id } }),
+      };
+    }
+    return {
+      decision: 'denied',
+      error: new HoopError('access_denied', `hoop: review ${id} does not approve this statement (it was ${st ?? 'not found'}, or approved a different statement or parameters, or someone else's)`),
+    };
+  }
+
+  async #parse(sql: string): Promise<ParsedSql> {
+    const hit = this.#cache.get(sql);
+    if (hit) return hit;
+    const parsed = await this.#policy.parser.parse(sql);
+    if (sql.length < 16_384) {
+      if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string);
+      this.#cache.set(sql, parsed);
+    }
+    return parsed;
+  }
+}
+
+function blocked(message: string, rule: string): HoopError {
+  return new HoopError('blocked', message, { details: { rule } });
+}
