@@ -91,6 +91,26 @@ connections:
     password: \${env:SHOP_DB_PASSWORD}
     tls: { mode: disable }     # loopback inside the demo
     access: { groups: [engineers, dba, ci-deployers], max_duration: 8h }
+    guardrails:
+      block:
+        - ddl
+        - truncate
+        - delete_without_where
+        - update_without_where
+        - copy_program
+        - grant
+        - { function: pg_terminate_backend }
+        - { function: pg_read_server_files }
+        - { function: lo_export }
+        - { function: dblink }
+    approvals:
+      - name: writes-need-a-dba
+        match: { statements: [delete, update] }
+        approvers: [dba]
+        timeout: 10m
+    masking:
+      columns: { public.customers.email: partial, "*.card_number": partial, public.customers.phone: partial }
+      detectors: [email, credit_card, iban, us_ssn, phone, secret]
 `;
 }
 

@@ -208,6 +208,7 @@ export class PostgresSession {
       case FrontendTag.Query: {
         const { sql } = decodeFrontend(tag, f.body) as { sql: string };
         const verdict = await this.#check(sql);
+        this.#ctx.logger.debug('statement checked', { protocol: 'simple', action: verdict.action });
         let decision = 'allow';
         let details: Record<string, unknown> = {};
         if (verdict.action === 'block') return this.#refuseStatement(sql, null, 'simple', 'block', { rule: verdict.rule }, verdict.error);

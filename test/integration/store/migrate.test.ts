@@ -33,14 +33,18 @@ async function tables(db: Database): Promise<string[]> {
 }
 
 describe('migrate', () => {
-  it('applies the initial schema once, then is a no-op', async () => {
+  it('applies every migration once, then is a no-op', async () => {
     const { open } = await setup('migrate_once');
     const db = open();
-    expect(await migrate(db, migrations, { logger: silentLogger })).toEqual({ applied: [1] });
-    expect(await tables(db)).toEqual(['gateway_keys', 'grant_decisions', 'grants', 'hoop_migrations', 'sessions', 'statements']);
+    const ids = migrations.map((m) => m.id);
+    expect(await migrate(db, migrations, { logger: silentLogger })).toEqual({ applied: ids });
+    expect(await tables(db)).toEqual([
+      'audit_checkpoints', 'audit_log', 'audit_payloads', 'gateway_keys', 'grant_decisions', 'grants', 'hoop_migrations',
+      'review_decisions', 'reviews', 'sessions', 'statements',
+    ]);
     expect(await migrate(db, migrations, { logger: silentLogger })).toEqual({ applied: [] });
-    const rows = await db.query<{ id: number; name: string }>('SELECT id, name FROM hoop_migrations');
-    expect(rows.rows).toEqual([{ id: 1, name: 'initial' }]);
+    const rows = await db.query<{ id: number; name: string }>('SELECT id, name FROM hoop_migrations ORDER BY id');
+    expect(rows.rows).toEqual(migrations.map((m) => ({ id: m.id, name: m.name })));
   });
 
   it('gives the initial tables their defaults and constraints', async () => {
@@ -71,23 +75,24 @@ describe('migrate', () => {
     const a = open();
     const b = open();
     const [ra, rb] = await Promise.all([migrate(a, migrations, { logger: silentLogger }), migrate(b, migrations, { logger: silentLogger })]);
-    expect([...ra.applied, ...rb.applied]).toEqual([1]);
+    expect([...ra.applied, ...rb.applied]).toEqual(migrations.map((m) => m.id));
     const rows = await a.query('SELECT id FROM hoop_migrations');
-    expect(rows.rowCount).toBe(1);
+    expect(rows.rowCount).toBe(migrations.length);
   });
 
   it('applies several pending migrations in order, each in its own transaction', async () => {
     const { open } = await setup('migrate_many');
     const db = open();
+    const n = migrations.length;
     const extra: Migration[] = [
       ...migrations,
-      { id: 2, name: 'notes', up: 'CREATE TABLE notes (id int PRIMARY KEY)' },
-      { id: 3, name: 'broken', up: 'CREATE TABLE later (id int); SELECT no_such_function()' },
+      { id: n + 1, name: 'notes', up: 'CREATE TABLE notes (id int PRIMARY KEY)' },
+      { id: n + 2, name: 'broken', up: 'CREATE TABLE later (id int); SELECT no_such_function()' },
     ];
     await expect(migrate(db, extra, { logger: silentLogger })).rejects.toMatchObject({ code: '42883' });
-    // 1 and 2 stay applied; 3 rolled back whole (its table is not there).
+    // everything before the broken one stays applied; it is rolled back whole (its table is not there).
     const rows = await db.query<{ id: number }>('SELECT id FROM hoop_migrations ORDER BY id');
-    expect(rows.rows.map((r) => r.id)).toEqual([1, 2]);
+    expect(rows.rows.map((r) => r.id)).toEqual([...migrations.map((m) => m.id), n + 1]);
     expect(await tables(db)).not.toContain('later');
   });
 
