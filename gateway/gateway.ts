@@ -3,7 +3,7 @@
  * grants, recording, the PostgreSQL engine and the HTTP(S) server with the tunnel endpoint. This is the one
  * place where the gateway's parts are wired together (used by `hoop gateway start`, `hoop demo` and tests).
  */
-import { hkdfSync } from 'node:crypto';
+import { createHash, hkdfSync } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +25,9 @@ import { createAccessTokenVerifier } from './identity/verify-access-token.js';
 import { createWorkloadVerifier } from './identity/workload.js';
 import { ConnectionCatalog, type Connection } from './connections/connection.js';
 import { PostgresRecorder } from './recording/recorder.js';
+import { AuditLog } from './audit/audit-log.js';
+import { Checkpointer } from './audit/checkpointer.js';
+import { pruneOldPayloads } from './audit/reader.js';
 import { ReviewNotifier } from './reviews/notifier.js';
 import { ReviewService } from './reviews/review-service.js';
 import { createWebhookEvents } from './reviews/webhook.js';
@@ -87,16 +90,44 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     const masterKey = await loadMasterKey({ configured: o.env.HOOP_MASTER_KEY, dataDir: config.data_dir });
     const key = await loadOrCreateSigningKey(db, masterKey);
     const catalog = new ConnectionCatalog(await Promise.all(config.connections.map((c) => toConnection(c, read))));
-    const recorder = new PostgresRecorder({ db, logger });
+
+    // The evidence: one hash chain in the database, checkpoints signed with the gateway's key.
+    const checkpointer = new Checkpointer({
+      db, key, logger, now, everyRecords: config.audit.checkpoint_every, everyMs: config.audit.checkpoint_interval_ms,
+    });
+    const audit = new AuditLog({ db, logger, now, checkpointer, synchronousCommit: config.audit.synchronous_commit });
+    checkpointer.start();
+    cleanups.push(() => audit.close()); // runs after the recorder and sessions below: flush, then a final checkpoint
+    const recorder = new PostgresRecorder({ db, logger, audit });
     cleanups.push(() => recorder.close());
+    await recorder.event('config.loaded', null, configSummary(config));
+    const prune = async (): Promise<void> => {
+      const n = await pruneOldPayloads(db, new Date(now().getTime() - config.audit.retention_ms)).catch((e: unknown) => {
+        logger.warn('pruning returned data failed', { error: e });
+        return 0;
+      });
+      if (n) logger.info('pruned returned data past retention', { payloads: n });
+    };
+    void prune();
+    const pruneTimer = setInterval(() => void prune(), 3_600_000);
+    pruneTimer.unref();
+    cleanups.push(async () => clearInterval(pruneTimer));
 
     const roles = { admins: config.roles.admins, auditors: config.roles.auditors };
     const notifier = new ReviewNotifier(logger);
     await notifier.listen(dbUrl);
     cleanups.push(() => notifier.close());
+    const webhooks = createWebhookEvents({ logger, urlFor: (name) => catalog.get(name)?.webhookUrl });
     const reviews = new ReviewService({
       db, notifier, roles, logger, now,
-      events: createWebhookEvents({ logger, urlFor: (name) => catalog.get(name)?.webhookUrl }),
+      events: {
+        reviewEvent: (kind, review) => {
+          webhooks.reviewEvent(kind, review);
+          const actor = kind === 'created' ? review.requester : (review.decisions.at(-1)?.approver ?? null);
+          recorder.event(`review.${kind}`, actor, { review }, { connection: review.connection })
+            .catch((e: unknown) => logger.error('cannot record a review event', { error: e }));
+        },
+      },
     });
     const grants = new GrantService({
       db, key, issuer: config.public_url, roles, audit: recorder, now, reviews,
@@ -131,7 +162,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       : undefined;
 
     const api = createApi({
-      logger, db, verifyAccessToken, grants, reviews, catalog, roles, now,
+      logger, db, verifyAccessToken, grants, reviews, catalog, roles, now, recorder, signingKey: key,
       ...(verifyWorkloadToken ? { verifyWorkloadToken } : {}),
       wellKnown: {
         public_url: config.public_url,
@@ -162,6 +193,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     const engines = { postgres: new PostgresEngine({ logger }) };
     const tunnels = new TunnelEndpoint({
       logger, grants, watcher, catalog, engines, recorder, now, reviews, hashKey,
+      capture: { rows: config.audit.returned_rows, bytes: config.audit.returned_bytes },
       policyFor: (name) => policies.get(name)!,
     });
 
@@ -230,4 +262,14 @@ async function localSecret(path: string): Promise<string> {
   const secret = randomBytes(24).toString('base64url');
   await writeFile(path, secret + '\n', { mode: 0o600 });
   return secret;
+}
+
+/** What the audit log keeps of the configuration at each start: connections and their policies, no secrets. */
+function configSummary(config: GatewayConfig): Record<string, unknown> {
+  const connections = config.connections.map((c) => ({
+    name: c.name, type: c.type, host: c.host, port: c.port, database: c.database, user: c.user, tls: c.tls.mode,
+    access: c.access, guardrails: c.guardrails ?? null, approvals: c.approvals ?? null, masking: c.masking ?? null,
+  }));
+  const json = JSON.stringify({ connections, roles: config.roles, grants: config.grants, identity: { issuer: config.identity.issuer, audience: config.identity.audience } });
+  return { public_url: config.public_url, sha256: createHash('sha256').update(json).digest('hex'), connections: JSON.parse(json) as unknown };
 }

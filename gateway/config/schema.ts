@@ -218,6 +218,24 @@ const serverTlsSchema = z.strictObject({
   key_file: text('set the path of the PEM private key for cert_file'),
 }, e('expected a mapping', 'e.g. tls: { cert_file: /etc/hoop/tls.crt, key_file: /etc/hoop/tls.key }'));
 
+const auditSchema = z.strictObject({
+  /** Rows kept per statement of what the client received (after masking). */
+  returned_rows: z.number(e('expected a whole number', 'e.g. returned_rows: 1000')).int().min(0).default(1000),
+  /** Bytes kept per statement of what the client received. */
+  returned_bytes: z.number(e('expected a whole number of bytes', 'e.g. returned_bytes: 1048576')).int().min(0).default(1024 * 1024),
+  /** Returned-data payloads older than this are deleted; records, hashes and checkpoints are kept. */
+  retention: z.strictObject({
+    returned_data: duration('set how long returned rows are kept, e.g. 30d').default('30d'),
+  }, e('expected a mapping', 'e.g. retention: { returned_data: 30d }')).prefault({}),
+  /** Sign a checkpoint after this many records… */
+  checkpoint_every: z.number(e('expected a whole number', 'e.g. checkpoint_every: 1000')).int().min(1).default(1000),
+  /** …or this long after the last one, whichever comes first (and at shutdown). */
+  checkpoint_interval: duration('set how often a checkpoint is signed, e.g. 60s').default('60s'),
+  /** Wait for the audit commit to reach disk before a statement runs (off trades a crash window for latency). */
+  synchronous_commit: flag('set false only if a crash may lose the last moments of audit records').default(true),
+}, e('expected a mapping', 'see docs/configuration.md, audit'))
+  .transform((a) => ({ ...a, retention_ms: parseDuration(a.retention.returned_data), checkpoint_interval_ms: parseDuration(a.checkpoint_interval) }));
+
 const LISTEN_FIX = 'use host:port, e.g. 127.0.0.1:8009 or [::1]:8009';
 
 export const gatewayConfigSchema = z
@@ -246,6 +264,7 @@ export const gatewayConfigSchema = z
     identity: identitySchema,
     roles: rolesSchema.prefault({}),
     grants: grantsSchema.prefault({}),
+    audit: auditSchema.prefault({}),
     connections: z.array(connectionSchema, e('expected a list of connections', 'see docs/configuration.md, connections')).default([]),
   }, e('expected a mapping of keys', 'see docs/configuration.md'))
   .superRefine((cfg, ctx) => {
@@ -314,6 +333,7 @@ export const gatewayConfigSchema = z
 /** Keys the schema adds to the parsed config; they are not valid in a file (printConfig leaves them out). */
 export const DERIVED_KEYS: ReadonlySet<string> = new Set([
   'listen_host', 'listen_port', 'default_ttl_ms', 'max_ttl_ms', 'clock_skew_ms', 'max_duration_ms', 'timeout_ms',
+  'retention_ms', 'checkpoint_interval_ms',
 ]);
 
 type DeepReadonly<T> = T extends (infer U)[]

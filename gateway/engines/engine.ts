@@ -31,6 +31,8 @@ export interface SessionContext {
   catalog: Catalog | null;
   /** HMAC key for the `hash` masking strategy. */
   hashKey: Buffer;
+  /** How much of each statement's returned rows is kept as evidence. */
+  capture: { rows: number; bytes: number };
 }
 
 export interface EngineSession {

@@ -6,6 +6,7 @@ import type { Database } from '../store/db.js';
 import type { Logger } from '../../shared/log.js';
 import type { GrantAudit } from '../grants/grant-service.js';
 import { GroupCommitWriter } from './group-commit.js';
+import type { AuditAppender } from '../audit/audit-log.js';
 
 export interface SessionStart {
   id: string;
@@ -48,6 +49,17 @@ export interface StatementOutcome {
   errorMessage: string | null;
   /** Merged into the statement's details (e.g. the masking summary). */
   details?: Record<string, unknown> | null;
+  /** What the client received (after masking): a capped sample, the true row count and a digest of all of it. */
+  result?: ReturnedData | null;
+}
+
+export interface ReturnedData {
+  columns: string[];
+  rows: (string | null)[][];
+  rowCount: number;
+  truncated: boolean;
+  /** SHA-256 (hex) over every DataRow or CopyData frame forwarded for the statement, as forwarded. */
+  digest: string;
 }
 
 /** What engines need from recording (an interface, so engines can be tested with an in-memory one). */
@@ -58,62 +70,120 @@ export interface SessionRecorder {
   sessionEnded(id: string, e: SessionEnd): Promise<void>;
 }
 
+/**
+ * Writes every event twice: to the tamper-evident audit chain (the evidence, appended before the caller goes on
+ * where failing closed matters) and to the sessions/statements/grant_decisions tables (views for queries).
+ */
 export class PostgresRecorder implements SessionRecorder, GrantAudit {
   readonly #writer: GroupCommitWriter;
+  readonly #audit: AuditAppender;
+  readonly #logger: Logger;
+  readonly #sessions = new Map<string, { subject: string; connection: string }>();
 
-  constructor(opts: { db: Database; logger: Logger }) {
+  constructor(opts: { db: Database; logger: Logger; audit: AuditAppender }) {
     this.#writer = new GroupCommitWriter({ db: opts.db, logger: opts.logger });
+    this.#audit = opts.audit;
+    this.#logger = opts.logger;
   }
 
-  sessionStarted(s: SessionStart): Promise<void> {
-    return this.#writer.write(async (q) => {
-      await q.query(
-        `INSERT INTO sessions (id, connection, subject, grant_id, client_application, client_user, database, client_addr, started_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
-        [s.id, s.connection, s.subject, s.grantId, s.clientApplication, s.clientUser, s.database, s.clientAddr, s.startedAt],
-      );
-    });
+  /** Appends any other security event (reviews, audit reads, configuration) to the chain. */
+  async event(type: string, actor: string | null, data: Record<string, unknown>, extra: { connection?: string | null; sessionId?: string | null } = {}): Promise<void> {
+    await this.#audit.append({ type, actor, connection: extra.connection ?? null, session_id: extra.sessionId ?? null, data });
   }
 
-  statementStarted(s: StatementStart): Promise<void> {
-    return this.#writer.write(async (q) => {
-      await q.query(
-        `INSERT INTO statements (session_id, seq, text, parameters, protocol, started_at, decision, details)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-        [s.sessionId, s.seq, s.text, s.parameters === null ? null : JSON.stringify(s.parameters), s.protocol, s.startedAt, s.decision,
-          s.details ? JSON.stringify(s.details) : null],
-      );
-    });
+  async sessionStarted(s: SessionStart): Promise<void> {
+    this.#sessions.set(s.id, { subject: s.subject, connection: s.connection });
+    await Promise.all([
+      this.#audit.append({
+        type: 'session.opened', actor: s.subject, session_id: s.id, connection: s.connection,
+        data: { grant_id: s.grantId, client_application: s.clientApplication, client_user: s.clientUser, database: s.database, client_addr: s.clientAddr },
+      }),
+      this.#writer.write(async (q) => {
+        await q.query(
+          `INSERT INTO sessions (id, connection, subject, grant_id, client_application, client_user, database, client_addr, started_at)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+          [s.id, s.connection, s.subject, s.grantId, s.clientApplication, s.clientUser, s.database, s.clientAddr, s.startedAt],
+        );
+      }),
+    ]);
   }
 
-  statementFinished(o: StatementOutcome): Promise<void> {
-    return this.#writer.write(async (q) => {
-      await q.query(
-        `UPDATE statements SET duration_ms = $3, rows = $4, command_tag = $5, error_code = $6, error_message = $7,
-                details = CASE WHEN $8::jsonb IS NULL THEN details ELSE COALESCE(details, '{}'::jsonb) || $8::jsonb END
-          WHERE session_id = $1 AND seq = $2`,
-        [o.sessionId, o.seq, o.durationMs, o.rows, o.commandTag, o.errorCode, o.errorMessage, o.details ? JSON.stringify(o.details) : null],
-      );
-    });
+  /** Resolves once the statement is in the chain: only then may it be forwarded (fail closed). */
+  async statementStarted(s: StatementStart): Promise<void> {
+    const who = this.#sessions.get(s.sessionId);
+    await Promise.all([
+      this.#audit.append({
+        type: 'statement', actor: who?.subject ?? null, session_id: s.sessionId, connection: who?.connection ?? null,
+        data: { seq: s.seq, text: s.text, parameters: s.parameters, protocol: s.protocol, decision: s.decision, ...(s.details ? { details: s.details } : {}) },
+      }),
+      this.#writer.write(async (q) => {
+        await q.query(
+          `INSERT INTO statements (session_id, seq, text, parameters, protocol, started_at, decision, details)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+          [s.sessionId, s.seq, s.text, s.parameters === null ? null : JSON.stringify(s.parameters), s.protocol, s.startedAt, s.decision,
+            s.details ? JSON.stringify(s.details) : null],
+        );
+      }),
+    ]);
   }
 
-  sessionEnded(id: string, e: SessionEnd): Promise<void> {
-    return this.#writer.write(async (q) => {
-      await q.query(
-        `UPDATE sessions SET ended_at = $2, end_reason = $3, bytes_from_client = $4, bytes_to_client = $5, statement_count = $6
-          WHERE id = $1`,
-        [id, e.endedAt, e.reason, e.bytesFromClient, e.bytesToClient, e.statementCount],
-      );
-    });
+  async statementFinished(o: StatementOutcome): Promise<void> {
+    const who = this.#sessions.get(o.sessionId);
+    const returned = o.result
+      ? { row_count: o.result.rowCount, digest: o.result.digest, captured_rows: o.result.rows.length, truncated: o.result.truncated }
+      : null;
+    const details = { ...(o.details ?? {}), ...(returned ? { returned } : {}) };
+    await Promise.all([
+      this.#audit.append({
+        type: 'statement.result', actor: who?.subject ?? null, session_id: o.sessionId, connection: who?.connection ?? null,
+        data: {
+          seq: o.seq, duration_ms: o.durationMs, rows: o.rows, command_tag: o.commandTag, error_code: o.errorCode, error_message: o.errorMessage,
+          ...details,
+        },
+        ...(o.result ? { payload: { columns: o.result.columns, rows: o.result.rows } } : {}),
+      }),
+      this.#writer.write(async (q) => {
+        await q.query(
+          `UPDATE statements SET duration_ms = $3, rows = $4, command_tag = $5, error_code = $6, error_message = $7,
+                  details = CASE WHEN $8::jsonb IS NULL THEN details ELSE COALESCE(details, '{}'::jsonb) || $8::jsonb END
+            WHERE session_id = $1 AND seq = $2`,
+          [o.sessionId, o.seq, o.durationMs, o.rows, o.commandTag, o.errorCode, o.errorMessage, Object.keys(details).length ? JSON.stringify(details) : null],
+        );
+      }),
+    ]);
   }
 
-  grantDecision(ev: Parameters<GrantAudit['grantDecision']>[0]): Promise<void> {
-    return this.#writer.write(async (q) => {
-      await q.query(
-        `INSERT INTO grant_decisions (at, subject, connection, outcome, reason, grant_id, details) VALUES (now(), $1, $2, $3, $4, $5, $6)`,
-        [ev.subject, ev.connection, ev.outcome, ev.reason, ev.grantId ?? null, JSON.stringify(ev.details ?? {})],
-      );
-    });
+  async sessionEnded(id: string, e: SessionEnd): Promise<void> {
+    const who = this.#sessions.get(id);
+    this.#sessions.delete(id);
+    await Promise.all([
+      this.#audit.append({
+        type: 'session.closed', actor: who?.subject ?? null, session_id: id, connection: who?.connection ?? null,
+        data: { reason: e.reason, bytes_from_client: e.bytesFromClient, bytes_to_client: e.bytesToClient, statements: e.statementCount },
+      }),
+      this.#writer.write(async (q) => {
+        await q.query(
+          `UPDATE sessions SET ended_at = $2, end_reason = $3, bytes_from_client = $4, bytes_to_client = $5, statement_count = $6
+            WHERE id = $1`,
+          [id, e.endedAt, e.reason, e.bytesFromClient, e.bytesToClient, e.statementCount],
+        );
+      }),
+    ]);
+  }
+
+  async grantDecision(ev: Parameters<GrantAudit['grantDecision']>[0]): Promise<void> {
+    await Promise.all([
+      this.#audit.append({
+        type: `grant.${ev.outcome}`, actor: ev.subject, connection: ev.connection,
+        data: { grant_id: ev.grantId ?? null, reason: ev.reason, ...(ev.details ?? {}) },
+      }),
+      this.#writer.write(async (q) => {
+        await q.query(
+          `INSERT INTO grant_decisions (at, subject, connection, outcome, reason, grant_id, details) VALUES (now(), $1, $2, $3, $4, $5, $6)`,
+          [ev.subject, ev.connection, ev.outcome, ev.reason, ev.grantId ?? null, JSON.stringify(ev.details ?? {})],
+        );
+      }),
+    ]);
   }
 
   flush(): Promise<void> {
@@ -122,5 +192,9 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
 
   close(): Promise<void> {
     return this.#writer.close();
+  }
+
+  get logger(): Logger {
+    return this.#logger;
   }
 }

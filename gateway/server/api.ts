@@ -3,6 +3,9 @@ import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { GrantRequestSchema, ReviewDecisionRequestSchema, type ConnectionSummary, type WellKnown } from '../../shared/api/schemas.js';
 import type { ReviewService } from '../reviews/review-service.js';
+import type { PostgresRecorder } from '../recording/recorder.js';
+import type { SigningKey } from '../grants/signing-key.js';
+import { mountAuditApi } from './audit-api.js';
 import type { Database } from '../store/db.js';
 import type { AccessTokenVerifier } from '../identity/verify-access-token.js';
 import { hasRole, rolesOf, type Identity, type RoleConfig } from '../identity/identity.js';
@@ -22,6 +25,8 @@ export interface ApiOptions {
   catalog: ConnectionCatalog;
   roles: RoleConfig;
   wellKnown: WellKnown;
+  recorder: PostgresRecorder;
+  signingKey: SigningKey;
   /** Verifies CI workload id_tokens; absent when no workload issuer is configured. */
   verifyWorkloadToken?: WorkloadVerifier;
   now?: () => Date;
@@ -29,7 +34,18 @@ export interface ApiOptions {
 
 export function createApi(o: ApiOptions): Router {
   const now = o.now ?? (() => new Date());
-  const who = (ctx: RequestContext): Promise<Identity> => o.verifyAccessToken(bearer(ctx.req));
+  const who = async (ctx: RequestContext): Promise<Identity> => {
+    try {
+      return await o.verifyAccessToken(bearer(ctx.req));
+    } catch (e) {
+      // Refused identities are security events too (the token itself is never recorded).
+      if (e instanceof HoopError && e.code === 'token_invalid') {
+        o.recorder.event('auth.denied', null, { reason: e.message, path: new URL(ctx.req.url ?? '/', 'http://x').pathname })
+          .catch(() => undefined);
+      }
+      throw e;
+    }
+  };
   const decide = async (ctx: RequestContext, decision: 'approve' | 'reject'): Promise<{ body: unknown }> => {
     const id = await who(ctx);
     const body = ReviewDecisionRequestSchema.safeParse(await ctx.body());
@@ -38,7 +54,9 @@ export function createApi(o: ApiOptions): Router {
   };
   const privileged = (id: Identity): boolean => hasRole(id, o.roles, 'admin') || hasRole(id, o.roles, 'auditor');
 
-  return new Router(o.logger)
+  const router = new Router(o.logger);
+  mountAuditApi(router, { db: o.db, roles: o.roles, recorder: o.recorder, signingKey: o.signingKey, gatewayUrl: o.wellKnown.public_url, who, now });
+  return router
     .on('GET', '/.well-known/hoop', async () => ({ body: o.wellKnown }))
     .on('GET', '/healthz', async () => {
       try {
@@ -114,6 +132,8 @@ export function createApi(o: ApiOptions): Router {
         user: ctx.query.get('user') ?? undefined,
         since: ctx.query.get('since') ?? undefined,
         grant: ctx.query.get('grant') ?? undefined,
+        decision: ctx.query.get('decision') ?? undefined,
+        text: ctx.query.get('text') ?? undefined,
         limit: limit ? Number(limit) : undefined,
         onlySubject: privileged(id) ? undefined : id.subject,
       }, now());

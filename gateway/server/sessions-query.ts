@@ -9,6 +9,10 @@ export interface SessionFilter {
   user?: string | undefined;
   since?: string | undefined;
   grant?: string | undefined;
+  /** blocked | approved | masked | rejected | pending | timeout: sessions with at least one such statement. */
+  decision?: string | undefined;
+  /** Sessions with a statement whose text contains this (case-insensitive). */
+  text?: string | undefined;
   limit?: number | undefined;
   /** Restricts to this subject (callers who are neither admin nor auditor). */
   onlySubject?: string | undefined;
@@ -39,6 +43,13 @@ export async function listSessions(db: Database, f: SessionFilter, now: Date): P
     add('s.grant_id = ?', f.grant);
   }
   if (f.since) add('s.started_at >= ?', sinceToDate(f.since, now));
+  if (f.decision) {
+    const decisions: Record<string, string> = { blocked: 'block', approved: 'approved', rejected: 'rejected', pending: 'pending', timeout: 'timeout' };
+    if (f.decision === 'masked') where.push(`EXISTS (SELECT 1 FROM statements t WHERE t.session_id = s.id AND t.details ? 'masking')`);
+    else if (decisions[f.decision]) add('EXISTS (SELECT 1 FROM statements t WHERE t.session_id = s.id AND t.decision = ?)', decisions[f.decision]);
+    else throw new HoopError('usage', `unknown decision "${f.decision}"`, { hint: 'use blocked, approved, rejected, pending, timeout or masked' });
+  }
+  if (f.text) add(`EXISTS (SELECT 1 FROM statements t WHERE t.session_id = s.id AND t.text ILIKE '%' || ? || '%')`, f.text);
   params.push(Math.min(Math.max(f.limit ?? 50, 1), 1000));
   const res = await db.query<SessionRow>(
     `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count, ${IDENTITY}

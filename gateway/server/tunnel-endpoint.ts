@@ -30,6 +30,8 @@ export interface TunnelEndpointOptions {
   policyFor: (connection: string) => { policy: ConnectionPolicy; catalog: Catalog | null };
   reviews: StatementReviews | undefined;
   hashKey: Buffer;
+  /** How much of each statement's returned rows is kept as evidence. */
+  capture: { rows: number; bytes: number };
   now?: () => Date;
 }
 
@@ -133,6 +135,7 @@ export class TunnelEndpoint {
       reviews: this.#o.reviews,
       catalog,
       hashKey: this.#o.hashKey,
+      capture: this.#o.capture,
     });
     this.#sessions.add(session);
     const untrack = this.#o.watcher.track(grant.grantId, connection.name, grant.expiresAt, (reason) => session.terminate(reason));

@@ -24,6 +24,7 @@ import { openUpstream, type Upstream } from './upstream.js';
 import { writeFrames } from './write-batch.js';
 import { PolicyGate, type Verdict } from './policy-gate.js';
 import { ResultMasker } from './result-masker.js';
+import { ResultCapture } from './result-capture.js';
 import { parseSessionOptions, unsafeParameter } from './session-options.js';
 import { paramsAsText } from './statement-tracker.js';
 import type { ApprovalRule } from '../../policy/guardrails.js';
@@ -69,6 +70,7 @@ export class PostgresSession {
   #forwardedSinceSync = false;
   #releaseCancelKey: (() => void) | undefined;
   #gate: PolicyGate | undefined;
+  #capture: ResultCapture;
   #masker: ResultMasker | undefined;
   /** Decisions of prepared statements (by name) and of the portals bound to them, for recording at Execute. */
   readonly #prepared = new Map<string, { decision: string; details: Record<string, unknown> }>();
@@ -83,6 +85,7 @@ export class PostgresSession {
     this.#ctx = ctx;
     this.#deps = deps;
     this.#tracker = new StatementTracker(() => ctx.now().getTime());
+    this.#capture = new ResultCapture(ctx.capture);
     this.#clientSource = new FrameSource(client, createFramer({ startup: true, maxLength: MAX_STARTUP_LENGTH }));
     client.on('error', (e) => ctx.logger.debug('client stream error', { error: e }));
   }
@@ -410,7 +413,15 @@ export class PostgresSession {
           if (ResultMasker.needsPrepare(f.tag)) await this.#masker.prepare(f);
           bytes = this.#masker.rewrite(f);
         }
+        // Evidence of what the client got: the forwarded frames, after masking (a CopyDone may flush CopyData).
+        for (const b of bytes) {
+          if (b[0] === BackendTag.DataRow) this.#capture.row(b);
+          else if (b[0] === BackendTag.CopyData) this.#capture.copyData(b);
+        }
         switch (f.tag) {
+          case BackendTag.RowDescription:
+            this.#capture.columns((decodeBackend(f.tag, f.body) as { fields: { name: string; format: number }[] }).fields);
+            break;
           case BackendTag.CommandComplete:
             this.#finished(this.#tracker.commandComplete((decodeBackend(f.tag, f.body) as { tag: string }).tag));
             break;
@@ -482,6 +493,7 @@ export class PostgresSession {
 
   #finished(done: FinishedStatement[]): void {
     const masking = done.length ? this.#masker?.takeSummary() ?? null : null;
+    const result = done.length ? this.#capture.take() : null;
     for (const s of done) {
       this.#ctx.recorder
         .statementFinished({
@@ -493,6 +505,7 @@ export class PostgresSession {
           errorCode: s.errorCode,
           errorMessage: s.errorMessage,
           details: masking && s === done[done.length - 1] ? { masking } : null,
+          result: s === done[done.length - 1] ? result : null,
         })
         .catch((e: unknown) => this.#ctx.logger.error('cannot record a statement outcome', { error: e, seq: s.seq }));
     }

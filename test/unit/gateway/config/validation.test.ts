@@ -109,7 +109,11 @@ ${CONN(`    port: 6432
       groups: ['ci-deployers'],
     });
     expect(c.connections[0]!.access.max_duration).toBe('8h');
-    expect(c.connections[0]!.guardrails).toEqual({ block: ['ddl'] });
+    expect(c.connections[0]!.guardrails).toEqual({ block: ['ddl'], messages: {} });
+    expect(c.connections[0]!.approvals).toEqual([
+      { match: { statements: ['delete'], tables: [] }, approvers: ['dba'], min_approvals: 1, timeout: '10m', timeout_ms: 600_000 },
+    ]);
+    expect(c.connections[0]!.masking).toEqual({ columns: {}, detectors: ['email'], detector_strategy: 'redact' });
     expect(c.identity.clock_skew_ms).toBe(60_000);
   });
 });
