@@ -12,6 +12,7 @@ import { registerSessions } from './commands/sessions.js';
 import { registerGrants } from './commands/grants.js';
 import { registerExec } from './commands/exec.js';
 import { registerReviews } from './commands/reviews.js';
+import { registerAudit } from './commands/audit.js';
 
 export async function main(argv: string[], env: CliEnv): Promise<number> {
   const out = createOutput({ stdout: process.stdout, stderr: process.stderr, noColor: env.NO_COLOR !== undefined });
@@ -43,6 +44,7 @@ Start here: hoop login, then hoop connect <connection>.`);
   registerGrants(program, ctx);
   registerExec(program, ctx);
   registerReviews(program, ctx);
+  registerAudit(program, ctx);
   // Served by the other programs through bin/hoop; listed here so `hoop --help` shows them.
   program.command('agent').description('control the local agent: hoop agent start | stop | status');
   program.command('gateway').description('run the gateway: hoop gateway start --config FILE');

@@ -163,6 +163,10 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
 
     const api = createApi({
       logger, db, verifyAccessToken, grants, reviews, catalog, roles, now, recorder, signingKey: key,
+      checkpoint: async () => {
+        await audit.flush();
+        await checkpointer.checkpoint();
+      },
       ...(verifyWorkloadToken ? { verifyWorkloadToken } : {}),
       wellKnown: {
         public_url: config.public_url,

@@ -4,6 +4,8 @@ import type { CliContext } from '../services/context.js';
 import { ago, table } from '../ui/output.js';
 
 interface ListOptions {
+  decision?: string;
+  text?: string;
   connection?: string;
   user?: string;
   since?: string;
@@ -19,6 +21,8 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
     .option('--connection <name>', 'only this connection')
     .option('--user <subject>', 'only this user or job')
     .option('--since <when>', 'only sessions started since, e.g. 24h, 7d, or an ISO time')
+    .option('--decision <d>', 'only sessions with a blocked, approved, rejected, pending, timeout or masked statement')
+    .option('--text <substring>', 'only sessions with a statement containing this text')
     .option('--limit <n>', 'at most this many (default 50)')
     .option('--gateway <url>', 'the gateway URL')
     .option('--json', 'print JSON')
@@ -29,6 +33,8 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
         ...(opts.connection ? { connection: opts.connection } : {}),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.since ? { since: opts.since } : {}),
+        ...(opts.decision ? { decision: opts.decision } : {}),
+        ...(opts.text ? { text: opts.text } : {}),
         ...(opts.limit ? { limit: Number(opts.limit) } : {}),
       });
       if (opts.json) return c.out.json({ sessions: list });
@@ -81,9 +87,72 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
         ]),
       ));
     });
+
+  registerReplay(sessions, ctx);
 }
 
-function oneLine(sql: string): string {
+export function oneLine(sql: string): string {
   const s = sql.replace(/\s+/g, ' ').trim();
   return s.length > 120 ? s.slice(0, 117) + '…' : s;
+}
+
+interface ResultPayload { columns: string[]; rows: (string | null)[][] }
+
+/** `hoop sessions replay <id>`: the session on a timeline, with what each statement returned. */
+export function registerReplay(sessions: Command, ctx: () => CliContext): void {
+  sessions
+    .command('replay')
+    .description('replay a session: each statement with its time offset, decision, approver, masked columns and returned rows')
+    .argument('<id>', 'the session id')
+    .option('--rows <n>', 'returned rows to show per statement (default 10)', '10')
+    .option('--gateway <url>', 'the gateway URL')
+    .option('--json', 'print JSON (the same data)')
+    .action(async (id: string, opts: { rows: string; gateway?: string; json?: boolean }) => {
+      const c = ctx();
+      const r = await c.gateway(c.gatewayUrl(opts.gateway)).replay(id);
+      if (opts.json) return c.out.json(r);
+      const s = r.session;
+      const t0 = new Date(s.started_at).getTime();
+      const off = (iso: string): string => `+${((new Date(iso).getTime() - t0) / 1000).toFixed(3)}s`.padEnd(10);
+      c.out.print(`Session ${s.id}: ${s.subject} on ${s.connection}${s.client_application ? ` (${s.client_application})` : ''}, started ${s.started_at}`);
+      const limit = Math.max(0, Number(opts.rows) || 0);
+      for (const e of r.events) {
+        const d = e.data as Record<string, unknown>;
+        switch (e.type) {
+          case 'session.opened':
+            c.out.print(`${off(e.time)}session opened (grant ${String(d.grant_id ?? '-')})`);
+            break;
+          case 'statement': {
+            const details = (d.details ?? {}) as { rule?: string; review_id?: string; message?: string };
+            const decision = String(d.decision);
+            const tag = decision === 'allow' ? 'ran' : decision === 'approved'
+              ? `approved by ${(e.approvers ?? []).join(', ') || '?'}` : decision.toUpperCase();
+            c.out.print(`${off(e.time)}[${tag}] ${oneLine(String(d.text))}${Array.isArray(d.parameters) && d.parameters.length ? `  -- params ${JSON.stringify(d.parameters)}` : ''}`);
+            if (details.rule && decision !== 'allow') c.out.print(`${' '.repeat(10)}rule ${details.rule}${details.review_id ? `, review ${details.review_id}` : ''}${details.message && decision !== 'approved' ? ` — ${details.message}` : ''}`);
+            break;
+          }
+          case 'statement.result': {
+            const masking = d.masking as Record<string, { rule: string; values: number }> | undefined;
+            const returned = d.returned as { row_count: number; truncated: boolean } | undefined;
+            const outcome = d.error_code ? `ERROR ${String(d.error_code)}: ${String(d.error_message)}` : `${String(d.command_tag ?? '')}${d.duration_ms !== null ? ` in ${Number(d.duration_ms).toFixed(1)} ms` : ''}`;
+            c.out.print(`${' '.repeat(10)}→ ${outcome}${masking ? ` · masked: ${Object.entries(masking).map(([col, m]) => `${col} (${m.rule}, ${m.values})`).join(', ')}` : ''}`);
+            const p = e.payload as ResultPayload | undefined;
+            if (p?.rows.length && limit) {
+              const shown = p.rows.slice(0, limit).map((row) => row.map((v) => (v === null ? 'NULL' : v)));
+              for (const line of table(p.columns, shown).split('\n')) c.out.print(`${' '.repeat(12)}${line}`);
+              const more = (returned?.row_count ?? p.rows.length) - shown.length;
+              if (more > 0) c.out.print(`${' '.repeat(12)}… ${more} more row${more === 1 ? '' : 's'}${returned?.truncated ? ' (kept: ' + p.rows.length + ')' : ''}`);
+            } else if (returned && !p) {
+              c.out.print(`${' '.repeat(12)}(${returned.row_count} rows; returned data no longer kept — retention)`);
+            }
+            break;
+          }
+          case 'session.closed':
+            c.out.print(`${off(e.time)}session closed: ${String(d.reason)}`);
+            break;
+          default:
+            c.out.print(`${off(e.time)}${e.type}`);
+        }
+      }
+    });
 }

@@ -27,6 +27,8 @@ export interface ApiOptions {
   wellKnown: WellKnown;
   recorder: PostgresRecorder;
   signingKey: SigningKey;
+  /** Signs an audit checkpoint now (exports call it first). */
+  checkpoint: () => Promise<void>;
   /** Verifies CI workload id_tokens; absent when no workload issuer is configured. */
   verifyWorkloadToken?: WorkloadVerifier;
   now?: () => Date;
@@ -55,7 +57,7 @@ export function createApi(o: ApiOptions): Router {
   const privileged = (id: Identity): boolean => hasRole(id, o.roles, 'admin') || hasRole(id, o.roles, 'auditor');
 
   const router = new Router(o.logger);
-  mountAuditApi(router, { db: o.db, roles: o.roles, recorder: o.recorder, signingKey: o.signingKey, gatewayUrl: o.wellKnown.public_url, who, now });
+  mountAuditApi(router, { db: o.db, roles: o.roles, recorder: o.recorder, signingKey: o.signingKey, gatewayUrl: o.wellKnown.public_url, who, now, checkpoint: o.checkpoint });
   return router
     .on('GET', '/.well-known/hoop', async () => ({ body: o.wellKnown }))
     .on('GET', '/healthz', async () => {

@@ -24,6 +24,8 @@ export interface AuditApiOptions {
   signingKey: SigningKey;
   gatewayUrl: string;
   who: (req: Parameters<Parameters<Router['on']>[2]>[0]) => Promise<Identity>;
+  /** Signs a checkpoint at the current head (after flushing), so an export's every record is signed. */
+  checkpoint: () => Promise<void>;
   now: () => Date;
 }
 
@@ -71,6 +73,7 @@ export function mountAuditApi(router: Router, o: AuditApiOptions): void {
       const since = body.since ? sinceToDate(body.since, o.now()) : undefined;
       const until = body.until ? sinceToDate(body.until, o.now()) : undefined;
       await auditor(ctx, 'export', { since: since?.toISOString() ?? null, until: until?.toISOString() ?? null });
+      await o.checkpoint();
       const dir = await mkdtemp(join(tmpdir(), 'hoop-export-'));
       try {
         const { sessions, statements } = await csvViews(o.db, since, until ?? o.now());
@@ -96,7 +99,20 @@ export function mountAuditApi(router: Router, o: AuditApiOptions): void {
           events.push(payload === undefined || payload === null ? rec : { ...rec, payload });
         }
       }
-      return { body: { session: detail.session, events } };
+      // Who approved: the review's decisions, for statements that ran under a review.
+      const reviewIds = [...new Set(events.map((e) => (e.data.details as { review_id?: unknown } | undefined)?.review_id).filter((x): x is string => typeof x === 'string'))];
+      const approvers = new Map<string, string[]>();
+      if (reviewIds.length) {
+        const d = await o.db.query<{ review_id: string; approver: string }>(
+          `SELECT review_id::text, approver FROM review_decisions WHERE review_id = ANY($1::uuid[]) AND decision = 'approve' ORDER BY at`, [reviewIds],
+        );
+        for (const r of d.rows) approvers.set(r.review_id, [...(approvers.get(r.review_id) ?? []), r.approver]);
+      }
+      const enriched = events.map((e) => {
+        const rid = (e.data.details as { review_id?: unknown } | undefined)?.review_id;
+        return typeof rid === 'string' && approvers.has(rid) ? { ...e, approvers: approvers.get(rid) } : e;
+      });
+      return { body: { session: detail.session, events: enriched } };
     });
 
   async function auditorQuiet(ctx: Parameters<Parameters<Router['on']>[2]>[0]): Promise<void> {

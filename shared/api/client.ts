@@ -7,7 +7,8 @@ import type { z } from 'zod';
 import { HoopError, fromProblem } from '../errors.js';
 import {
   ConnectionListSchema, GrantListSchema, GrantOrReviewSchema, GrantResponseSchema, MeSchema, ReviewListSchema, ReviewResponseSchema,
-  SessionDetailSchema, SessionListSchema, WellKnownSchema,
+  SessionDetailSchema, SessionListSchema, WellKnownSchema, AuditRecordPageSchema, CheckpointListSchema, KeyListSchema, ExportSchema,
+  ReplaySchema, type Replay,
   type ConnectionSummary, type Grant, type GrantRequest, type Me, type Review, type SessionDetail, type SessionSummary, type WellKnown,
 } from './schemas.js';
 import { TokenExchangeResponseSchema, tokenExchangeRequestBody, type TokenExchangeRequestInput } from './token-exchange.js';
@@ -28,6 +29,8 @@ export interface SessionQuery {
   user?: string;
   since?: string;
   grant?: string;
+  decision?: string;
+  text?: string;
   limit?: number;
 }
 
@@ -91,6 +94,30 @@ export class GatewayClient {
     if (params.all) q.set('all', 'true');
     if (params.active) q.set('active', 'true');
     return (await this.#call('GET', `/v1/grants${q.size ? '?' + q.toString() : ''}`, GrantListSchema)).grants;
+  }
+
+  auditRecords(q: { fromSeq: number; limit: number; since?: string; page?: boolean }): Promise<z.infer<typeof AuditRecordPageSchema>> {
+    const p = new URLSearchParams({ from_seq: String(q.fromSeq), limit: String(q.limit) });
+    if (q.since) p.set('since', q.since);
+    if (q.page) p.set('page', '1');
+    return this.#call('GET', `/v1/audit/records?${p.toString()}`, AuditRecordPageSchema);
+  }
+
+  async auditCheckpoints(): Promise<z.infer<typeof CheckpointListSchema>['checkpoints']> {
+    return (await this.#call('GET', '/v1/audit/checkpoints', CheckpointListSchema)).checkpoints;
+  }
+
+  async auditKeys(): Promise<Record<string, unknown>[]> {
+    return (await this.#call('GET', '/v1/audit/keys', KeyListSchema, { auth: false })).keys;
+  }
+
+  /** The files of a signed evidence bundle (base64), written by the gateway. */
+  async auditExport(q: { since?: string; until?: string }): Promise<Record<string, string>> {
+    return (await this.#call('POST', '/v1/audit/export', ExportSchema, { body: q })).files;
+  }
+
+  replay(id: string): Promise<Replay> {
+    return this.#call('GET', `/v1/sessions/${encodeURIComponent(id)}/replay`, ReplaySchema);
   }
 
   async sessions(query: SessionQuery = {}): Promise<SessionSummary[]> {

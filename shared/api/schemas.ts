@@ -138,3 +138,24 @@ export const ReviewDecisionRequestSchema = z.object({ comment: z.string().max(20
 
 /** `POST /v1/grants` answers 201 with a grant, or 202 with a pending access review. */
 export const GrantOrReviewSchema = z.union([GrantResponseSchema, ReviewResponseSchema]);
+
+/** Audit records as the chain stores them (see shared/audit/record.ts); validated loosely: the verifier checks them. */
+const AuditRecordSchema = z.object({
+  v: z.number(), seq: z.number(), time: z.string(), type: z.string(), actor: z.string().nullable(), session_id: z.string().nullable(),
+  connection: z.string().nullable(), data: z.record(z.string(), z.unknown()), prev_hash: z.string(), hash: z.string(),
+});
+export const AuditRecordPageSchema = z.object({
+  records: z.array(AuditRecordSchema),
+  next_from_seq: z.number().nullable(),
+  anchor: z.object({ seq: z.number(), hash: z.string() }).nullable(),
+});
+export const CheckpointListSchema = z.object({
+  checkpoints: z.array(z.object({ seq: z.number(), hash: z.string(), time: z.string(), kid: z.string(), sig: z.string() })),
+});
+export const KeyListSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) });
+export const ExportSchema = z.object({ files: z.record(z.string(), z.string()) });
+export const ReplaySchema = z.object({
+  session: SessionSummarySchema,
+  events: z.array(AuditRecordSchema.extend({ payload: z.unknown().optional(), approvers: z.array(z.string()).optional() })),
+});
+export type Replay = z.infer<typeof ReplaySchema>;

@@ -30,6 +30,8 @@ export interface StackOptions {
   accessTokenTtlSeconds?: number;
   grantCheckIntervalMs?: number;
   grants?: { default_ttl?: string; max_ttl?: string };
+  /** Extra top-level gateway YAML, e.g. an audit: section. */
+  topExtra?: string;
   /** More IdP users besides alice and bob. */
   extraUsers?: DevUser[];
   /** Extra YAML under `identity:` (indented 2 spaces), e.g. workload_issuers. */
@@ -87,6 +89,7 @@ identity:
   allow_insecure_http: true
 ${o.identityExtra ?? ''}
 roles: { admins: [admins], auditors: [auditors] }
+${o.topExtra ?? ''}
 grants: { default_ttl: ${o.grants?.default_ttl ?? '1h'}, max_ttl: ${o.grants?.max_ttl ?? '8h'} }
 connections:
   - name: shop

@@ -1,0 +1,120 @@
+/**
+ * `hoop audit verify` and `hoop audit export`. Verification runs here, in the CLI, over the records the gateway
+ * serves: the gateway is not trusted to say its own log is intact. Pin the signing key with --keys to trust
+ * nothing the gateway says at verification time.
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { JWK } from 'jose';
+import { HoopError } from '../../shared/errors.js';
+import { ChainVerifier, type VerifyResult } from '../../shared/audit/verify.js';
+import { verifyBundle } from '../../shared/audit/bundle.js';
+import type { AuditRecord, Checkpoint } from '../../shared/audit/record.js';
+import type { CliContext } from '../services/context.js';
+
+const PAGE = 2000;
+
+interface VerifyOptions {
+  since?: string;
+  bundle?: string;
+  keys?: string;
+  json?: boolean;
+  gateway?: string;
+}
+
+export function registerAudit(program: Command, ctx: () => CliContext): void {
+  const audit = program.command('audit').description('verify and export the tamper-evident audit log (auditors and admins)');
+
+  audit
+    .command('verify')
+    .description('check the audit chain and its signed checkpoints; name the first damage and its kind')
+    .option('--since <when>', 'verify from this time on (24h, 7d, or an ISO time), anchored to the record before it')
+    .option('--bundle <dir>', 'verify an exported evidence bundle offline, with no gateway')
+    .option('--keys <file>', 'a JWKS file with the gateway\'s public key(s) to trust (default: the ones the gateway or bundle publishes)')
+    .option('--json', 'print JSON')
+    .option('--gateway <url>', 'the gateway URL')
+    .addHelpText('after', `
+Damage is named by kind: edited, deleted, inserted, reordered, truncated (records removed after a signed
+checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
+    .action(async (opts: VerifyOptions) => {
+      const c = ctx();
+      const pinned = opts.keys ? await readKeys(opts.keys) : undefined;
+      if (opts.bundle) {
+        const r = await verifyBundle(opts.bundle, pinned ? { publicKeys: pinned } : {});
+        if (opts.json) c.out.json(r);
+        else {
+          if (r.ok) c.out.print(`chain OK: ${r.records} records, ${r.checkpoints} signed checkpoints, last seq ${r.lastSeq}`);
+          else c.out.print(`chain BROKEN at seq ${r.position}: ${r.kind} (${r.detail})`);
+          c.out.print(r.manifest_ok ? `files OK: every file matches the manifest${r.manifest_signed ? ', and the manifest signature verifies' : ' (manifest not signed)'}` : `files BROKEN: ${r.problems.join('; ')}`);
+        }
+        if (!r.valid) throw new HoopError('conflict', `the evidence bundle in ${opts.bundle} does not verify`);
+        return;
+      }
+      const api = c.gateway(c.gatewayUrl(opts.gateway));
+      const keys = pinned ?? ((await api.auditKeys()) as JWK[]);
+      const checkpoints = (await api.auditCheckpoints()) as Checkpoint[];
+      let page = await api.auditRecords({ fromSeq: 1, limit: PAGE, ...(opts.since ? { since: opts.since } : {}) });
+      const verifier = new ChainVerifier({
+        publicKeys: keys,
+        checkpoints: opts.since ? checkpoints.filter((k) => page.records[0] === undefined || k.seq >= page.records[0].seq - 1) : checkpoints,
+        ...(page.anchor ? { anchor: page.anchor } : {}),
+      });
+      let first: number | undefined;
+      for (;;) {
+        for (const r of page.records) {
+          first ??= r.seq;
+          verifier.push(r as AuditRecord);
+        }
+        if (page.next_from_seq === null || verifier.settled) break;
+        page = await api.auditRecords({ fromSeq: page.next_from_seq, limit: PAGE, page: true });
+      }
+      const result: VerifyResult = verifier.finish();
+      const unsigned = result.ok ? result.lastSeq - Math.max(0, ...checkpoints.map((k) => k.seq)) : 0;
+      if (opts.json) c.out.json({ ...result, first_seq: first ?? null, unsigned_tail: Math.max(0, unsigned) });
+      else if (result.ok) {
+        const last = checkpoints.at(-1);
+        c.out.print(`audit log OK: ${result.records} records (seq ${first ?? '-'}–${result.lastSeq}), ${result.checkpoints} signed checkpoints verified`);
+        if (last) c.out.print(`last checkpoint: seq ${last.seq} at ${last.time}${unsigned > 0 ? `; ${unsigned} later records are linked but not signed yet` : ''}`);
+      } else {
+        c.out.print(`audit log BROKEN at seq ${result.position}: ${result.kind}`);
+        c.out.print(`  ${result.detail}`);
+      }
+      if (!result.ok) throw new HoopError('conflict', `the audit log does not verify: ${result.kind} at seq ${result.position}`);
+    });
+
+  audit
+    .command('export')
+    .description('write a signed evidence bundle an auditor can verify offline')
+    .option('--since <when>', 'from this time (24h, 7d, or an ISO time); default: the beginning')
+    .option('--until <when>', 'until this time (ISO); default: now')
+    .requiredOption('--out <dir>', 'the directory to write (created; must be empty if it exists)')
+    .option('--gateway <url>', 'the gateway URL')
+    .addHelpText('after', `
+The bundle holds the records as JSON Lines, the signed checkpoints, the public key, a signed manifest with
+every file's SHA-256, CSV views of sessions and statements, and a README for the auditor.
+Check it anywhere with: hoop audit verify --bundle DIR`)
+    .action(async (opts: { since?: string; until?: string; out: string; gateway?: string }) => {
+      const c = ctx();
+      const files = await c.gateway(c.gatewayUrl(opts.gateway)).auditExport({
+        ...(opts.since ? { since: opts.since } : {}), ...(opts.until ? { until: opts.until } : {}),
+      });
+      await mkdir(opts.out, { recursive: true });
+      const existing = await stat(join(opts.out, 'manifest.json')).then(() => true, () => false);
+      if (existing) throw new HoopError('usage', `${opts.out} already holds a bundle`, { hint: 'choose an empty directory' });
+      for (const [name, b64] of Object.entries(files)) {
+        if (!/^[\w.-]+$/.test(name)) throw new HoopError('internal', `the gateway sent an unexpected file name "${name}"`);
+        await writeFile(join(opts.out, name), Buffer.from(b64, 'base64'));
+      }
+      c.out.print(`Wrote ${Object.keys(files).length} files to ${opts.out}. Verify with: hoop audit verify --bundle ${opts.out}`);
+    });
+}
+
+async function readKeys(file: string): Promise<JWK[]> {
+  try {
+    const j = JSON.parse(await readFile(file, 'utf8')) as { keys?: JWK[] } | JWK[];
+    return Array.isArray(j) ? j : (j.keys ?? []);
+  } catch (e) {
+    throw new HoopError('usage', `cannot read the keys in ${file}`, { cause: e, hint: 'pass a JWKS file: {"keys": [...]}' });
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * Evidence an auditor can trust, end to end: a session with a masked SELECT, a blocked DROP and a DELETE
+ * approved by bob replays from the audit chain; `hoop audit verify` passes on an intact log and names the
+ * position and kind of every tampering done directly in PostgreSQL; an exported bundle verifies offline and
+ * fails after one changed byte; pruning returned data keeps the chain verifiable; and when the audit store is
+ * gone, the next statement is refused and nothing reaches the target.
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
+import { canonicalize } from '../../shared/audit/canonical.js';
+import { auditTime, hashRecord } from '../../shared/audit/record.js';
+
+let stack: Stack;
+let alice: User;
+let bob: User;
+let port: number;
+let state: pg.Client;
+let sessionId: string;
+
+beforeAll(async () => {
+  stack = await startStack({
+    // Checkpoints only when an export asks: none may be signed while a test has tampered with the log.
+    topExtra: 'audit: { checkpoint_every: 1000000, checkpoint_interval: 1h, returned_rows: 3 }',
+    shopExtra: `
+    guardrails: { block: [ddl] }
+    approvals:
+      - name: order-deletes
+        match: { statements: [delete], tables: [public.orders] }
+        approvers: [dba]
+    masking:
+      columns: { public.customers.email: partial }`,
+  });
+  alice = new User('alice', stack);
+  bob = new User('bob', stack);
+  expect((await alice.login()).code).toBe(0);
+  expect((await bob.login()).code).toBe(0);
+  ({ port } = await alice.connect('shop'));
+  state = new pg.Client({ connectionString: stack.stateUrl });
+  await state.connect();
+
+  // The session to replay: a masked SELECT, a blocked DROP, a DELETE approved by bob.
+  const c = tunnelClient(port, { application_name: 'evidence' });
+  await c.connect();
+  await c.query('SELECT id, email FROM customers ORDER BY id LIMIT 5');
+  await c.query('DROP TABLE orders').catch(() => undefined);
+  const notice = new Promise<string>((resolve) => c.on('notice', (n) => resolve(/Review ([0-9a-f-]{36})/.exec(n.message ?? '')?.[1] ?? '')));
+  const del = c.query('DELETE FROM orders WHERE id = 1');
+  expect((await bob.hoop(['approve', await notice])).code).toBe(0);
+  await del;
+  await c.end();
+  for (let i = 0; i < 100 && !sessionId; i++) {
+    const r = await state.query(`SELECT id FROM sessions WHERE client_application = 'evidence' AND ended_at IS NOT NULL`);
+    sessionId = r.rows[0]?.id as string;
+    if (!sessionId) await new Promise((res) => setTimeout(res, 100));
+  }
+  expect(sessionId).toBeDefined();
+  // An export signs a checkpoint at the head first.
+  expect((await bob.hoop(['audit', 'export', '--out', join(stack.tmp, 'first-export')])).code).toBe(0);
+});
+
+afterAll(async () => {
+  await state?.end();
+  await alice?.stopAgent();
+  await stack?.close();
+});
+
+async function verify(u: User = bob, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  return u.hoop(['audit', 'verify', ...extra]);
+}
+
+describe('replay', () => {
+  it('replays the session with its masked rows, the block and the approval', async () => {
+    const r = await bob.hoop(['sessions', 'replay', sessionId]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('[ran] SELECT id, email FROM customers ORDER BY id LIMIT 5');
+    expect(r.stdout).toContain('masked: email (public.customers.email, 5)');
+    expect(r.stdout).toMatch(/\s[a-z]\*\*\*@example\.com/);
+    expect(r.stdout).not.toMatch(/[a-z]{2,}\.[a-z-]+\d+@example\.com/); // no raw email anywhere
+    expect(r.stdout).toContain('… 2 more rows (kept: 3)');
+    expect(r.stdout).toContain('[BLOCK] DROP TABLE orders');
+    expect(r.stdout).toContain('rule ddl');
+    expect(r.stdout).toContain('[approved by bob] DELETE FROM orders WHERE id = 1');
+    expect(r.stdout).toContain('DELETE 1');
+    const json = JSON.parse((await bob.hoop(['sessions', 'replay', sessionId, '--json'])).stdout) as { events: { type: string; data: { decision?: string }; approvers?: string[]; payload?: { rows: string[][] } }[] };
+    expect(json.events.map((e) => e.type)).toEqual(expect.arrayContaining(['session.opened', 'statement', 'statement.result', 'session.closed']));
+    expect(json.events.find((e) => e.data.decision === 'approved')?.approvers).toEqual(['bob']);
+  });
+
+  it('filters sessions by decision and text', async () => {
+    const blocked = JSON.parse((await bob.hoop(['sessions', '--decision', 'blocked', '--json'])).stdout) as { sessions: { id: string }[] };
+    expect(blocked.sessions.map((s) => s.id)).toContain(sessionId);
+    const masked = JSON.parse((await bob.hoop(['sessions', '--decision', 'masked', '--json'])).stdout) as { sessions: { id: string }[] };
+    expect(masked.sessions.map((s) => s.id)).toContain(sessionId);
+    const none = JSON.parse((await bob.hoop(['sessions', '--text', 'no statement says this', '--json'])).stdout) as { sessions: unknown[] };
+    expect(none.sessions).toEqual([]);
+  });
+
+  it('keeps the log for auditors: others may not read it, and reads are recorded', async () => {
+    const r = await alice.hoop(['audit', 'verify']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('reading the audit log needs the auditor or admin role');
+    expect((await bob.hoop(['sessions', 'replay', sessionId])).code).toBe(0);
+    const reads = await state.query(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'audit.read' AND actor = 'bob'`);
+    expect(reads.rows[0].n).toBeGreaterThan(0);
+  });
+});
+
+describe('export', () => {
+  it('writes a bundle that verifies offline, and fails after one changed byte', async () => {
+    const dir = join(await mkdtemp(join(stack.tmp, 'bundle-')), 'out');
+    const r = await bob.hoop(['audit', 'export', '--out', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    // offline: a user with no gateway at all
+    const offline = new User('auditor', stack);
+    const ok = await offline.hoop(['audit', 'verify', '--bundle', dir], { env: { HOOP_GATEWAY_URL: 'http://127.0.0.1:9' } });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('chain OK');
+    expect(ok.stdout).toContain('manifest signature verifies');
+    const readme = await readFile(join(dir, 'README.md'), 'utf8');
+    expect(readme).toContain('hoop audit verify --bundle');
+    for (const file of ['records.jsonl', 'statements.csv']) {
+      const path = join(dir, file);
+      const original = await readFile(path);
+      const changed = Buffer.from(original);
+      const at = Math.floor(changed.length / 2);
+      changed[at] = changed[at]! ^ 0x01;
+      await writeFile(path, changed);
+      const bad = await offline.hoop(['audit', 'verify', '--bundle', dir]);
+      expect(bad.code, `${file} changed`).toBe(1);
+      expect(bad.stdout).toMatch(/BROKEN/);
+      await writeFile(path, original);
+    }
+  });
+});
+
+describe('retention', () => {
+  it('prunes returned data and still verifies', async () => {
+    const before = await state.query('SELECT count(*)::int AS n FROM audit_payloads');
+    expect(before.rows[0].n).toBeGreaterThan(0);
+    const { pruneOldPayloads } = await import('../../gateway/audit/reader.js');
+    const n = await pruneOldPayloads(state, new Date(Date.now() + 60_000));
+    expect(n).toBe(before.rows[0].n);
+    expect((await verify()).code).toBe(0);
+    const replay = await bob.hoop(['sessions', 'replay', sessionId]);
+    expect(replay.stdout).toContain('returned data no longer kept');
+  });
+
+});
+
+describe('verification', () => {
+  it('passes on an intact log, with signed checkpoints', async () => {
+    const r = await verify();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^audit log OK: \d+ records \(seq 1–\d+\), [1-9]\d* signed checkpoints verified/);
+  });
+
+  /** Runs `tamper`, expects verify to name `kind` at the seq `position` returns, then undoes it. */
+  async function expectDamage(kind: string, tamper: () => Promise<number>, undo: (() => Promise<void>) | null): Promise<void> {
+    const position = await tamper();
+    try {
+      const r = await verify(bob, ['--json']);
+      expect(r.code).toBe(1);
+      const out = JSON.parse(r.stdout) as { ok: boolean; kind: string; position: number };
+      expect(out).toMatchObject({ ok: false, kind, position });
+      const text = await verify();
+      expect(text.stdout).toContain(`audit log BROKEN at seq ${position}: ${kind}`);
+    } finally {
+      await undo?.();
+    }
+    if (undo) expect((await verify()).code).toBe(0);
+  }
+
+  const pick = async (): Promise<{ seq: number; row: Record<string, unknown> }> => {
+    const r = await state.query(`SELECT * FROM audit_log WHERE type = 'statement' AND seq > 3 ORDER BY seq LIMIT 1`);
+    return { seq: Number(r.rows[0].seq), row: r.rows[0] as Record<string, unknown> };
+  };
+
+  it('names an edited record', async () => {
+    const { seq, row } = await pick();
+    await expectDamage('edited',
+      async () => {
+        await state.query(`UPDATE audit_log SET actor = 'mallory' WHERE seq = $1`, [seq]);
+        return seq;
+      },
+      async () => void (await state.query(`UPDATE audit_log SET actor = $2 WHERE seq = $1`, [seq, row.actor])));
+  });
+
+  it('names a deleted record', async () => {
+    const { seq, row } = await pick();
+    await expectDamage('deleted',
+      async () => {
+        await state.query('DELETE FROM audit_log WHERE seq = $1', [seq]);
+        return seq;
+      },
+      async () => void (await state.query(
+        'INSERT INTO audit_log (seq, v, time, type, actor, session_id, connection, data, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+        [row.seq, row.v, row.time, row.type, row.actor, row.session_id, row.connection, row.data, row.prev_hash, row.hash],
+      )));
+  });
+
+  /** Runs statements in one transaction, rolling back on error (so a failure cannot poison later tests). */
+  async function tx(...sql: [string, unknown[]?][]): Promise<void> {
+    await state.query('BEGIN');
+    try {
+      for (const [q, p] of sql) await state.query(q, p);
+      await state.query('COMMIT');
+    } catch (e) {
+      await state.query('ROLLBACK');
+      throw e;
+    }
+  }
+  const FAR = 1_000_000_000; // seq > 0 is a constraint: park rows far away instead of negating them
+
+  it('names reordered records', async () => {
+    // two neighbours without returned-data payloads (payloads reference their record)
+    const r = await state.query(
+      `SELECT a.seq FROM audit_log a JOIN audit_log b ON b.seq = a.seq + 1
+        WHERE a.seq > 3 AND NOT EXISTS (SELECT 1 FROM audit_payloads p WHERE p.seq IN (a.seq, b.seq)) ORDER BY a.seq LIMIT 1`,
+    );
+    const seq = Number(r.rows[0].seq);
+    const swap = (): Promise<void> => tx(
+      ['UPDATE audit_log SET seq = $2 WHERE seq = $1', [seq, FAR]],
+      ['UPDATE audit_log SET seq = $1 WHERE seq = $2', [seq, seq + 1]],
+      ['UPDATE audit_log SET seq = $1 WHERE seq = $2', [seq + 1, FAR]],
+    );
+    await expectDamage('reordered', async () => {
+      await swap();
+      return seq;
+    }, swap);
+  });
+
+  // Destructive from here on: these cannot be undone (records appended meanwhile are hashed with their seq).
+  it('names the truncation of records covered by a signed checkpoint', async () => {
+    // sign a checkpoint at the head, then cut the log back before it
+    expect((await bob.hoop(['audit', 'export', '--out', join(stack.tmp, 'before-truncation')])).code).toBe(0);
+    const head = Number((await state.query('SELECT max(seq) AS s FROM audit_log')).rows[0].s);
+    const cut = head - 3;
+    await state.query('DELETE FROM audit_payloads WHERE seq >= $1', [cut]);
+    await state.query('DELETE FROM audit_log WHERE seq >= $1', [cut]);
+    const r = await verify(bob, ['--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, kind: 'truncated' });
+  });
+
+  it('names an inserted record', async () => {
+    const { seq, row } = await pick();
+    // make room at `seq` by renumbering everything after it, payloads along
+    const shift = (by: number, from: number): Promise<void> => tx(
+      ['ALTER TABLE audit_payloads DROP CONSTRAINT audit_payloads_seq_fkey'],
+      ['UPDATE audit_log SET seq = seq + $2 WHERE seq >= $1', [from, FAR]],
+      ['UPDATE audit_payloads SET seq = seq + $2 WHERE seq >= $1', [from, FAR]],
+      ['UPDATE audit_log SET seq = seq - $2 + $1 WHERE seq >= $2', [by, FAR]],
+      ['UPDATE audit_payloads SET seq = seq - $2 + $1 WHERE seq >= $2', [by, FAR]],
+      ['ALTER TABLE audit_payloads ADD CONSTRAINT audit_payloads_seq_fkey FOREIGN KEY (seq) REFERENCES audit_log (seq)'],
+    );
+    await expectDamage('inserted',
+      async () => {
+        await shift(1, seq);
+        // a forged record in the gap, linked to its predecessor with a correctly computed hash, as a forger would
+        const forged = { v: 1 as const, seq, time: auditTime(new Date(row.time as Date)), type: 'statement', actor: 'mallory',
+          session_id: row.session_id as string | null, connection: row.connection as string | null,
+          data: { seq: 99, text: 'SELECT 1', parameters: null, protocol: 'simple', decision: 'allow' }, prev_hash: row.prev_hash as string };
+        await state.query(
+          `INSERT INTO audit_log (seq, v, time, type, actor, session_id, connection, data, prev_hash, hash) VALUES ($1,1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+          [seq, row.time, forged.type, forged.actor, forged.session_id, forged.connection, canonicalize(forged.data), forged.prev_hash, hashRecord(forged)],
+        );
+        return seq;
+      },
+      null);
+  });
+});
+
+describe('failure', () => {
+  it('refuses the next statement when the audit store is unavailable, and nothing reaches the target', async () => {
+    const c = tunnelClient(port);
+    await c.connect();
+    expect((await c.query('SELECT 1 AS before')).rows).toEqual([{ before: 1 }]);
+    const admin = new pg.Client({ connectionString: stack.shopAdminUrl });
+    await admin.connect();
+    await admin.query('CREATE TABLE IF NOT EXISTS canary (id int)');
+    await admin.query(`ALTER TABLE canary OWNER TO ${stack.shopRole}`);
+    const stateDb = new URL(stack.stateUrl).pathname.slice(1);
+    state.on('error', () => undefined); // this test ends the state database's connections, this one's too
+    await admin.query(`ALTER DATABASE ${stateDb} ALLOW_CONNECTIONS false`);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [stateDb]);
+    try {
+      const e = await c.query('INSERT INTO canary VALUES (1)').then(() => null, (x: unknown) => x as { code?: string; message: string; routine?: string });
+      expect(e).toMatchObject({ code: '58000', routine: 'hoop_audit_unavailable' });
+      expect(e!.message).toBe('hoop: the statement was not run because the audit store could not record it');
+      expect((await admin.query('SELECT count(*)::int AS n FROM canary')).rows[0].n).toBe(0);
+    } finally {
+      await admin.query(`ALTER DATABASE ${stateDb} ALLOW_CONNECTIONS true`);
+      await c.end().catch(() => undefined);
+      await admin.end();
+    }
+    // state is reconnected after (the log reattaches to its database)
+    state = new pg.Client({ connectionString: stack.stateUrl });
+    await state.connect();
+  });
+});
