@@ -233,6 +233,10 @@ describe('masking', () => {
     ['a union', "SELECT email AS v FROM customers WHERE id = 1 UNION ALL SELECT 'x'", 'email'],
     ['a whole row', 'SELECT row_to_json(c) AS v FROM customers c WHERE id = 1', 'email'],
     ['a CTE', 'WITH x AS (SELECT email || \'!\' AS v FROM customers WHERE id = 1) SELECT v FROM x', 'email'],
+    ['a subquery in an explicit JOIN', "SELECT s.v FROM orders o JOIN (SELECT id, replace(email, '@', ' at ') AS v FROM customers) s ON s.id = o.customer_id LIMIT 1", 'email'],
+    ['an expression beside *', 'SELECT *, upper(email) AS v FROM customers WHERE id = 1', 'email'],
+    ['a wrapper that partial masking would keep', "SELECT 'a@' || card_number || '.com' AS v FROM cards WHERE customer_id = 1", 'card'],
+    ['an email rebuilt around the value', "SELECT 'x' || email AS v FROM customers WHERE id = 1", 'email'],
   ];
   for (const [what, sql, col] of dodges) {
     it(`never returns the raw value through ${what}: masked whole or refused`, async () => {
@@ -244,6 +248,30 @@ describe('masking', () => {
       }
     });
   }
+
+  it('refuses what it cannot mask: PREPARE and cursors over masked tables, COPY (SELECT *), COPY options', async () => {
+    await withClient(async (c) => {
+      await expectBlocked(c.query('PREPARE p AS SELECT upper(email) FROM customers'), 'masking');
+      await c.query('BEGIN');
+      await expectBlocked(c.query('DECLARE cur CURSOR FOR SELECT upper(email) FROM customers'), 'masking');
+      await c.query('ROLLBACK');
+      await expectBlocked(c.query("COPY (SELECT * FROM customers) TO STDOUT"), 'masking');
+      await expectBlocked(c.query("COPY customers (id, email) TO STDOUT WITH (FORMAT csv, DELIMITER ';')"), 'masking');
+      await expectBlocked(c.query("COPY customers (id, email) TO STDOUT WITH (FORMAT csv, HEADER)"), 'masking');
+      // a "*.card_number" rule could name a column of any table: PREPARE is refused over every table then
+      await expectBlocked(c.query('PREPARE p2 AS SELECT count(*) FROM orders'), 'masking');
+    });
+  });
+
+  it('masks an unqualified table whatever schema the search_path resolves it to', async () => {
+    await admin.query(`CREATE SCHEMA IF NOT EXISTS sales AUTHORIZATION ${stack.shopRole}`);
+    await admin.query(`CREATE TABLE IF NOT EXISTS sales.customers (id int, email text); INSERT INTO sales.customers VALUES (1, 'zed.quux@example.org'); ALTER TABLE sales.customers OWNER TO ${stack.shopRole}`);
+    await withClient(async (c) => {
+      await c.query('SET search_path = sales');
+      const r = await c.query('SELECT lower(email) AS v FROM customers WHERE id = 1');
+      expect(isMasked(r.rows[0].v, 'zed.quux@example.org')).toBe(true);
+    });
+  });
 
   it('masks what detectors find in free text, and leaves the rest', async () => {
     const r = await withClient((c) => c.query('SELECT id, body FROM notes ORDER BY id'));

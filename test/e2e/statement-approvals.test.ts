@@ -142,6 +142,44 @@ describe('statement approvals', () => {
     expect(out).toContain('DELETE 1');
   });
 
+  it('lets an approval cover one execution only', async () => {
+    // a named prepared statement, approved and run once, cannot be executed again with other parameters
+    const c = tunnelClient(port);
+    await c.connect();
+    const notice = new Promise<string>((resolve) => c.on('notice', (n) => resolve(/Review ([0-9a-f-]{36})/.exec(n.message ?? '')?.[1] ?? '')));
+    const first = c.query({ name: 'del', text: 'DELETE FROM orders WHERE id = $1', values: [12] });
+    expect((await bob.hoop(['approve', await notice])).code).toBe(0);
+    expect(await first).toMatchObject({ rowCount: 1 });
+    const again = await c.query({ name: 'del', text: 'DELETE FROM orders WHERE id = $1', values: [13] }).then(() => null, (e: unknown) => e as { routine?: string; message: string });
+    expect(again).toMatchObject({ routine: 'hoop_blocked' });
+    expect(again!.message).toContain('covers one execution');
+    expect(await exists('orders', 13)).toBe(true);
+    // SQL-level PREPARE of a statement that needs approval is refused outright
+    const prep = await c.query('PREPARE d AS DELETE FROM orders WHERE id = $1').then(() => null, (e: unknown) => e as { routine?: string; message: string });
+    expect(prep).toMatchObject({ routine: 'hoop_blocked' });
+    expect(prep!.message).toContain('run it directly instead of through PREPARE');
+    await c.end();
+  });
+
+  it('treats upserts and MERGE as the updates and deletes they are', async () => {
+    const h = await held(`INSERT INTO cards (id, customer_id, card_number, expires) VALUES (1, 1, 'x', '01/30') ON CONFLICT (id) DO UPDATE SET expires = '02/30'`);
+    expect((await bob.hoop(['reject', h.reviewId])).code).toBe(0);
+    expect(await h.result).toMatchObject({ error: { routine: 'hoop_approval_rejected' } });
+    const m = await held(`MERGE INTO orders o USING (SELECT 14 AS id) s ON o.id = s.id WHEN MATCHED THEN DELETE`);
+    expect((await bob.hoop(['reject', m.reviewId])).code).toBe(0);
+    expect(await m.result).toMatchObject({ error: { routine: 'hoop_approval_rejected' } });
+    expect(await exists('orders', 14)).toBe(true);
+  });
+
+  it('does not run a held statement whose client went away', async () => {
+    const h = await held('DELETE FROM orders WHERE id = 15');
+    await h.client.end().catch(() => undefined); // the client disconnects while waiting
+    await new Promise((r) => setTimeout(r, 300));
+    await bob.hoop(['approve', h.reviewId]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await exists('orders', 15)).toBe(true);
+  });
+
   it('records the decision with the statement', async () => {
     const state = new pg.Client({ connectionString: stack.stateUrl });
     await state.connect();

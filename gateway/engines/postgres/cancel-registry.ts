@@ -15,6 +15,8 @@ interface Entry {
   subject: string;
   target: PostgresConnection;
   upstream: { pid: number; secret: Buffer };
+  /** The session's own handling (a statement held for approval is cancelled at the gateway); true when handled. */
+  local?: () => boolean;
 }
 
 export class CancelRegistry {
@@ -26,7 +28,9 @@ export class CancelRegistry {
   }
 
   /** Makes up a client-facing key for a session; returns it with the function that forgets it. */
-  register(subject: string, target: PostgresConnection, upstream: { pid: number; secret: Buffer }): { pid: number; secret: Buffer; release: () => void } {
+  register(
+    subject: string, target: PostgresConnection, upstream: { pid: number; secret: Buffer }, local?: () => boolean,
+  ): { pid: number; secret: Buffer; release: () => void } {
     let pid: number;
     let secret: Buffer;
     let k: string;
@@ -35,7 +39,7 @@ export class CancelRegistry {
       secret = randomBytes(4);
       k = key(pid, secret);
     } while (this.#entries.has(k));
-    this.#entries.set(k, { subject, target, upstream });
+    this.#entries.set(k, { subject, target, upstream, ...(local ? { local } : {}) });
     return { pid, secret, release: () => this.#entries.delete(k) };
   }
 
@@ -45,6 +49,10 @@ export class CancelRegistry {
     if (!e || e.subject !== subject) {
       this.#logger.info('cancel request ignored', { reason: e ? 'other subject' : 'unknown key' });
       return false;
+    }
+    if (e.local?.()) {
+      this.#logger.info('cancel request handled at the gateway', { connection: e.target.name });
+      return true;
     }
     const socket = await dial(e.target, 5000);
     await new Promise<void>((resolve) => {

@@ -37,7 +37,8 @@ export function ruleForUse(use: ColumnUse, tables: readonly TableRef[], rules: M
   return rules.columns.find((r) => {
     if (use.column !== '*' && !r.column.test(use.column)) return false;
     if (!r.table) return true;
-    return candidates.some((t) => r.table!.test(t.name) && (!r.schema || r.schema.test(t.schema ?? DEFAULT_SCHEMA)));
+    // An unqualified name may resolve to any schema on the search_path: it matches a rule in any schema.
+    return candidates.some((t) => r.table!.test(t.name) && (!r.schema || t.schema === null || r.schema.test(t.schema)));
   });
 }
 
@@ -69,6 +70,17 @@ export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingR
         return `hoop: the masked column ${use.table ? use.table + '.' : ''}${use.column} (rule ${r.pattern}) reaches the result through ${where}, where hoop cannot mask it; select it directly`;
       }
     }
+    const touchesMasked = (): boolean => f.tables.some((t) => tableHasRules(t.name, [t], rules) !== undefined);
+    if ((f.kind === 'prepare' || /DECLARE/i.test(f.command)) && touchesMasked()) {
+      return 'hoop: PREPARE and DECLARE CURSOR over tables with masked columns cannot be masked; run the query directly (drivers\' prepared statements are fine)';
+    }
+    if (f.copy && f.copy.direction === 'to' && touchesMasked()) {
+      if (f.copy.query && f.outputs.some((o) => o.source.kind === 'star')) {
+        return 'hoop: COPY (SELECT * …) over tables with masked columns cannot be masked; name the columns';
+      }
+      const unsupported = f.copy.options.filter((o) => o !== 'format');
+      if (unsupported.length) return `hoop: COPY with ${unsupported.join(', ').toUpperCase()} cannot be masked; use plain FORMAT text or csv`;
+    }
     if (f.copy && f.copy.direction === 'to' && f.copy.format === 'binary') {
       const touched = f.copy.table ? rules.columns.some((r) => !r.table || (r.table.test(f.copy!.table!.name) && (!r.schema || r.schema.test(f.copy!.table!.schema ?? DEFAULT_SCHEMA))))
         : f.outputs.some((o) => outputRule(o, f, rules));
@@ -76,6 +88,15 @@ export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingR
     }
   }
   return null;
+}
+
+/**
+ * A value computed from a masked column is masked whole, and with `redact` (or `null`): `partial` keeps parts of
+ * the value it is given, and a computed value may carry the secret exactly where partial keeps characters
+ * (`'a@' || card_number || '.com'`).
+ */
+function wholeAction(rule: ColumnRule): MaskAction {
+  return { kind: 'rule', strategy: rule.strategy === 'null' ? 'null' : 'redact' };
 }
 
 function outputRule(o: StatementFacts['outputs'][number], f: StatementFacts, rules: MaskingRules): ColumnRule | undefined {
@@ -109,16 +130,42 @@ export function planResult(
   facts: StatementFacts | undefined,
   rules: MaskingRules,
 ): PlannedColumn[] {
-  const aligned = facts !== undefined && facts.outputs.length === fields.length && facts.outputs.every((o) => o.source.kind !== 'star');
+  const outputs = facts ? alignOutputs(facts.outputs, fields.length) : undefined;
+  // Outputs that cannot be aligned with the result's columns (several *): any expression over a masked column
+  // masks every column the server gives no origin for.
+  const unaligned = facts && !outputs ? facts.outputs.map((o) => (o.source.kind === 'expression' ? outputRule(o, facts, rules) : undefined)).find((r) => r) : undefined;
   return fields.map((field, i) => {
     const origin = origins[i];
-    let rule: ColumnRule | undefined;
-    if (origin) rule = ruleForOrigin(origin, rules);
-    else if (aligned) rule = outputRule(facts.outputs[i]!, facts, rules);
-    else if (facts) rule = ruleForUse({ table: null, column: field.name }, facts.tables, rules);
-    if (rule) return { action: { kind: 'rule', strategy: rule.strategy }, rule: rule.pattern };
+    if (origin) {
+      const r = ruleForOrigin(origin, rules);
+      if (r) return { action: { kind: 'rule', strategy: r.strategy }, rule: r.pattern };
+      return detectorsAction(rules);
+    }
+    const o = outputs?.[i];
+    if (o && facts) {
+      const r = outputRule(o, facts, rules);
+      if (r) return { action: o.source.kind === 'expression' ? wholeAction(r) : { kind: 'rule', strategy: r.strategy }, rule: r.pattern };
+    } else if (unaligned) {
+      return { action: wholeAction(unaligned), rule: unaligned.pattern };
+    } else if (facts) {
+      const r = ruleForUse({ table: null, column: field.name }, facts.tables, rules);
+      if (r) return { action: { kind: 'rule', strategy: r.strategy }, rule: r.pattern };
+    }
     return detectorsAction(rules);
   });
+}
+
+/**
+ * The statement's outputs, one per result column: a `*` stands for however many columns the server returned
+ * beyond the named ones (only one `*` can be placed that way); undefined when they cannot be aligned.
+ */
+function alignOutputs(outputs: StatementFacts['outputs'], count: number): (StatementFacts['outputs'][number] | undefined)[] | undefined {
+  const stars = outputs.filter((o) => o.source.kind === 'star').length;
+  if (stars === 0) return outputs.length === count ? outputs : undefined;
+  if (stars > 1) return undefined;
+  const width = count - (outputs.length - 1);
+  if (width < 0) return undefined;
+  return outputs.flatMap((o) => (o.source.kind === 'star' ? new Array<undefined>(width).fill(undefined) : [o]));
 }
 
 /** The plan for COPY … TO STDOUT: a table's columns by origin, a query's by its outputs. */
@@ -134,6 +181,7 @@ export function planCopy(facts: StatementFacts, tableColumns: readonly string[] 
   }
   return facts.outputs.map((o) => {
     const r = outputRule(o, facts, rules);
-    return r ? { action: { kind: 'rule', strategy: r.strategy }, rule: r.pattern } : detectorsAction(rules);
+    if (!r) return detectorsAction(rules);
+    return { action: o.source.kind === 'expression' ? wholeAction(r) : { kind: 'rule', strategy: r.strategy }, rule: r.pattern };
   });
 }

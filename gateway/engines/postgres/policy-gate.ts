@@ -73,7 +73,13 @@ export class PolicyGate {
     if (d.action === 'block') return { action: 'block', facts, rule: d.rule, error: blocked(d.message, d.rule) };
     const refusal = maskingRefusal(facts, this.#policy.masking);
     if (refusal) return { action: 'block', facts, rule: 'masking', error: blocked(`${refusal} (rule masking)`, 'masking') };
-    if (d.action === 'approve') return { action: 'approve', facts, rule: d.rule };
+    if (d.action === 'approve') {
+      // A prepared statement could run again and again under one approval: PREPARE of such statements is refused.
+      if (facts.some((f) => f.kind === 'prepare')) {
+        return { action: 'block', facts, rule: d.rule.name, error: blocked(`hoop: this statement needs approval (rule ${d.rule.name}), and an approval covers one execution: run it directly instead of through PREPARE (rule ${d.rule.name})`, d.rule.name) };
+      }
+      return { action: 'approve', facts, rule: d.rule };
+    }
     return { action: 'allow', facts };
   }
 

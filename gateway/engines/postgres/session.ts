@@ -75,8 +75,13 @@ export class PostgresSession {
   /** Decisions of prepared statements (by name) and of the portals bound to them, for recording at Execute. */
   readonly #prepared = new Map<string, { decision: string; details: Record<string, unknown> }>();
   readonly #portals = new Map<string, { decision: string; details: Record<string, unknown> }>();
+  readonly #portalStatement = new Map<string, string>();
   /** Extended protocol: a pipeline held, up to its Sync, while its statement waits for approval. */
   #held: { frames: Frame[]; name: string; sql: string; rule: ApprovalRule; facts: Verdict['facts']; params: (string | null)[] | null } | undefined;
+  /** Aborts the wait for a review (the client went away, or sent a CancelRequest). */
+  #approvalWait: AbortController | undefined;
+  /** Prepared statements that ran under an approval: one execution each. */
+  readonly #spent = new Set<string>();
   /** A statement the approver approved, let through the gate once while its held pipeline is replayed. */
   #preapproved: { sql: string; details: Record<string, unknown> } | undefined;
 
@@ -88,6 +93,8 @@ export class PostgresSession {
     this.#capture = new ResultCapture(ctx.capture);
     this.#clientSource = new FrameSource(client, createFramer({ startup: true, maxLength: MAX_STARTUP_LENGTH }));
     client.on('error', (e) => ctx.logger.debug('client stream error', { error: e }));
+    // A client that goes away while its statement waits for a review must not have it run later.
+    client.once('close', () => this.#approvalWait?.abort());
   }
 
   /** Runs the session to its end. Never rejects. */
@@ -145,7 +152,11 @@ export class PostgresSession {
       const greeting: Buffer[] = [encodeAuthenticationOk()];
       for (const [name, value] of up.parameters) greeting.push(encodeParameterStatus(name, value));
       if (up.backendKey) {
-        const k = this.#deps.cancels.register(this.#ctx.subject, this.#ctx.connection, up.backendKey);
+        const k = this.#deps.cancels.register(this.#ctx.subject, this.#ctx.connection, up.backendKey, () => {
+          if (!this.#approvalWait) return false;
+          this.#approvalWait.abort(); // Ctrl-C while held: stop waiting; the statement does not run
+          return true;
+        });
         this.#releaseCancelKey = k.release;
         greeting.push(encodeBackendKeyData(k.pid, k.secret));
       }
@@ -216,7 +227,7 @@ export class PostgresSession {
         let details: Record<string, unknown> = {};
         if (verdict.action === 'block') return this.#refuseStatement(sql, null, 'simple', 'block', { rule: verdict.rule }, verdict.error);
         if (verdict.action === 'approve') {
-          const outcome = await this.#gate!.approve(verdict.rule, sql, null, (t) => this.#notice(t), this.#abort.signal);
+          const outcome = await this.#awaitApproval(verdict.rule, sql, null);
           if (!outcome.approved) {
             return this.#refuseStatement(sql, null, 'simple', outcome.decision, { rule: verdict.rule.name, review_id: outcome.reviewId }, outcome.error);
           }
@@ -252,14 +263,20 @@ export class PostgresSession {
           }
         }
         this.#tracker.parse(m.name, m.sql);
+        this.#spent.delete(m.name);
         this.#prepared.set(m.name, { decision, details });
         this.#masker?.parse(m.name, facts[0]);
         break;
       }
       case FrontendTag.Bind: {
         const m = decodeFrontend(tag, f.body) as { portal: string; statement: string; params: (Buffer | null)[]; paramFormats: number[]; resultFormats: number[] };
+        if (this.#spent.has(m.statement)) {
+          const err = new HoopError('blocked', 'hoop: this prepared statement ran under an approval, which covers one execution; send it again to ask for a new review (rule approval)');
+          return this.#refuseStatement(this.#tracker.textOf(m.statement), null, 'extended', 'block', { rule: 'approval' }, err);
+        }
         this.#tracker.bind(m.portal, m.statement, m.params, m.paramFormats);
         this.#portals.set(m.portal, this.#prepared.get(m.statement) ?? { decision: 'allow', details: {} });
+        this.#portalStatement.set(m.portal, m.statement);
         this.#masker?.bind(m.portal, m.statement, m.resultFormats);
         break;
       }
@@ -278,6 +295,11 @@ export class PostgresSession {
         const m = decodeFrontend(tag, f.body) as { portal: string };
         const stmt = this.#tracker.execute(m.portal);
         const d = this.#portals.get(m.portal) ?? { decision: 'allow', details: {} };
+        if (d.decision === 'approved') {
+          const st = this.#portalStatement.get(m.portal);
+          if (st !== undefined) this.#spent.add(st);
+          this.#portals.set(m.portal, { decision: 'block', details: {} }); // and the portal cannot run again either
+        }
         if (!(await this.#recordStart(stmt, d.decision, d.details))) {
           this.#refuse(this.#auditError(), 'extended');
           return [];
@@ -326,7 +348,13 @@ export class PostgresSession {
     }
     if (f.tag !== FrontendTag.Sync) return [];
     this.#held = undefined;
-    const outcome = await this.#gate!.approve(held.rule, held.sql, held.params, (t) => this.#notice(t), this.#abort.signal);
+    const executes = held.frames.filter((h) => h.tag === FrontendTag.Execute).length;
+    if (executes > 1) {
+      const err = new HoopError('blocked', `hoop: this statement needs approval (rule ${held.rule.name}), and an approval covers one execution; this pipeline executes it ${executes} times (rule ${held.rule.name})`);
+      this.#refuseStatement(held.sql, held.params, 'extended', 'block', { rule: held.rule.name }, err);
+      return this.#fromClient(f);
+    }
+    const outcome = await this.#awaitApproval(held.rule, held.sql, held.params);
     if (!outcome.approved) {
       this.#refuseStatement(held.sql, held.params, 'extended', outcome.decision, { rule: held.rule.name, review_id: outcome.reviewId }, outcome.error);
       return this.#fromClient(f); // the Sync, now discarding: answered with ReadyForQuery
@@ -339,6 +367,20 @@ export class PostgresSession {
       out.push(...r);
     }
     return out;
+  }
+
+  /** Waits for the review; the client's disconnect or CancelRequest ends the wait (the statement does not run). */
+  async #awaitApproval(rule: ApprovalRule, sql: string, params: (string | null)[] | null): ReturnType<PolicyGate['approve']> {
+    const wait = new AbortController();
+    this.#approvalWait = wait;
+    const onAbort = (): void => wait.abort();
+    this.#abort.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.#gate!.approve(rule, sql, params, (t) => this.#notice(t), wait.signal);
+    } finally {
+      this.#approvalWait = undefined;
+      this.#abort.signal.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Records a statement that was not run, and refuses it. */

@@ -71,6 +71,11 @@ export class StatementTracker {
     this.#portals.set(portal, { text, parameters: paramsAsText(params, formats) });
   }
 
+  /** The SQL of a prepared statement, for records. */
+  textOf(statement: string): string {
+    return this.#prepared.get(statement) ?? `(prepared statement "${statement}")`;
+  }
+
   /** A statement refused before it reached the server: numbered, never queued for an answer. */
   refused(text: string, parameters: (string | null)[] | null, protocol: 'simple' | 'extended'): TrackedStatement {
     return { seq: ++this.#seq, text, parameters, protocol, startedAt: this.#now() };

@@ -52,6 +52,8 @@ export interface CopyFacts {
   format: 'text' | 'csv' | 'binary';
   /** STDIN/STDOUT (through the client), as opposed to a file or program on the server. */
   stdio: boolean;
+  /** The options given (lower-cased names): format, header, delimiter, null, quote, escape, force_quote… */
+  options: string[];
 }
 
 export interface StatementFacts {

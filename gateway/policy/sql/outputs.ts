@@ -55,6 +55,7 @@ function copyOutputs(body: Obj): OutputFacts {
     program,
     format: format === 'csv' || format === 'binary' ? format : 'text',
     stdio: body.filename === undefined && !program,
+    options: [...options.keys()].map((k) => k.toLowerCase()),
   };
   if (copy.direction === 'from') return { ...NONE, copy };
   const inner = asNode(body.query);
@@ -172,6 +173,11 @@ function indirectUses(rootType: string, root: Obj, top: Obj | undefined, relatio
       return;
     }
     if (n?.type === 'RangeFunction') add(n.body.functions);
+    // larg/rarg are a set operation's sides (visited as queries above), but also a JOIN's two sides: visit those.
+    if (n?.type === 'JoinExpr') {
+      visit(n.body.larg);
+      visit(n.body.rarg);
+    }
     for (const k in v) if (k !== 'larg' && k !== 'rarg') visit(v[k]);
   };
   visitQuery(rootType, root);

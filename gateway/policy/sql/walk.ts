@@ -73,6 +73,17 @@ export class FactCollector implements SqlSink {
     if (recordKind && !valuesOnly && this.notExecuted === 0) {
       const kind = kindOf(type, body);
       this.kinds.add(kind);
+      // What a statement may also do, so approval rules on update/delete see it: an upsert updates, and a MERGE
+      // updates, deletes or inserts as its WHEN clauses say.
+      if (type === 'InsertStmt' && isObj(body.onConflictClause) && body.onConflictClause.action === 'ONCONFLICT_UPDATE') this.kinds.add('update');
+      if (type === 'MergeStmt' && Array.isArray(body.mergeWhenClauses)) {
+        for (const w of body.mergeWhenClauses) {
+          const cmd = isObj(w) && isObj(w.MergeWhenClause) ? w.MergeWhenClause.commandType : undefined;
+          if (cmd === 'CMD_UPDATE') this.kinds.add('update');
+          if (cmd === 'CMD_DELETE') this.kinds.add('delete');
+          if (cmd === 'CMD_INSERT') this.kinds.add('insert');
+        }
+      }
       for (const c of classesOf(type, body, kind)) this.classes.add(c);
       this.writeTargets(type, body, kind);
     }
