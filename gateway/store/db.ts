@@ -35,6 +35,11 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', (err) => log.warn('an idle database connection failed; the pool will replace it', { err }));
+  // A connection that dies while checked out emits 'error' on its client, where pg-pool listens only while it is
+  // idle: without this, a database restart would be an uncaught exception. The query in flight rejects anyway.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.warn('a database connection in use failed', { err }));
+  });
   let closing: Promise<void> | undefined;
 
   return {
