@@ -185,7 +185,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       const masking = toMaskingRules(c.masking);
       const target = catalog.get(c.name)!;
       return [c.name, {
-        policy: { parser, guardrails: toGuardrailPolicy(c.guardrails), approvals: toApprovalRules(c.approvals), masking },
+        policy: { parser, cache: new Map(), guardrails: toGuardrailPolicy(c.guardrails), approvals: toApprovalRules(c.approvals), masking },
         catalog: masking ? createCatalog(target, logger) : null,
       }];
     }));

@@ -108,23 +108,24 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
     ]);
   }
 
-  /** Resolves once the statement is in the chain: only then may it be forwarded (fail closed). */
+  /**
+   * Resolves once the statement is in the chain: only then may it be forwarded (fail closed). The query view
+   * (statements table) is written behind it, off the statement's path.
+   */
   async statementStarted(s: StatementStart): Promise<void> {
     const who = this.#sessions.get(s.sessionId);
-    await Promise.all([
-      this.#audit.append({
-        type: 'statement', actor: who?.subject ?? null, session_id: s.sessionId, connection: who?.connection ?? null,
-        data: { seq: s.seq, text: s.text, parameters: s.parameters, protocol: s.protocol, decision: s.decision, ...(s.details ? { details: s.details } : {}) },
-      }),
-      this.#writer.write(async (q) => {
-        await q.query(
-          `INSERT INTO statements (session_id, seq, text, parameters, protocol, started_at, decision, details)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-          [s.sessionId, s.seq, s.text, s.parameters === null ? null : JSON.stringify(s.parameters), s.protocol, s.startedAt, s.decision,
-            s.details ? JSON.stringify(s.details) : null],
-        );
-      }),
-    ]);
+    this.#writer.write(async (q) => {
+      await q.query(
+        `INSERT INTO statements (session_id, seq, text, parameters, protocol, started_at, decision, details)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+        [s.sessionId, s.seq, s.text, s.parameters === null ? null : JSON.stringify(s.parameters), s.protocol, s.startedAt, s.decision,
+          s.details ? JSON.stringify(s.details) : null],
+      );
+    }).catch((e: unknown) => this.#logger.warn('cannot write the statements view', { error: e }));
+    await this.#audit.append({
+      type: 'statement', actor: who?.subject ?? null, session_id: s.sessionId, connection: who?.connection ?? null,
+      data: { seq: s.seq, text: s.text, parameters: s.parameters, protocol: s.protocol, decision: s.decision, ...(s.details ? { details: s.details } : {}) },
+    });
   }
 
   async statementFinished(o: StatementOutcome): Promise<void> {

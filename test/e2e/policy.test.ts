@@ -141,9 +141,27 @@ describe('guardrails', () => {
       await expectBlocked(c.query('SELECT $1::int; DROP TABLE orders', [1]), 'ddl');
       await expectBlocked(c.query({ text: 'SELECT token FROM secrets WHERE id = $1', values: [1] }), 'table:public.secrets');
       expect((await c.query('SELECT $1::int + 1 AS two', [1])).rows).toEqual([{ two: 2 }]);
+    });
+  });
+
+  it('fails the transaction a statement was refused in, as PostgreSQL would: nothing of it commits', async () => {
+    await withClient(async (c) => {
+      const before = (await admin.query('SELECT status FROM orders WHERE id = 20')).rows[0].status as string;
       await c.query('BEGIN');
+      await c.query(`UPDATE orders SET status = 'partial' WHERE id = 20`);
       await expectBlocked(c.query('TRUNCATE orders'), 'truncate');
-      expect((await c.query('SELECT 3 AS still')).rows).toEqual([{ still: 3 }]);
+      await expect(c.query('SELECT 3')).rejects.toMatchObject({ code: '25P02' });
+      const commit = await c.query('COMMIT');
+      expect(commit.command).toBe('ROLLBACK');
+      expect((await admin.query('SELECT status FROM orders WHERE id = 20')).rows[0].status).toBe(before);
+      // and the session goes on normally
+      expect((await c.query('SELECT 4 AS next')).rows).toEqual([{ next: 4 }]);
+      // a savepoint recovers the transaction, as in PostgreSQL
+      await c.query('BEGIN');
+      await c.query('SAVEPOINT s');
+      await expectBlocked(c.query('DROP TABLE orders'), 'ddl');
+      await c.query('ROLLBACK TO SAVEPOINT s');
+      expect((await c.query('SELECT 5 AS recovered')).rows).toEqual([{ recovered: 5 }]);
       await c.query('ROLLBACK');
     });
   });

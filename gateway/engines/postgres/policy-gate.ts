@@ -16,6 +16,8 @@ import { maskingRefusal } from './masking-plan.js';
 
 export interface ConnectionPolicy {
   parser: SqlParser;
+  /** Parse results by statement text, shared by the connection's sessions (parsing is pure). */
+  cache?: Map<string, ParsedSql>;
   guardrails: GuardrailPolicy;
   approvals: readonly ApprovalRule[];
   masking: MaskingRules | null;
@@ -57,12 +59,13 @@ export class PolicyGate {
   readonly #policy: ConnectionPolicy;
   readonly #reviews: StatementReviews | undefined;
   readonly #session: GateSession;
-  readonly #cache = new Map<string, ParsedSql>();
+  readonly #cache: Map<string, ParsedSql>;
 
   constructor(policy: ConnectionPolicy, reviews: StatementReviews | undefined, session: GateSession) {
     this.#policy = policy;
     this.#reviews = reviews;
     this.#session = session;
+    this.#cache = policy.cache ?? new Map();
   }
 
   /** Parses and decides. Never rejects for bad SQL: that is a block. */

@@ -14,8 +14,8 @@ import { passedParams, readClientHello } from './client-startup.js';
 import { FrameSource } from './frame-source.js';
 import {
   BackendTag, FrontendTag, MAX_STARTUP_LENGTH, TransactionStatus, createFramer, decodeBackend, decodeFrontend,
-  encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse, encodeNoticeResponse, encodeParameterStatus, encodeReadyForQuery,
-  encodeTerminate,
+  encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse, encodeNoticeResponse, encodeParameterStatus, encodeQuery,
+  encodeReadyForQuery, encodeTerminate, buildFrame,
   type Frame, type TransactionStatusValue,
 } from './protocol/index.js';
 import { routineFor, sqlStateFor } from './sqlstate.js';
@@ -60,6 +60,12 @@ export class PostgresSession {
   #endReason = 'client disconnected';
   #bytesToClient = 0;
   #txStatus: TransactionStatusValue = TransactionStatus.Idle;
+  /**
+   * A statement refused inside a transaction block fails the client's transaction, as a server error would:
+   * until ROLLBACK the client sees status E, statements are refused (25P02), and COMMIT becomes ROLLBACK, so
+   * work done before the refusal is never committed behind the client's back.
+   */
+  #aborted = false;
   /** ReadyForQuery answers the server owes (Query and Sync forwarded) and has given. */
   #readyOwed = 0;
   #readySeen = 0;
@@ -223,6 +229,19 @@ export class PostgresSession {
         const { sql } = decodeFrontend(tag, f.body) as { sql: string };
         const verdict = await this.#check(sql);
         this.#ctx.logger.debug('statement checked', { protocol: 'simple', action: verdict.action });
+        if (this.#aborted) {
+          const ok = this.#inFailedTransaction(verdict.facts, sql);
+          if (!ok) return this.#refuseStatement(sql, null, 'simple', 'block', { rule: 'failed_transaction' }, this.#abortedError());
+          const stmt = this.#tracker.query(sql);
+          if (!(await this.#recordStart(stmt, 'allow', ok.forward === sql ? {} : { forwarded_as: ok.forward }))) {
+            this.#refuse(this.#auditError(), 'simple');
+            return [];
+          }
+          this.#aborted = false;
+          this.#masker?.query([]);
+          this.#readyOwed++;
+          return [ok.forward === sql ? f.raw : encodeQuery(ok.forward)];
+        }
         let decision = 'allow';
         let details: Record<string, unknown> = {};
         if (verdict.action === 'block') return this.#refuseStatement(sql, null, 'simple', 'block', { rule: verdict.rule }, verdict.error);
@@ -256,6 +275,17 @@ export class PostgresSession {
         } else {
           const verdict = await this.#check(m.sql);
           facts = verdict.facts;
+          if (this.#aborted) {
+            const ok = this.#inFailedTransaction(facts, m.sql);
+            if (!ok) return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: 'failed_transaction' }, this.#abortedError());
+            this.#aborted = false;
+            if (ok.forward !== m.sql) {
+              this.#tracker.parse(m.name, ok.forward);
+              this.#prepared.set(m.name, { decision: 'allow', details: { client_sql: m.sql } });
+              this.#forwardedSinceSync = true;
+              return [encodeParse(m.name, ok.forward)];
+            }
+          }
           if (verdict.action === 'block') return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: verdict.rule }, verdict.error);
           if (verdict.action === 'approve') {
             this.#held = { frames: [f], name: m.name, sql: m.sql, rule: verdict.rule, facts, params: null };
@@ -327,6 +357,29 @@ export class PostgresSession {
     }
     this.#forwardedSinceSync = true;
     return [f.raw];
+  }
+
+  #clientStatus(): TransactionStatusValue {
+    return this.#aborted ? TransactionStatus.Failed : this.#txStatus;
+  }
+
+  /**
+   * In a failed transaction: ROLLBACK (or COMMIT, which PostgreSQL turns into ROLLBACK) ends it; ROLLBACK TO
+   * SAVEPOINT recovers it; anything else is refused. Returns the SQL to forward instead, or null to refuse.
+   */
+  #inFailedTransaction(facts: Verdict['facts'], sql: string): { forward: string } | null {
+    const f = facts.length === 1 ? facts[0] : undefined;
+    if (f?.kind !== 'transaction') return null;
+    if (/^\s*rollback\s+(work\s+|transaction\s+)?to\b/i.test(f.text)) return { forward: sql };
+    if (f.command === 'COMMIT' || f.command === 'ROLLBACK') return { forward: 'ROLLBACK' };
+    return null;
+  }
+
+  #abortedError(): HoopError {
+    return new HoopError('statement_failed', 'current transaction is aborted, commands ignored until end of transaction block', {
+      hint: 'hoop refused a statement in this transaction; ROLLBACK and start again',
+      details: { sqlstate: '25P02' },
+    });
   }
 
   #check(sql: string): Promise<Verdict> {
@@ -414,8 +467,10 @@ export class PostgresSession {
    * answers to earlier messages, ours wait behind them so the client sees replies in order.
    */
   #refuse(err: HoopError, protocol: 'simple' | 'extended'): void {
+    if (this.#txStatus !== TransactionStatus.Idle) this.#aborted = true;
+    const sqlstate = typeof err.details?.sqlstate === 'string' ? err.details.sqlstate : sqlStateFor(err.code);
     const error = encodeErrorResponse({
-      severity: 'ERROR', code: sqlStateFor(err.code), message: err.message, routine: routineFor(err.code), ...(err.hint ? { hint: err.hint } : {}),
+      severity: 'ERROR', code: sqlstate, message: err.message, routine: routineFor(err.code), ...(err.hint ? { hint: err.hint } : {}),
     });
     if (protocol === 'simple') return this.#inOrder([error], true);
     this.#discarding = true;
@@ -431,7 +486,7 @@ export class PostgresSession {
   /** Sends gateway-made messages now, or after the server's outstanding answers when it still owes some. */
   #inOrder(frames: Buffer[], withReady: boolean): void {
     if (this.#readyOwed === this.#readySeen) {
-      this.#toClient(withReady ? [...frames, encodeReadyForQuery(this.#txStatus)] : frames);
+      this.#toClient(withReady ? [...frames, encodeReadyForQuery(this.#clientStatus())] : frames);
     } else {
       this.#injections.push({ ready: this.#readyOwed, position: 'after', frames, withReady });
     }
@@ -493,7 +548,7 @@ export class PostgresSession {
             for (const i of due) {
               if (i.position !== 'after') continue;
               out.push(...i.frames);
-              if (i.withReady) out.push(encodeReadyForQuery(this.#txStatus));
+              if (i.withReady) out.push(encodeReadyForQuery(this.#clientStatus()));
             }
             continue;
           }
@@ -594,4 +649,9 @@ export class PostgresSession {
       .catch((e: unknown) => this.#ctx.logger.error('cannot record the end of a session', { error: e }));
     this.#ctx.logger.info('session ended', { reason: this.#endReason, statements: this.#tracker.count });
   }
+}
+
+/** A Parse message for `sql` with no parameter types (used to turn a failed transaction's COMMIT into ROLLBACK). */
+function encodeParse(name: string, sql: string): Buffer {
+  return buildFrame(FrontendTag.Parse, [{ cstr: name }, { cstr: sql }, { i16: 0 }]);
 }
