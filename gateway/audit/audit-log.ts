@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import pg from 'pg';
 import { canonicalize } from '../../shared/audit/canonical.js';
 import { auditTime, GENESIS_HASH, hashRecordWithDataText } from '../../shared/audit/record.js';
 import type { Database, Queryable } from '../store/db.js';
@@ -181,7 +182,23 @@ export class AuditLog implements AuditAppender {
     const batch = this.#queue.splice(0, this.#o.maxBatch ?? 500);
     let results: Appended[];
     try {
-      results = await this.#o.db.transaction((tx) => this.#insert(tx, batch));
+      results = await this.#o.db.withClient(async (c) => {
+        try {
+          // One round trip to open the transaction, take the lock and read the head; one to insert; one to commit.
+          const sync = (this.#o.synchronousCommit ?? true) ? 'on' : 'off';
+          const [, , head] = await c.simple(
+            `BEGIN; SELECT set_config('synchronous_commit', '${sync}', true), pg_advisory_xact_lock(${AUDIT_LOCK_KEY}); `
+            + `SELECT seq::text AS seq, hash, ${TIME_TEXT('time')} AS time FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1`,
+          );
+          const { out, sql } = this.#insertSql(batch, head!.rows[0] as { seq: string; hash: string; time: string } | undefined);
+          // The inserts and the commit in one round trip (literals, escaped: no parameters in a multi-statement query).
+          await c.simple(`${sql} COMMIT;`);
+          return out;
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        }
+      });
     } catch (e) {
       this.#log.error('the audit store could not record; failing closed', { err: e, batch: batch.length });
       const err = unavailable(e);
@@ -192,22 +209,17 @@ export class AuditLog implements AuditAppender {
     this.#o.checkpointer?.noteAppended(batch.length);
   }
 
-  async #insert(tx: Queryable, batch: readonly Pending[]): Promise<Appended[]> {
-    const sync = this.#o.synchronousCommit ?? true;
-    await tx.query(`SELECT set_config('synchronous_commit', $1, true), pg_advisory_xact_lock($2)`, [sync ? 'on' : 'off', AUDIT_LOCK_KEY]);
-    // A statement of its own, after the lock: in READ COMMITTED its snapshot sees the previous batch's commit.
-    const head = await tx.query<{ seq: string; hash: string; time: string }>(
-      `SELECT seq::text AS seq, hash, ${TIME_TEXT('time')} AS time FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1`,
-    );
-    const h = head.rows[0];
+  /**
+   * Numbers, links and renders the inserts of a batch after the head `h` (read as a statement of its own after
+   * the lock: in READ COMMITTED its snapshot sees the previous batch's commit, from any instance).
+   */
+  #insertSql(batch: readonly Pending[], h: { seq: string; hash: string; time: string } | undefined): { out: Appended[]; sql: string } {
     let seq = h ? Number(h.seq) : 0;
     let prev = h ? h.hash : GENESIS_HASH;
     const stamped = auditTime(this.#now());
     // Times never go backwards along the chain, so a time range is a seq range (clocks of instances may differ).
     const time = h && h.time > stamped ? h.time : stamped;
-
-    const cols = { seq: [] as number[], time: [] as string[], type: [] as string[], actor: [] as (string | null)[], session: [] as (string | null)[], conn: [] as (string | null)[], data: [] as string[], prev: [] as string[], hash: [] as string[] };
-    const payloadSeqs: number[] = [];
+    const rows: string[] = [];
     const payloads: string[] = [];
     const out: Appended[] = [];
     for (const p of batch) {
@@ -216,25 +228,20 @@ export class AuditLog implements AuditAppender {
         { v: 1, seq, time, type: p.type, actor: p.actor, session_id: p.sessionId, connection: p.connection, prev_hash: prev },
         p.dataText,
       );
-      cols.seq.push(seq); cols.time.push(time); cols.type.push(p.type); cols.actor.push(p.actor); cols.session.push(p.sessionId);
-      cols.conn.push(p.connection); cols.data.push(p.dataText); cols.prev.push(prev); cols.hash.push(hash);
-      if (p.payloadText !== null) {
-        payloadSeqs.push(seq);
-        payloads.push(p.payloadText);
-      }
+      rows.push(`(${seq}, ${lit(time)}::timestamptz, ${lit(p.type)}, ${lit(p.actor)}, ${lit(p.sessionId)}::uuid, ${lit(p.connection)}, ${lit(p.dataText)}, ${lit(prev)}, ${lit(hash)})`);
+      if (p.payloadText !== null) payloads.push(`(${seq}, ${lit(p.payloadText)})`);
       out.push({ seq, hash });
       prev = hash;
     }
-    await tx.query(
-      `INSERT INTO audit_log (seq, time, type, actor, session_id, connection, data, prev_hash, hash)
-       SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[])`,
-      [cols.seq, cols.time, cols.type, cols.actor, cols.session, cols.conn, cols.data, cols.prev, cols.hash],
-    );
-    if (payloads.length > 0) {
-      await tx.query('INSERT INTO audit_payloads (seq, payload) SELECT * FROM unnest($1::bigint[], $2::text[])', [payloadSeqs, payloads]);
-    }
-    return out;
+    let sql = `INSERT INTO audit_log (seq, time, type, actor, session_id, connection, data, prev_hash, hash) VALUES ${rows.join(', ')};`;
+    if (payloads.length) sql += ` INSERT INTO audit_payloads (seq, payload) VALUES ${payloads.join(', ')};`;
+    return { out, sql };
   }
+}
+
+/** A SQL literal (standard_conforming_strings is on in every supported PostgreSQL; E'' handles backslashes anyway). */
+function lit(v: string | null): string {
+  return v === null ? 'NULL' : pg.escapeLiteral(v);
 }
 
 function unavailable(cause: unknown): HoopError {

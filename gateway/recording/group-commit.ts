@@ -20,6 +20,8 @@ export interface GroupCommitOptions {
   logger: Logger;
   /** Most ops in one transaction. */
   maxBatch?: number;
+  /** Commit without waiting for the disk (for derived views only). */
+  asynchronousCommit?: boolean;
 }
 
 export class GroupCommitWriter {
@@ -66,6 +68,9 @@ export class GroupCommitWriter {
     const batch = this.#queue.splice(0, this.#o.maxBatch ?? 500);
     try {
       await this.#o.db.transaction(async (q) => {
+        // These are query views derived from the audit chain (the evidence, committed durably on its own): they
+        // need not wait for the disk, and must not make every statement pay for a second WAL flush.
+        if (this.#o.asynchronousCommit) await q.query(`SET LOCAL synchronous_commit = off`);
         for (const p of batch) await p.op(q);
       });
       for (const p of batch) p.resolve();

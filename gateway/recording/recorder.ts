@@ -6,7 +6,10 @@ import type { Database } from '../store/db.js';
 import type { Logger } from '../../shared/log.js';
 import type { GrantAudit } from '../grants/grant-service.js';
 import { GroupCommitWriter } from './group-commit.js';
-import type { AuditAppender } from '../audit/audit-log.js';
+import type { AuditAppender, AuditEvent } from '../audit/audit-log.js';
+
+/** How long a result record may wait for the next statement's batch. */
+const RESULT_DELAY_MS = 20;
 
 export interface SessionStart {
   id: string;
@@ -79,9 +82,15 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
   readonly #audit: AuditAppender;
   readonly #logger: Logger;
   readonly #sessions = new Map<string, { subject: string; connection: string }>();
+  /**
+   * Result records wait briefly so they ride in the same audit batch as the next statement's record (one commit
+   * per statement instead of two); they are flushed by that statement, or after {@link RESULT_DELAY_MS}.
+   */
+  #pendingResults: { event: AuditEvent; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #resultTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: { db: Database; logger: Logger; audit: AuditAppender }) {
-    this.#writer = new GroupCommitWriter({ db: opts.db, logger: opts.logger });
+    this.#writer = new GroupCommitWriter({ db: opts.db, logger: opts.logger, asynchronousCommit: true });
     this.#audit = opts.audit;
     this.#logger = opts.logger;
   }
@@ -122,6 +131,7 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
           s.details ? JSON.stringify(s.details) : null],
       );
     }).catch((e: unknown) => this.#logger.warn('cannot write the statements view', { error: e }));
+    this.#flushResults();
     await this.#audit.append({
       type: 'statement', actor: who?.subject ?? null, session_id: s.sessionId, connection: who?.connection ?? null,
       data: { seq: s.seq, text: s.text, parameters: s.parameters, protocol: s.protocol, decision: s.decision, ...(s.details ? { details: s.details } : {}) },
@@ -134,27 +144,40 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
       ? { row_count: o.result.rowCount, digest: o.result.digest, captured_rows: o.result.rows.length, truncated: o.result.truncated }
       : null;
     const details = { ...(o.details ?? {}), ...(returned ? { returned } : {}) };
-    await Promise.all([
-      this.#audit.append({
-        type: 'statement.result', actor: who?.subject ?? null, session_id: o.sessionId, connection: who?.connection ?? null,
-        data: {
-          seq: o.seq, duration_ms: o.durationMs, rows: o.rows, command_tag: o.commandTag, error_code: o.errorCode, error_message: o.errorMessage,
-          ...details,
+    const projection = this.#writer.write(async (q) => {
+      await q.query(
+        `UPDATE statements SET duration_ms = $3, rows = $4, command_tag = $5, error_code = $6, error_message = $7,
+                details = CASE WHEN $8::jsonb IS NULL THEN details ELSE COALESCE(details, '{}'::jsonb) || $8::jsonb END
+          WHERE session_id = $1 AND seq = $2`,
+        [o.sessionId, o.seq, o.durationMs, o.rows, o.commandTag, o.errorCode, o.errorMessage, Object.keys(details).length ? JSON.stringify(details) : null],
+      );
+    });
+    const evidence = new Promise<void>((resolve, reject) => {
+      this.#pendingResults.push({
+        resolve, reject,
+        event: {
+          type: 'statement.result', actor: who?.subject ?? null, session_id: o.sessionId, connection: who?.connection ?? null,
+          data: {
+            seq: o.seq, duration_ms: o.durationMs, rows: o.rows, command_tag: o.commandTag, error_code: o.errorCode, error_message: o.errorMessage,
+            ...details,
+          },
+          ...(o.result ? { payload: { columns: o.result.columns, rows: o.result.rows } } : {}),
         },
-        ...(o.result ? { payload: { columns: o.result.columns, rows: o.result.rows } } : {}),
-      }),
-      this.#writer.write(async (q) => {
-        await q.query(
-          `UPDATE statements SET duration_ms = $3, rows = $4, command_tag = $5, error_code = $6, error_message = $7,
-                  details = CASE WHEN $8::jsonb IS NULL THEN details ELSE COALESCE(details, '{}'::jsonb) || $8::jsonb END
-            WHERE session_id = $1 AND seq = $2`,
-          [o.sessionId, o.seq, o.durationMs, o.rows, o.commandTag, o.errorCode, o.errorMessage, Object.keys(details).length ? JSON.stringify(details) : null],
-        );
-      }),
-    ]);
+      });
+      this.#resultTimer ??= setTimeout(() => this.#flushResults(), RESULT_DELAY_MS);
+      this.#resultTimer.unref();
+    });
+    await Promise.all([evidence, projection]);
+  }
+
+  #flushResults(): void {
+    if (this.#resultTimer) clearTimeout(this.#resultTimer);
+    this.#resultTimer = undefined;
+    for (const p of this.#pendingResults.splice(0)) this.#audit.append(p.event).then(() => p.resolve(), p.reject);
   }
 
   async sessionEnded(id: string, e: SessionEnd): Promise<void> {
+    this.#flushResults();
     const who = this.#sessions.get(id);
     this.#sessions.delete(id);
     await Promise.all([
@@ -188,10 +211,12 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
   }
 
   flush(): Promise<void> {
+    this.#flushResults();
     return this.#writer.flush();
   }
 
   close(): Promise<void> {
+    this.#flushResults();
     return this.#writer.close();
   }
 

@@ -14,6 +14,11 @@ export interface Queryable {
 export interface Database extends Queryable {
   /** Runs `fn` inside BEGIN … COMMIT on one connection; rolls back and rethrows if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one checked-out connection, with no transaction of its own: for callers that must put several
+   * statements in one round trip (simple protocol). A failure discards the connection.
+   */
+  withClient<T>(fn: (client: Queryable & { simple(sql: string): Promise<QueryResult[]> }) => Promise<T>): Promise<T>;
   /** Ends the pool. Idempotent. */
   close(): Promise<void>;
 }
@@ -64,6 +69,25 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
           broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
           log.warn('rollback failed; discarding the connection', { err: rollbackErr });
         }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+
+    async withClient<T>(fn: (client: Queryable & { simple(sql: string): Promise<QueryResult[]> }) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        return await fn({
+          query: <R extends QueryResultRow>(text: string, values?: readonly unknown[]) => client.query<R>(text, values as unknown[] | undefined),
+          simple: async (sql: string) => {
+            const r = (await client.query(sql)) as unknown as QueryResult | QueryResult[];
+            return Array.isArray(r) ? r : [r];
+          },
+        });
+      } catch (err) {
+        broken = err instanceof Error ? err : new Error(String(err));
         throw err;
       } finally {
         client.release(broken);
