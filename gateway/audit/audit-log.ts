@@ -15,7 +15,7 @@ import type { Logger } from '../../shared/log.js';
 import pg from 'pg';
 import { canonicalize } from '../../shared/audit/canonical.js';
 import { auditTime, GENESIS_HASH, hashRecordWithDataText } from '../../shared/audit/record.js';
-import type { Database, Queryable } from '../store/db.js';
+import type { Database } from '../store/db.js';
 import type { Checkpointer } from './checkpointer.js';
 import { TIME_TEXT } from './reader.js';
 
