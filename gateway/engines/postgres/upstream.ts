@@ -7,13 +7,13 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { HoopError, ProtocolError } from '../../../shared/errors.js';
 import type { PostgresConnection } from '../../connections/connection.js';
 import { FrameSource } from './frame-source.js';
 import {
   BackendTag, DEFAULT_MAX_FRAME, SCRAM_SHA_256, createFramer, decodeBackend, encodePasswordMessage, encodeSaslInitialResponse,
-  encodeSaslResponse, encodeSslRequest, encodeStartupMessage, md5Password, scramContinue, scramFinish, scramStart,
+  encodeSaslResponse, encodeSslRequest, encodeStartupMessage, md5Password, saltedPassword, scramContinue, scramFinish, scramStart,
   type ErrorFields, type ScramContinueState, type ScramStartState,
 } from './protocol/index.js';
 
@@ -129,7 +129,7 @@ export async function openUpstream(o: UpstreamOptions): Promise<Upstream> {
             }
             case 'saslContinue': {
               if (scram?.stage !== 'started') throw new ProtocolError('unexpected SASL continue');
-              const next = scramContinue(scram, m.data, t.password);
+              const next = scramContinue(scram, m.data, t.password, memoisedSaltedPassword);
               scram = next.state;
               socket.write(encodeSaslResponse(next.message));
               break;
@@ -173,6 +173,23 @@ export async function openUpstream(o: UpstreamOptions): Promise<Upstream> {
     if (e instanceof HoopError && e.code === 'upstream_unavailable') throw e;
     throw new HoopError('upstream_unavailable', `login to ${t.name} failed: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * PBKDF2 with 4,096 iterations blocks the event loop for milliseconds on every login. The server's salt and
+ * count are fixed per role, so the result is kept, keyed by a hash of password, salt and count (never the
+ * password itself), for as long as the process lives. A changed password or salt simply misses.
+ */
+const SALTED = new Map<string, Buffer>();
+function memoisedSaltedPassword(password: string, salt: Buffer, iterations: number): Buffer {
+  const key = createHash('sha256').update(password).update('\0').update(salt).update(`\0${iterations}`).digest('base64');
+  let v = SALTED.get(key);
+  if (!v) {
+    v = saltedPassword(password, salt, iterations);
+    if (SALTED.size > 1000) SALTED.clear();
+    SALTED.set(key, v);
+  }
+  return v;
 }
 
 class UpstreamLoginError extends Error {

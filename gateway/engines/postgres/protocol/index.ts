@@ -14,6 +14,6 @@ export type { DescribeTarget, FrontendMessage, StartupPacket } from './frontend.
 export { commandTagRows, decodeBackend } from './backend.js';
 export type { Authentication, BackendMessage, ErrorFields, FieldDescription } from './backend.js';
 export * from './encode.js';
-export { scramContinue, scramFinish, scramStart, SCRAM_SHA_256 } from './scram.js';
+export { saltedPassword, scramContinue, scramFinish, scramStart, SCRAM_SHA_256 } from './scram.js';
 export type { ScramContinueState, ScramStartState } from './scram.js';
 export { md5Password } from './md5.js';

@@ -51,6 +51,8 @@ export function scramContinue(
   state: ScramStartState,
   serverFirst: Buffer,
   password: string,
+  /** Derives the salted password; the caller may memoise it (the server's salt and count are fixed per role). */
+  derive: (password: string, salt: Buffer, iterations: number) => Buffer = saltedPassword,
 ): { message: Buffer; state: ScramContinueState } {
   const serverFirstText = serverFirst.toString('utf8');
   const attrs = parseAttributes(serverFirstText, 'server-first');
@@ -71,10 +73,7 @@ export function scramContinue(
   }
   const iterations = Number(iterAttr[1]);
 
-  // SASLprep (RFC 4013) approximated by NFKC: it also maps non-ASCII spaces and drops "mapped to nothing"
-  // characters, which NFKC does not. PostgreSQL falls back to the raw bytes when SASLprep fails, and ASCII
-  // passwords are unchanged either way.
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const salted = derive(password, salt, iterations);
   const clientKey = hmac(salted, 'Client Key');
   const storedKey = createHash('sha256').update(clientKey).digest();
   const clientFinalWithoutProof = `c=${GS2_HEADER_B64},r=${serverNonce}`;
@@ -87,6 +86,15 @@ export function scramContinue(
     message: Buffer.from(`${clientFinalWithoutProof},p=${proof.toString('base64')}`, 'utf8'),
     state: { stage: 'continued', serverSignature },
   };
+}
+
+/**
+ * SaltedPassword := Hi(Normalize(password), salt, i), PBKDF2-HMAC-SHA-256. SASLprep (RFC 4013) is approximated by
+ * NFKC: it also maps non-ASCII spaces and drops "mapped to nothing" characters, which NFKC does not. PostgreSQL
+ * falls back to the raw bytes when SASLprep fails, and ASCII passwords are unchanged either way.
+ */
+export function saltedPassword(password: string, salt: Buffer, iterations: number): Buffer {
+  return pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
 }
 
 /**
