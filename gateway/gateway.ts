@@ -6,8 +6,7 @@
 import { createHash, hkdfSync } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { HoopError } from '../shared/errors.js';
@@ -18,6 +17,7 @@ import { createDatabaseIfMissing, databaseUrl, openDatabase, type Database } fro
 import { migrate } from './store/migrate.js';
 import { migrations } from './store/migrations/index.js';
 import { loadMasterKey } from './crypto/master-key.js';
+import { localSecret } from './crypto/local-secret.js';
 import { loadOrCreateSigningKey } from './grants/signing-key.js';
 import { GrantService } from './grants/grant-service.js';
 import { GrantWatcher } from './grants/grant-watcher.js';
@@ -256,17 +256,6 @@ async function toConnection(c: GatewayConfig['connections'][number], read: (p: s
   };
 }
 
-/** A random secret kept in a 0600 file (created on first use): the embedded database's superuser password. */
-async function localSecret(path: string): Promise<string> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const secret = randomBytes(24).toString('base64url');
-  await writeFile(path, secret + '\n', { mode: 0o600 });
-  return secret;
-}
 
 /** What the audit log keeps of the configuration at each start: connections and their policies, no secrets. */
 function configSummary(config: GatewayConfig): Record<string, unknown> {

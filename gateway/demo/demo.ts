@@ -3,8 +3,7 @@
  * database, the dev identity provider with alice and bob, and the gateway on http://127.0.0.1:8009, then the
  * walkthrough. Everything lives under one data dir and listens on loopback only.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,6 +15,7 @@ import { createDevIdp } from '../dev-idp/provider.js';
 import { DEMO_CLIENTS, DEMO_USERS } from '../dev-idp/users.js';
 import { startGateway, type RunningGateway } from '../gateway.js';
 import { seedShop } from './shop-data.js';
+import { localSecret } from '../crypto/local-secret.js';
 
 export interface DemoOptions {
   dataDir?: string;
@@ -46,11 +46,11 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   };
   try {
     o.print(`Starting PostgreSQL (embedded) under ${dir} …`);
-    const db = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), logger: o.logger, password: await secret(join(dir, 'postgres.password')) });
+    const db = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), logger: o.logger, password: await localSecret(join(dir, 'postgres.password')) });
     closers.push(() => db.stop());
     await createDatabaseIfMissing(db.url, 'hoop');
     await createDatabaseIfMissing(db.url, 'shop');
-    const shopPassword = await secret(join(dir, 'shop-db.password'));
+    const shopPassword = await localSecret(join(dir, 'shop-db.password'));
     await prepareShop(db.url, shopPassword);
 
     const idp = await createDevIdp({ port: o.idpPort ?? 8010, audience: 'hoop', users: DEMO_USERS, clients: DEMO_CLIENTS, logger: o.logger });
@@ -136,16 +136,6 @@ async function prepareShop(adminUrl: string, password: string): Promise<void> {
   }
 }
 
-async function secret(path: string): Promise<string> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const s = randomBytes(24).toString('base64url');
-  await writeFile(path, s + '\n', { mode: 0o600 });
-  return s;
-}
 
 export function walkthrough(gatewayUrl: string, issuer: string, ciSecret: string): string {
   return `
