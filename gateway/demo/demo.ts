@@ -142,34 +142,39 @@ export function walkthrough(gatewayUrl: string, issuer: string, ciSecret: string
 hoop demo is running.
 
   gateway            ${gatewayUrl}
-  identity provider  ${issuer}   (users: alice/alice in engineers, bob/bob in dba + admins + auditors)
+  identity provider  ${issuer}   (users: alice/alice in engineers; bob/bob in dba, admins and auditors)
   connection         shop        (PostgreSQL: customers, cards, orders with generated personal data)
+  policies on shop   emails, cards and phones masked; DDL and unbounded DELETE/UPDATE blocked;
+                     every other DELETE/UPDATE waits for a dba to approve
 
 In another terminal, from this directory (or run \`npm link\` once and type hoop instead of node bin/hoop):
 
-  An engineer
-    1. Log in as alice (a browser opens; add --no-browser to open the printed URL yourself, or use --device):
+  An engineer (alice)
+    1. Log in (a browser opens; add --no-browser to open the printed URL yourself, or use --device):
          node bin/hoop login --gateway ${gatewayUrl}
     2. Open a tunnel; the agent starts in the background and listens on 127.0.0.1:5433:
          node bin/hoop connect shop
     3. In a third terminal, query through it. No password: your identity came with the grant.
-         psql "postgresql://alice@127.0.0.1:5433/shop?sslmode=disable" -c "SELECT name, email FROM customers LIMIT 5"
-    4. See what was recorded:
-         node bin/hoop sessions
-         node bin/hoop sessions show <id>
+         psql "postgresql://alice@127.0.0.1:5433/shop?sslmode=disable"
+           SELECT name, email, phone FROM customers LIMIT 3;   -- masked
+           DROP TABLE orders;                                  -- blocked
+           DELETE FROM orders WHERE id = 7;                    -- waits for bob (the NOTICE names the review)
+
+  An approver and auditor (bob), in a separate config dir so his login does not replace alice's
+         export HOOP_CONFIG_DIR=/tmp/hoop-bob
+         node bin/hoop login --gateway ${gatewayUrl}        (sign in as bob / bob)
+         node bin/hoop approve                               (pick alice's DELETE: a approves; her psql prints DELETE 1)
+         node bin/hoop sessions --user alice
+         node bin/hoop sessions replay <id>                  (masked rows as alice saw them, the block, the approval)
+         node bin/hoop audit verify                          (the tamper-evident chain and its signed checkpoints)
+         node bin/hoop audit export --out /tmp/evidence && node bin/hoop audit verify --bundle /tmp/evidence
+       Auditors read the evidence but may not connect themselves.
 
   A CI job (no browser: a client-credentials token from the IdP in HOOP_TOKEN)
          export CI_BOT_SECRET=${ciSecret}
-         TOKEN=$(curl -s -u "ci-bot:$CI_BOT_SECRET" -d grant_type=client_credentials -d resource=urn:hoop:hoop ${issuer}/token | jq -r .access_token)
-         HOOP_TOKEN=$TOKEN node bin/hoop connect shop --detach --port 6543 --reason "nightly report"
-         psql "postgresql://ci@127.0.0.1:6543/shop?sslmode=disable" -c "SELECT count(*) FROM orders"
-
-  An admin (bob), in a separate config dir so his login does not replace alice's
-         export HOOP_CONFIG_DIR=/tmp/hoop-bob
-         node bin/hoop login --gateway ${gatewayUrl}        (sign in as bob / bob)
-         node bin/hoop sessions --user alice
-         node bin/hoop grants --all --active
-         node bin/hoop revoke <grant-id>                     (alice's psql ends: the grant was revoked)
+         export HOOP_TOKEN=$(curl -s -u "ci-bot:$CI_BOT_SECRET" -d grant_type=client_credentials -d resource=urn:hoop:hoop ${issuer}/token | jq -r .access_token)
+         node bin/hoop exec shop -i "SELECT status, count(*) FROM orders GROUP BY status" --format table
+         node bin/hoop exec shop -i "DROP TABLE orders"; echo "exit $?"     (5: blocked)
 
 Press Ctrl-C here to stop the demo.
 `;

@@ -270,6 +270,13 @@ export class GrantService {
   }
 
   #checkAccess(identity: Identity, conn: GrantableConnection): void {
+    // Separation of duties: who reads the evidence does not touch the data it is about.
+    if (hasRole(identity, this.#o.roles, 'auditor')) {
+      throw new HoopError('access_denied', `${identity.subject} is an auditor: auditors read sessions and the audit log, and may not connect`, {
+        hint: 'connect with an account that is not in an auditor group',
+        details: { connection: conn.name },
+      });
+    }
     if (!identity.groups.some((g) => conn.accessGroups.includes(g))) {
       throw new HoopError('access_denied', `${identity.subject} may not access "${conn.name}"`, {
         hint: conn.accessGroups.length

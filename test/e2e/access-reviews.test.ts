@@ -14,6 +14,7 @@ let bob: User;
 beforeAll(async () => {
   hook = await startWebhookReceiver();
   stack = await startStack({
+    extraUsers: [{ username: 'dana', password: 'dana', groups: ['dba'] }],
     extraConnections: `
   - name: vault
     type: postgres
@@ -101,11 +102,14 @@ describe('just-in-time access reviews', () => {
   });
 
   it('lets groups outside require_approval connect directly', async () => {
-    const { port } = await bob.connect('vault');
+    const dana = new User('dana', stack); // a dba, not an auditor (auditors may not connect)
+    expect((await dana.login()).code).toBe(0);
+    const { port } = await dana.connect('vault');
     const c = tunnelClient(port);
     await c.connect();
     expect((await c.query('SELECT 2 AS ok')).rows).toEqual([{ ok: 2 }]);
     await c.end();
+    await dana.stopAgent();
   });
 
   it('refuses a non-approver\'s decision', async () => {

@@ -51,7 +51,7 @@ async function connectError(port: number): Promise<{ code?: string; message: str
 }
 
 beforeAll(async () => {
-  stack = await startStack({ grantCheckIntervalMs: 500 });
+  stack = await startStack({ grantCheckIntervalMs: 500, extraUsers: [{ username: 'dana', password: 'dana', groups: ['dba'] }] });
   alice = new User('alice', stack);
   bob = new User('bob', stack);
   expect((await alice.login()).code).toBe(0);
@@ -75,6 +75,12 @@ describe('refusals at the API', () => {
     const rows = (await db.query(`SELECT outcome, subject, connection FROM grant_decisions WHERE connection = 'billing'`)).rows;
     await db.end();
     expect(rows).toContainEqual({ outcome: 'denied', subject: 'alice', connection: 'billing' });
+  });
+
+  it('refuses auditors: they read the evidence and may not connect', async () => {
+    const r = await bob.hoop(['connect', 'shop', '--detach']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('bob is an auditor: auditors read sessions and the audit log, and may not connect');
   });
 
   it('refuses an unknown connection with a hint', async () => {
@@ -171,7 +177,9 @@ describe('refusals on the data path (native PostgreSQL errors)', () => {
   });
 
   it('refuses a grant for another connection', async () => {
-    const billing = await grantAs(bob, { connection: 'billing' });
+    const dana = new User('dana', stack);
+    expect((await dana.login()).code).toBe(0);
+    const billing = await grantAs(dana, { connection: 'billing' });
     const t = await rawTunnel(stack.gatewayUrl, billing.token, 'shop');
     try {
       const e = await connectError(t.port);
