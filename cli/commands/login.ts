@@ -5,6 +5,9 @@ import { HoopError } from '../../shared/errors.js';
 import { loginWithBrowser } from '../../shared/auth/browser-login.js';
 import { loginWithDevice } from '../../shared/auth/device-login.js';
 import { revokeTokens } from '../../shared/auth/tokens.js';
+import { clientCredentials } from '../../shared/auth/client-credentials.js';
+import { discoverIssuer } from '../../shared/auth/oidc.js';
+import { isLoopbackHttp } from '../../shared/auth/session.js';
 import type { TokenSet } from '../../shared/auth/tokens.js';
 import { decodeJwtClaims } from '../services/jwt.js';
 import type { CliContext } from '../services/context.js';
@@ -13,6 +16,32 @@ export interface LoginOptions {
   gateway?: string;
   device?: boolean;
   browser?: boolean; // commander's --no-browser sets this to false
+  clientCredentials?: boolean;
+  clientId?: string;
+}
+
+/**
+ * A machine login with the OAuth client-credentials grant. The client id comes from --client-id or
+ * HOOP_CLIENT_ID; the secret from HOOP_CLIENT_SECRET or standard input, never from the command line. No refresh
+ * token is issued: when the access token expires, log in again.
+ */
+async function clientCredentialsLogin(ctx: CliContext, gatewayUrl: string, opts: LoginOptions): Promise<string> {
+  const clientId = opts.clientId ?? ctx.env.HOOP_CLIENT_ID;
+  if (!clientId) throw new HoopError('usage', 'the client credentials login needs a client id', { hint: 'pass --client-id ID or set HOOP_CLIENT_ID' });
+  let secret = ctx.env.HOOP_CLIENT_SECRET;
+  if (!secret) {
+    if (process.stdin.isTTY) throw new HoopError('usage', 'no client secret given', { hint: 'set HOOP_CLIENT_SECRET, or pipe the secret on standard input (never as an argument)' });
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    secret = Buffer.concat(chunks).toString('utf8').trim();
+  }
+  if (!secret) throw new HoopError('usage', 'the client secret is empty');
+  const wk = await ctx.gateway(gatewayUrl, { auth: false }).wellKnown();
+  const client = await discoverIssuer({ issuer: wk.issuer, clientId, clientSecret: secret, allowInsecureHttp: isLoopbackHttp(wk.issuer) });
+  const tokens = await clientCredentials({ client });
+  const store = await ctx.tokenStore();
+  await store.save(gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: clientId, tokens, subject: clientId });
+  return clientId;
 }
 
 /** Runs the interactive login and saves it. Returns the subject logged in. Also used by `hoop connect`. */
@@ -73,16 +102,27 @@ export function registerLogin(program: Command, ctx: () => CliContext): void {
     .option('--gateway <url>', 'the gateway URL, saved for later commands (env HOOP_GATEWAY_URL)')
     .option('--device', 'use the device-code flow: log in from another device (SSH sessions, WSL)')
     .option('--no-browser', 'do not open a browser; print the login URL only')
+    .option('--client-credentials', 'log in as a machine client (OAuth client credentials); secret from HOOP_CLIENT_SECRET or stdin')
+    .option('--client-id <id>', 'with --client-credentials: the client id (env HOOP_CLIENT_ID)')
     .addHelpText('after', `
 The browser flow listens on a random loopback port (127.0.0.1) for the redirect. Tokens are kept in the OS
 keychain, or in a 0600 file in the config dir when no keychain answers (a warning says so).
 
 Examples:
   hoop login --gateway https://hoop.example.com
-  hoop login --device`)
+  hoop login --device
+  HOOP_CLIENT_SECRET=… hoop login --client-credentials --client-id ci-bot
+  vault read -field=secret ci/hoop | hoop login --client-credentials --client-id ci-bot`)
     .action(async (opts: LoginOptions) => {
       const c = ctx();
       const gatewayUrl = c.gatewayUrl(opts.gateway);
+      if (opts.clientCredentials) {
+        const subject = await clientCredentialsLogin(c, gatewayUrl, opts);
+        if (opts.gateway) c.settings.setGatewayUrl(gatewayUrl);
+        const me = await c.gateway(gatewayUrl).me();
+        c.out.print(`Logged in to ${gatewayUrl} as ${subject} (client credentials${me.groups.length ? `; groups: ${me.groups.join(', ')}` : ''}). Log in again when the token expires.`);
+        return;
+      }
       const subject = await login(c, opts);
       const me = await c.gateway(gatewayUrl).me();
       c.out.print(`Logged in to ${gatewayUrl} as ${subject}${me.groups.length ? ` (groups: ${me.groups.join(', ')})` : ''}.`);

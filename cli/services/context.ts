@@ -20,6 +20,8 @@ export interface CliEnv {
   HOOP_GATEWAY_URL?: string | undefined;
   HOOP_TOKEN?: string | undefined;
   HOOP_CONFIG_DIR?: string | undefined;
+  HOOP_CLIENT_ID?: string | undefined;
+  HOOP_CLIENT_SECRET?: string | undefined;
   NO_COLOR?: string | undefined;
   [k: string]: string | undefined;
 }

@@ -1,4 +1,5 @@
 /** The gateway's HTTP API (see shared/api/schemas.ts for the contract). */
+import { createHash } from 'node:crypto';
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { GrantRequestSchema, ReviewDecisionRequestSchema, type ConnectionSummary, type WellKnown } from '../../shared/api/schemas.js';
@@ -36,9 +37,19 @@ export interface ApiOptions {
 
 export function createApi(o: ApiOptions): Router {
   const now = o.now ?? (() => new Date());
+  const seenTokens = new Set<string>();
   const who = async (ctx: RequestContext): Promise<Identity> => {
     try {
-      return await o.verifyAccessToken(bearer(ctx.req));
+      const token = bearer(ctx.req);
+      const id = await o.verifyAccessToken(token);
+      // Token use: each distinct access token once per gateway process (its hash; never the token).
+      const digest = createHash('sha256').update(token).digest('hex').slice(0, 32);
+      if (!seenTokens.has(digest)) {
+        if (seenTokens.size > 10_000) seenTokens.clear();
+        seenTokens.add(digest);
+        await o.recorder.event('auth.token_used', id.subject, { kind: id.kind, issuer: id.issuer, groups: id.groups, token_sha256_prefix: digest, ...id.claims });
+      }
+      return id;
     } catch (e) {
       // Refused identities are security events too (the token itself is never recorded).
       if (e instanceof HoopError && e.code === 'token_invalid') {

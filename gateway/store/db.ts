@@ -43,7 +43,7 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
   // A connection that dies while checked out emits 'error' on its client, where pg-pool listens only while it is
   // idle: without this, a database restart would be an uncaught exception. The query in flight rejects anyway.
   pool.on('connect', (client) => {
-    client.on('error', (err) => log.warn('a database connection in use failed', { err }));
+    client.on('error', (err) => log.debug('a database connection failed', { err }));
   });
   let closing: Promise<void> | undefined;
 

@@ -127,6 +127,32 @@ describe('hoop exec exit codes', () => {
   });
 });
 
+describe('client credentials (a machine client at the IdP)', () => {
+  it('logs in with the secret from the environment, and exec runs as the client', async () => {
+    const ci = new User('ci', stack);
+    const secret = stack.idp.clientSecrets.get('ci-bot')!;
+    const r = await ci.hoop(['login', '--client-credentials', '--client-id', 'ci-bot'], { env: { HOOP_CLIENT_SECRET: secret } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('as ci-bot (client credentials; groups: ci-deployers)');
+    const q = await ci.hoop(['exec', 'shop', '-i', 'SELECT 1 AS one']);
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stdout).toBe('one\n1\n');
+    expect(JSON.parse((await ci.hoop(['whoami', '--json'])).stdout)).toMatchObject({ subject: 'ci-bot', identity_kind: 'client' });
+  });
+
+  it('reads the secret from standard input; a wrong one is refused; there is no flag for it', async () => {
+    const ci = new User('ci', stack);
+    const secret = stack.idp.clientSecrets.get('ci-bot')!;
+    expect((await ci.hoop(['login', '--client-credentials', '--client-id', 'ci-bot'], { input: secret + '\n' })).code).toBe(0);
+    const bad = await new User('ci', stack).hoop(['login', '--client-credentials', '--client-id', 'ci-bot'], { input: 'not-the-secret' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).not.toContain('not-the-secret');
+    const flag = await ci.hoop(['login', '--client-credentials', '--client-id', 'ci-bot', '--client-secret', 'x']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("unknown option '--client-secret'");
+  });
+});
+
 describe('workload identity (CI without static secrets)', () => {
   it('exchanges a trusted workload token for a grant, and the session names the job', async () => {
     const token = await ci.mint({ run_id: '777001', workflow: 'nightly-report' });

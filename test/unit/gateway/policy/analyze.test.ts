@@ -59,7 +59,7 @@ describe('kinds, commands and guard classes', () => {
     ['UPDATE t SET a = 1 WHERE id = 2', 'update', 'UPDATE', ['update'], []],
     ['DELETE FROM t', 'delete', 'DELETE', ['delete'], ['delete_without_where']],
     ['DELETE FROM t WHERE true', 'delete', 'DELETE', ['delete'], []], // documented limit: only a missing WHERE counts
-    ['MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE', 'merge', 'MERGE', ['merge'], []],
+    ['MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE', 'merge', 'MERGE', ['merge', 'delete'], []],
     ['TRUNCATE a, b', 'truncate', 'TRUNCATE', ['truncate'], ['truncate']],
     ['DROP TABLE t', 'ddl', 'DROP TABLE', ['ddl'], ['ddl']],
     ['dRoP tAbLe t', 'ddl', 'DROP TABLE', ['ddl'], ['ddl']],

@@ -71,13 +71,13 @@ describe('COPY', () => {
   it('COPY customers TO STDOUT sends every column of the table', () => {
     const f = one('COPY customers TO STDOUT');
     expect(f.outputs).toEqual([{ position: 1, name: null, source: star('customers') }]);
-    expect(f.copy).toEqual({ direction: 'to', table: { schema: null, name: 'customers' }, columns: null, query: false, program: false, format: 'text', stdio: true });
+    expect(f.copy).toEqual({ direction: 'to', table: { schema: null, name: 'customers' }, columns: null, query: false, program: false, format: 'text', stdio: true, options: [] });
   });
 
   it('COPY (query) reports the query\'s columns', () => {
     const f = one('COPY (SELECT email FROM customers) TO STDOUT WITH (FORMAT csv)');
     expect(f.outputs).toEqual([{ position: 1, name: 'email', source: col('email') }]);
-    expect(f.copy).toEqual({ direction: 'to', table: null, columns: null, query: true, program: false, format: 'csv', stdio: true });
+    expect(f.copy).toEqual({ direction: 'to', table: null, columns: null, query: true, program: false, format: 'csv', stdio: true, options: ['format'] });
   });
 
   it('COPY (set operation) is a set operation', () => {
