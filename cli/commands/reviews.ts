@@ -57,6 +57,7 @@ min_approvals: 2 needs two different approvers. The waiting session learns of th
           if (!process.stdin.isTTY || !process.stdout.isTTY) {
             throw new HoopError('usage', `name the review to ${decision}`, { hint: 'list them with `hoop reviews --pending`' });
           }
+          await c.tokenStore(); // any keychain warning is printed now, not in the middle of the live view
           const { runReviewPicker } = await import('../ui/review-picker.js');
           await runReviewPicker({ ctx: c, gatewayUrl, initial: decision });
           return;
