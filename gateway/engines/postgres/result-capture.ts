@@ -45,10 +45,16 @@ export class ResultCapture {
     this.#rows.push(decodeRow(frame, this.#formats));
   }
 
-  /** A forwarded CopyData frame: COPY rows are kept as lines of text. */
+  /** A forwarded CopyData frame: COPY rows are kept as lines of text (counted only, once the cap is reached). */
   copyData(frame: Buffer): void {
     this.#start();
     this.#hash!.update(frame);
+    if (this.#columns.length === 0) this.#columns = ['copy'];
+    if (this.#truncated) {
+      // Past the cap: count the rows without decoding them (COPY sends a row per message, a million of them).
+      for (let i = frame.indexOf(0x0a, 5); i !== -1; i = frame.indexOf(0x0a, i + 1)) this.#count++;
+      return;
+    }
     const text = frame.subarray(5).toString('utf8');
     for (const line of text.split('\n')) {
       if (line === '') continue;
@@ -60,7 +66,6 @@ export class ResultCapture {
       this.#bytes += line.length;
       this.#rows.push([line]);
     }
-    if (this.#columns.length === 0) this.#columns = ['copy'];
   }
 
   /** What was captured since the last call, or null when no rows came back. */
