@@ -1,0 +1,72 @@
+// Markdown tables for stdout (and docs/performance.md), JSON for bench/results/latest.json.
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { fmt } from './rows.mjs';
+import { loadAverage } from './util.mjs';
+
+export function machineInfo(root) {
+  const git = (args) => {
+    try {
+      return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const c = cpus();
+  return {
+    cores: c.length,
+    cpu_model: c[0]?.model ?? 'unknown',
+    memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    git_commit: git(['rev-parse', '--short', 'HEAD']) ?? 'unknown',
+    git_dirty: (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
+    load_average_start: loadAverage(),
+  };
+}
+
+export function machineLine(m) {
+  return `Machine: ${m.cores} cores (${m.cpu_model}), ${m.memory_gib} GiB, Node ${m.node}, ${m.platform}, commit ${m.git_commit}${m.git_dirty ? ' (with uncommitted changes)' : ''}; `
+    + `load average ${m.load_average_start.join(' / ')} at start, ${m.load_average_end?.join(' / ') ?? '?'} at end.`;
+}
+
+const verdict = (p) => (p === null || p === undefined ? '' : p ? 'pass' : '**miss**');
+
+export function scenarioMarkdown(s) {
+  const out = [`### ${s.title}`, ''];
+  if (s.error) {
+    out.push(`Failed: ${s.error}`, '');
+    return out.join('\n');
+  }
+  const hasDirect = s.rows.some((r) => r.direct !== null);
+  if (hasDirect) {
+    out.push('| measure | direct | hoop | ratio per round | median ratio | target | result |', '|---|---:|---:|---|---:|---|---|');
+    for (const r of s.rows) {
+      const hoop = fmt(r.hoop, r.unit, r.digits) + (r.delta !== undefined ? ` (${r.delta >= 0 ? '+' : ''}${fmt(r.delta, '', 2)})` : '');
+      out.push(`| ${r.measure} | ${fmt(r.direct, r.unit, r.digits)} | ${hoop} | ${r.ratios.map((x) => fmt(x, '', x < 0.1 ? 3 : 2)).join(', ')} | ${fmt(r.medianRatio, '', r.medianRatio < 0.1 ? 3 : 2)} | ${r.target} | ${verdict(r.pass)} |`);
+    }
+  } else {
+    out.push('| measure | value (median of rounds) | per round | target | result |', '|---|---:|---|---|---|');
+    for (const r of s.rows) {
+      const per = r.values.length > 1 ? r.values.map((x) => fmt(x, '', r.digits)).join(', ') : '';
+      out.push(`| ${r.measure} | ${fmt(r.hoop, r.unit, r.digits)} | ${per} | ${r.target} | ${verdict(r.pass)} |`);
+    }
+  }
+  if (s.load1 !== undefined) out.push('', `Load average (1 min) during this scenario: ${s.load1.join(' → ')}.`);
+  out.push('');
+  return out.join('\n');
+}
+
+export function reportMarkdown(result) {
+  const lines = [
+    `## hoop benchmark (${result.mode}${result.rounds ? `, ${result.rounds} rounds` : ''})`, '',
+    machineLine(result.machine), '',
+    'Ratios are hoop / direct measured in the same round (paths interleaved, order rotated per round); the verdict uses the median ratio.', '',
+  ];
+  for (const s of result.scenarios) lines.push(scenarioMarkdown(s));
+  const targets = result.scenarios.flatMap((s) => (s.rows ?? []).filter((r) => r.pass !== null).map((r) => ({ s: s.name, r })));
+  const missed = targets.filter((t) => !t.r.pass);
+  lines.push(`Targets: ${targets.length - missed.length} of ${targets.length} met${missed.length ? `; missed: ${missed.map((t) => t.r.measure).join('; ')}` : ''}.`);
+  lines.push(`Total time: ${Math.round(result.duration_s)} s.`, '');
+  return lines.join('\n');
+}
