@@ -140,6 +140,8 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     });
     const watcher = new GrantWatcher({ grants, logger, now, intervalMs: o.grantCheckIntervalMs ?? 1000 });
     watcher.start();
+    const offGrants = notifier.onGrantChanged(() => void watcher.tick());
+    cleanups.push(async () => offGrants());
     cleanups.push(async () => watcher.close());
 
     const verifyAccessToken = createAccessTokenVerifier({

@@ -218,6 +218,8 @@ export class GrantService {
       [row.id, this.#now(), identity.subject],
     );
     const next = updated.rows[0]!;
+    // Every instance re-checks its live tunnels now, not at its next tick.
+    await this.#o.db.query(`SELECT pg_notify('hoop_grants', $1)`, [row.id]).catch(() => undefined);
     await this.#o.audit.grantDecision({ outcome: 'revoked', subject: identity.subject, connection: row.connection, reason: '', grantId: row.id });
     return this.#toApi(next);
   }

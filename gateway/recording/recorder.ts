@@ -100,21 +100,20 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
     await this.#audit.append({ type, actor, connection: extra.connection ?? null, session_id: extra.sessionId ?? null, data });
   }
 
+  /** Resolves once the session is in the chain (fail closed); the sessions view is written behind it, in order. */
   async sessionStarted(s: SessionStart): Promise<void> {
     this.#sessions.set(s.id, { subject: s.subject, connection: s.connection });
-    await Promise.all([
-      this.#audit.append({
-        type: 'session.opened', actor: s.subject, session_id: s.id, connection: s.connection,
-        data: { grant_id: s.grantId, client_application: s.clientApplication, client_user: s.clientUser, database: s.database, client_addr: s.clientAddr },
-      }),
-      this.#writer.write(async (q) => {
-        await q.query(
-          `INSERT INTO sessions (id, connection, subject, grant_id, client_application, client_user, database, client_addr, started_at)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
-          [s.id, s.connection, s.subject, s.grantId, s.clientApplication, s.clientUser, s.database, s.clientAddr, s.startedAt],
-        );
-      }),
-    ]);
+    this.#writer.write(async (q) => {
+      await q.query(
+        `INSERT INTO sessions (id, connection, subject, grant_id, client_application, client_user, database, client_addr, started_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+        [s.id, s.connection, s.subject, s.grantId, s.clientApplication, s.clientUser, s.database, s.clientAddr, s.startedAt],
+      );
+    }).catch((e: unknown) => this.#logger.warn('cannot write the sessions view', { error: e }));
+    await this.#audit.append({
+      type: 'session.opened', actor: s.subject, session_id: s.id, connection: s.connection,
+      data: { grant_id: s.grantId, client_application: s.clientApplication, client_user: s.clientUser, database: s.database, client_addr: s.clientAddr },
+    });
   }
 
   /**

@@ -8,6 +8,8 @@ import type { Logger } from '../../shared/log.js';
 import type { Queryable } from '../store/db.js';
 
 const CHANNEL = 'hoop_reviews';
+/** Grants revoked (or renewed) on any instance: live tunnels are re-checked at once instead of at the next tick. */
+export const GRANT_CHANNEL = 'hoop_grants';
 
 export class ReviewNotifier {
   readonly #events = new EventEmitter();
@@ -26,6 +28,7 @@ export class ReviewNotifier {
     const client = new pg.Client({ connectionString: url, application_name: 'hoop-gateway-reviews' });
     client.on('notification', (n) => {
       if (n.channel === CHANNEL && n.payload) this.#events.emit('decided', n.payload);
+      if (n.channel === GRANT_CHANNEL && n.payload) this.#events.emit('grant', n.payload);
     });
     client.on('error', (e) => {
       this.#logger.warn('review notifications lost their connection; reconnecting', { error: e });
@@ -33,7 +36,7 @@ export class ReviewNotifier {
       setTimeout(() => void this.listen(url).catch(() => undefined), 1000).unref();
     });
     await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    await client.query(`LISTEN ${CHANNEL}; LISTEN ${GRANT_CHANNEL}`);
     this.#client = client;
   }
 
@@ -50,6 +53,11 @@ export class ReviewNotifier {
   onDecided(listener: (reviewId: string) => void): () => void {
     this.#events.on('decided', listener);
     return () => this.#events.off('decided', listener);
+  }
+
+  onGrantChanged(listener: (grantId: string) => void): () => void {
+    this.#events.on('grant', listener);
+    return () => this.#events.off('grant', listener);
   }
 
   async close(): Promise<void> {

@@ -123,7 +123,9 @@ export class PostgresSession {
         const why = unsafeParameter(k, v);
         if (why) throw new HoopError('usage', why, { hint: 'connect with client_encoding UTF8' });
       }
-      await this.#ctx.recorder.sessionStarted({
+      // The session's record and the login to the target run side by side; the client hears nothing until both
+      // are done, and a session that cannot be recorded is refused (its upstream closed unused).
+      const recorded = this.#ctx.recorder.sessionStarted({
         id: this.#ctx.sessionId,
         connection: this.#ctx.connection.name,
         subject: this.#ctx.subject,
@@ -134,10 +136,15 @@ export class PostgresSession {
         clientAddr: this.#ctx.clientAddr,
         startedAt: this.#ctx.now(),
       });
-      started = true;
+      const login = openUpstream({ target: this.#ctx.connection, clientParams: passedParams(hello.params), signal: this.#abort.signal });
+      const [rec, upstream] = await Promise.allSettled([recorded, login]);
+      if (rec.status === 'fulfilled') started = true;
+      if (rec.status === 'rejected' || upstream.status === 'rejected') {
+        if (upstream.status === 'fulfilled') upstream.value.socket.destroy();
+        throw rec.status === 'rejected' ? rec.reason : (upstream as PromiseRejectedResult).reason;
+      }
       log.info('session started', { application: hello.params.application_name });
-
-      const up = await openUpstream({ target: this.#ctx.connection, clientParams: passedParams(hello.params), signal: this.#abort.signal });
+      const up = upstream.value;
       this.#upstream = up;
       up.socket.on('error', (e) => log.debug('upstream socket error', { error: e }));
       if (this.#closed) return;

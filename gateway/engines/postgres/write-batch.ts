@@ -1,7 +1,7 @@
 /**
- * Writes a batch of frames with one syscall where possible. Frames that are adjacent slices of the same chunk
- * are merged back into one slice, so a chunk of whole frames goes out as it came in; then the batch is written
- * corked, and the caller waits for `drain` when the peer is slow (backpressure).
+ * Writes a batch of frames as one buffer. Frames that are adjacent slices of the same chunk are merged back
+ * into one slice without copying, so a chunk of whole frames goes out as it came in; anything else is
+ * concatenated once. The caller waits for `drain` when the peer is slow (backpressure).
  */
 import type { Writable } from 'node:stream';
 
@@ -20,18 +20,13 @@ export function coalesce(frames: readonly Buffer[]): Buffer[] {
   return out;
 }
 
-/** Writes the frames; resolves at once, or after `drain` when the stream's buffer is full. */
+/** Writes the frames as one buffer; resolves at once, or after `drain` when the stream's buffer is full. */
 export function writeFrames(stream: Writable, frames: readonly Buffer[]): Promise<void> | undefined {
   if (frames.length === 0 || stream.destroyed) return undefined;
   const bufs = coalesce(frames);
-  let ok = true;
-  if (bufs.length === 1) {
-    ok = stream.write(bufs[0]);
-  } else {
-    stream.cork();
-    for (const b of bufs) ok = stream.write(b);
-    stream.uncork();
-  }
+  // One write, so a WebSocket stream sends one message (it turns every write into its own message and the agent
+  // into its own write(2)); the copy costs less than the messages it saves.
+  const ok = stream.write(bufs.length === 1 ? bufs[0] : Buffer.concat(bufs));
   if (ok) return undefined;
   return new Promise<void>((resolve) => {
     const done = (): void => {
