@@ -42,6 +42,13 @@ export default tseslint.config(
   boundary('gateway', ['cli', 'agent']),
   boundary('shared', ['cli', 'agent', 'gateway']),
   {
+    // The engine interface is what engines depend on; it never depends on an engine.
+    files: ['gateway/engines/engine.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['./*/**'], message: 'engine.ts may not import an engine folder: move shared types to gateway/policy/ or elsewhere.' }] }],
+    },
+  },
+  {
     files: ['gateway/engines/*/protocol/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -196,11 +196,11 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     });
     const hashKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'hoop masking hash key v1', 32));
 
-    const engines = { postgres: new PostgresEngine({ logger }) };
+    const engines = { postgres: new PostgresEngine({ logger, catalogFor: (name) => policies.get(name)?.catalog ?? null }) };
     const tunnels = new TunnelEndpoint({
       logger, grants, watcher, catalog, engines, recorder, now, reviews, hashKey,
       capture: { rows: config.audit.returned_rows, bytes: config.audit.returned_bytes },
-      policyFor: (name) => policies.get(name)!,
+      policyFor: (name) => policies.get(name)!.policy,
     });
 
     const server: Server = config.tls

@@ -9,8 +9,7 @@ import type { Logger } from '../../shared/log.js';
 import type { Connection } from '../connections/connection.js';
 import type { SessionRecorder } from '../recording/recorder.js';
 import type { Identity } from '../identity/identity.js';
-import type { ConnectionPolicy, StatementReviews } from './postgres/policy-gate.js';
-import type { Catalog } from './postgres/catalog.js';
+import type { ConnectionPolicy, StatementReviews } from '../policy/connection-policy.js';
 
 export interface SessionContext {
   sessionId: string;
@@ -27,8 +26,6 @@ export interface SessionContext {
   /** The connection's policy: parser, guardrails, approval rules, masking rules. */
   policy: ConnectionPolicy;
   reviews: StatementReviews | undefined;
-  /** Resolves result column origins (set when the connection masks). */
-  catalog: Catalog | null;
   /** HMAC key for the `hash` masking strategy. */
   hashKey: Buffer;
   /** How much of each statement's returned rows is kept as evidence. */

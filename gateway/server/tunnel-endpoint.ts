@@ -16,8 +16,7 @@ import type { ConnectionCatalog } from '../connections/connection.js';
 import type { GrantService } from '../grants/grant-service.js';
 import type { GrantWatcher } from '../grants/grant-watcher.js';
 import type { SessionRecorder } from '../recording/recorder.js';
-import type { ConnectionPolicy, StatementReviews } from '../engines/postgres/policy-gate.js';
-import type { Catalog } from '../engines/postgres/catalog.js';
+import type { ConnectionPolicy, StatementReviews } from '../policy/connection-policy.js';
 
 export interface TunnelEndpointOptions {
   logger: Logger;
@@ -26,8 +25,8 @@ export interface TunnelEndpointOptions {
   catalog: ConnectionCatalog;
   engines: { postgres: Engine };
   recorder: SessionRecorder;
-  /** Each connection's policy, and its catalog when it masks. */
-  policyFor: (connection: string) => { policy: ConnectionPolicy; catalog: Catalog | null };
+  /** Each connection's policy. */
+  policyFor: (connection: string) => ConnectionPolicy;
   reviews: StatementReviews | undefined;
   hashKey: Buffer;
   /** How much of each statement's returned rows is kept as evidence. */
@@ -119,7 +118,7 @@ export class TunnelEndpoint {
     }
     const sessionId = randomUUID();
     const logger = this.#o.logger.child({ session_id: sessionId, user: grant.subject, connection: connection.name });
-    const { policy, catalog } = this.#o.policyFor(connection.name);
+    const policy = this.#o.policyFor(connection.name);
     const session = engine.accept(stream, {
       sessionId,
       subject: grant.subject,
@@ -133,7 +132,6 @@ export class TunnelEndpoint {
       requester: { subject: grant.subject, groups: grant.groups, kind: 'user', issuer: '', claims: {} },
       policy,
       reviews: this.#o.reviews,
-      catalog,
       hashKey: this.#o.hashKey,
       capture: this.#o.capture,
     });

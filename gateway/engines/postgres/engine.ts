@@ -4,6 +4,7 @@ import type { HoopError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/log.js';
 import type { Engine, EngineSession, SessionContext } from '../engine.js';
 import { CancelRegistry } from './cancel-registry.js';
+import type { Catalog } from './catalog.js';
 import { readClientHello } from './client-startup.js';
 import { FrameSource } from './frame-source.js';
 import { MAX_STARTUP_LENGTH, createFramer, encodeErrorResponse } from './protocol/index.js';
@@ -13,19 +14,23 @@ import { routineFor, sqlStateFor } from './sqlstate.js';
 export interface PostgresEngineOptions {
   logger: Logger;
   limits?: Partial<SessionLimits>;
+  /** The connection's catalog, for masking by column origin (null when the connection does not mask). */
+  catalogFor?: (connection: string) => Catalog | null;
 }
 
 export class PostgresEngine implements Engine {
   readonly #cancels: CancelRegistry;
   readonly #limits: SessionLimits;
+  readonly #catalogFor: (connection: string) => Catalog | null;
 
   constructor(o: PostgresEngineOptions) {
+    this.#catalogFor = o.catalogFor ?? (() => null);
     this.#cancels = new CancelRegistry(o.logger);
     this.#limits = { maxClientFrame: 256 * 1024 * 1024, ...o.limits };
   }
 
   accept(client: Duplex, ctx: SessionContext): EngineSession {
-    const session = new PostgresSession(client, ctx, { cancels: this.#cancels, limits: this.#limits });
+    const session = new PostgresSession(client, ctx, { cancels: this.#cancels, limits: this.#limits, catalog: this.#catalogFor(ctx.connection.name) });
     return { done: session.run(), terminate: (reason) => session.terminate(reason) };
   }
 

@@ -53,14 +53,10 @@ export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingR
   for (const f of facts) {
     for (const o of f.outputs) {
       if (o.source.kind !== 'expression') continue;
+      // `t`, `t.*` and `row_to_json(t)` alike arrive here as whole-row references.
       for (const alias of o.source.wholeRow) {
         const r = tableHasRules(alias, f.tables, rules);
         if (r) return `hoop: "${alias}" is returned as a whole row, but it has masked columns (rule ${r.pattern}); select the columns you need instead`;
-      }
-      for (const use of o.source.uses) {
-        if (use.column === '*' && use.table && tableHasRules(use.table, f.tables, rules)) {
-          return `hoop: "${use.table}.*" is used inside an expression, but it has masked columns; select the columns you need instead`;
-        }
       }
     }
     for (const use of f.indirectUses) {

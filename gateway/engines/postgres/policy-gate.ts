@@ -7,32 +7,11 @@ import { HoopError } from '../../../shared/errors.js';
 import { formatDuration } from '../../../shared/duration.js';
 import type { Review } from '../../../shared/api/schemas.js';
 import type { Identity } from '../../identity/identity.js';
-import type { MaskingRules } from '../../config/masking-schema.js';
-import { evaluate, type ApprovalRule, type GuardrailPolicy } from '../../policy/guardrails.js';
+import { evaluate, type ApprovalRule } from '../../policy/guardrails.js';
 import type { ParsedSql, StatementFacts } from '../../policy/sql/facts.js';
-import type { SqlParser } from '../../policy/sql/parser.js';
+import type { ConnectionPolicy, StatementReviews } from '../../policy/connection-policy.js';
 import { statementHash } from '../../reviews/review-service.js';
 import { maskingRefusal } from './masking-plan.js';
-
-export interface ConnectionPolicy {
-  parser: SqlParser;
-  /** Parse results by statement text, shared by the connection's sessions (parsing is pure). */
-  cache?: Map<string, ParsedSql>;
-  guardrails: GuardrailPolicy;
-  approvals: readonly ApprovalRule[];
-  masking: MaskingRules | null;
-}
-
-/** What the gate needs from reviews. */
-export interface StatementReviews {
-  createStatementReview(i: {
-    requester: Identity; connection: string; sessionId: string; statement: string; parameters: (string | null)[] | null;
-    rule: string; approverGroups: readonly string[]; minApprovals: number; timeoutMs: number;
-  }): Promise<Review>;
-  waitForDecision(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Review['status']>;
-  consumeStatement(id: string, subject: string, connection: string, hash: string): Promise<boolean>;
-  get(viewer: Identity, id: string): Promise<Review>;
-}
 
 export type Verdict =
   | { action: 'allow'; facts: StatementFacts[] }

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { HoopError, toHoopError } from '../../../shared/errors.js';
 import type { SessionContext } from '../engine.js';
 import type { CancelRegistry } from './cancel-registry.js';
+import type { Catalog } from './catalog.js';
 import { passedParams, readClientHello } from './client-startup.js';
 import { FrameSource } from './frame-source.js';
 import {
@@ -37,6 +38,8 @@ export interface SessionLimits {
 export interface PostgresSessionDeps {
   cancels: CancelRegistry;
   limits: SessionLimits;
+  /** Resolves result column origins; null when the connection does not mask. */
+  catalog: Catalog | null;
 }
 
 /** Gateway-made messages that must reach the client right before or after the server's ReadyForQuery number `ready`. */
@@ -160,7 +163,7 @@ export class PostgresSession {
         approvalWaitMs: options.approvalWaitMs,
         reviewId: options.reviewId,
       });
-      if (policy.masking && this.#ctx.catalog) this.#masker = new ResultMasker(policy.masking, this.#ctx.catalog, this.#ctx.hashKey);
+      if (policy.masking && this.#deps.catalog) this.#masker = new ResultMasker(policy.masking, this.#deps.catalog, this.#ctx.hashKey);
 
       const greeting: Buffer[] = [encodeAuthenticationOk()];
       for (const [name, value] of up.parameters) greeting.push(encodeParameterStatus(name, value));
