@@ -5,17 +5,18 @@
  * Group commit, with a twist the generic writer (recording/group-commit.ts) cannot offer: while a batch is
  * being written, new appends queue; the next batch takes them all (up to `maxBatch`) in one transaction that
  *   1. takes a transaction-level advisory lock, so several gateway instances on one database keep one order;
- *   2. reads the head (seq, hash, time);
+ *   2. reads the head (seq, hash, time), or, when this instance wrote the head, only checks that it has not moved
+ *      (`hoop_audit_expect_head`), which saves a round trip;
  *   3. stamps seq, time (never before the head's) and prev_hash, and hashes each record in order;
- *   4. inserts them with one multi-row INSERT (unnest), their payloads with another, and commits.
+ *   4. inserts them with one multi-row INSERT, their payloads with another, and commits.
  */
 import { createHash } from 'node:crypto';
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import pg from 'pg';
 import { canonicalize } from '../../shared/audit/canonical.js';
 import { auditTime, GENESIS_HASH, hashRecordWithDataText } from '../../shared/audit/record.js';
 import type { Database } from '../store/db.js';
+import { sqlLiteral as lit } from '../store/sql-literal.js';
 import type { Checkpointer } from './checkpointer.js';
 import { TIME_TEXT } from './reader.js';
 
@@ -74,9 +75,20 @@ interface Pending {
   payloadText: string | null;
   resolve: (a: Appended) => void;
   reject: (e: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** When the append fails closed if not yet committed (ms since the epoch); Infinity for no limit. */
+  deadline: number;
   settled: boolean;
 }
+
+/** The chain's last record as this instance wrote it. */
+interface Head {
+  seq: number;
+  hash: string;
+  time: string;
+}
+
+/** Raised by `hoop_audit_expect_head` (migration 4) when another writer moved the head. */
+const HEAD_MOVED = 'HA001';
 
 function invalid(message: string, cause?: unknown): HoopError {
   return new HoopError('internal', `cannot audit this event: ${message}`, { cause, hint: 'this is a bug in the code that emits the event' });
@@ -88,7 +100,7 @@ function checkText(name: string, v: unknown): void {
 }
 
 /** Validates and serialises an event up front, so one bad event fails alone instead of its whole batch. */
-function prepare(e: AuditEvent): Omit<Pending, 'resolve' | 'reject' | 'timer' | 'settled'> {
+function prepare(e: AuditEvent): Omit<Pending, 'resolve' | 'reject' | 'deadline' | 'settled'> {
   if (typeof e.type !== 'string' || e.type === '') throw invalid('type must be a non-empty string');
   if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) throw invalid('data must be an object');
   if (e.payload !== undefined && 'payload_sha256' in e.data) throw invalid('data already has payload_sha256, which the log sets');
@@ -113,8 +125,15 @@ export class AuditLog implements AuditAppender {
   readonly #o: AuditLogOptions;
   readonly #log: Logger;
   readonly #now: () => Date;
+  readonly #timeoutMs: number;
   #queue: Pending[] = [];
+  /** The batch being written, so that the deadline timer can fail it closed too. */
+  #inFlight: readonly Pending[] = [];
   #writing: Promise<void> | undefined;
+  #kickQueued = false;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  /** The head as of this instance's last commit; null when it must be read (first batch, or after a failure). */
+  #head: Head | null = null;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -122,6 +141,7 @@ export class AuditLog implements AuditAppender {
     this.#o = options;
     this.#log = options.logger.child({ component: 'audit-log' });
     this.#now = options.now ?? (() => new Date());
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
 
   /**
@@ -138,18 +158,17 @@ export class AuditLog implements AuditAppender {
       return Promise.reject(e);
     }
     return new Promise<Appended>((resolve, reject) => {
-      const p: Pending = { ...prepared, resolve, reject, timer: undefined, settled: false };
-      const timeout = this.#o.timeoutMs ?? 15_000;
-      if (timeout > 0) {
-        p.timer = setTimeout(() => {
-          const i = this.#queue.indexOf(p);
-          if (i >= 0) this.#queue.splice(i, 1); // never written
-          settle(p, unavailable(new Error(`no commit within ${timeout} ms`)));
-        }, timeout);
-        p.timer.unref();
+      const deadline = this.#timeoutMs > 0 ? Date.now() + this.#timeoutMs : Infinity;
+      this.#queue.push({ ...prepared, resolve, reject, deadline, settled: false });
+      this.#armDeadline();
+      // Appends made in the same tick (a statement and the previous statement's result) share one batch.
+      if (!this.#kickQueued) {
+        this.#kickQueued = true;
+        queueMicrotask(() => {
+          this.#kickQueued = false;
+          this.#kick();
+        });
       }
-      this.#queue.push(p);
-      this.#kick();
     });
   }
 
@@ -174,27 +193,72 @@ export class AuditLog implements AuditAppender {
     if (this.#writing || this.#queue.length === 0) return;
     this.#writing = this.#writeBatch().finally(() => {
       this.#writing = undefined;
+      this.#inFlight = [];
       this.#kick();
     });
   }
 
+  /**
+   * One timer for every pending append (not one each): deadlines grow in queue order, so the earliest is the
+   * first unsettled append of the batch in flight, or else the head of the queue.
+   */
+  #armDeadline(): void {
+    if (this.#deadlineTimer || this.#timeoutMs <= 0) return;
+    const first = this.#inFlight.find((p) => !p.settled) ?? this.#queue[0];
+    if (!first) return;
+    this.#deadlineTimer = setTimeout(() => {
+      this.#deadlineTimer = undefined;
+      this.#expire();
+    }, Math.max(0, first.deadline - Date.now()));
+    this.#deadlineTimer.unref();
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    const err = (): HoopError => unavailable(new Error(`no commit within ${this.#timeoutMs} ms`));
+    // In flight: may still commit (recorded, though reported as failed: the safe side for a statement that is
+    // then not forwarded). Queued: never written.
+    for (const p of this.#inFlight) if (!p.settled && p.deadline <= now) settle(p, err());
+    let n = 0;
+    while (n < this.#queue.length && this.#queue[n]!.deadline <= now) settle(this.#queue[n++]!, err());
+    if (n > 0) this.#queue.splice(0, n);
+    this.#armDeadline();
+  }
+
   async #writeBatch(): Promise<void> {
     const batch = this.#queue.splice(0, this.#o.maxBatch ?? 500);
+    this.#inFlight = batch;
     let results: Appended[];
     try {
       results = await this.#o.db.withClient(async (c) => {
+        const sync = (this.#o.synchronousCommit ?? true) ? 'on' : 'off';
+        const begin = `BEGIN; SELECT set_config('synchronous_commit', '${sync}', true), pg_advisory_xact_lock(${AUDIT_LOCK_KEY});`;
         try {
-          // One round trip to open the transaction, take the lock and read the head; one to insert; one to commit.
-          const sync = (this.#o.synchronousCommit ?? true) ? 'on' : 'off';
-          const [, , head] = await c.simple(
-            `BEGIN; SELECT set_config('synchronous_commit', '${sync}', true), pg_advisory_xact_lock(${AUDIT_LOCK_KEY}); `
-            + `SELECT seq::text AS seq, hash, ${TIME_TEXT('time')} AS time FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1`,
+          const known = this.#head;
+          if (known) {
+            // One round trip: lock, check that the head is still ours, insert, commit.
+            const { out, sql, head } = this.#insertSql(batch, known);
+            try {
+              await c.simple(`${begin} SELECT hoop_audit_expect_head(${known.seq}, ${lit(known.hash)}); ${sql} COMMIT;`);
+              this.#head = head;
+              return out;
+            } catch (e) {
+              if ((e as { code?: string }).code !== HEAD_MOVED) throw e;
+              await c.query('ROLLBACK');
+            }
+          }
+          // Two round trips: open the transaction, take the lock and read the head; then insert and commit.
+          const [, , read] = await c.simple(
+            `${begin} SELECT seq::text AS seq, hash, ${TIME_TEXT('time')} AS time FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1`,
           );
-          const { out, sql } = this.#insertSql(batch, head!.rows[0] as { seq: string; hash: string; time: string } | undefined);
-          // The inserts and the commit in one round trip (literals, escaped: no parameters in a multi-statement query).
+          const row = read!.rows[0] as { seq: string; hash: string; time: string } | undefined;
+          const { out, sql, head } = this.#insertSql(batch, row ? { seq: Number(row.seq), hash: row.hash, time: row.time } : null);
+          // Literals, escaped: a multi-statement query takes no parameters.
           await c.simple(`${sql} COMMIT;`);
+          this.#head = head;
           return out;
         } catch (e) {
+          this.#head = null;
           await c.query('ROLLBACK').catch(() => undefined);
           throw e;
         }
@@ -210,11 +274,11 @@ export class AuditLog implements AuditAppender {
   }
 
   /**
-   * Numbers, links and renders the inserts of a batch after the head `h` (read as a statement of its own after
-   * the lock: in READ COMMITTED its snapshot sees the previous batch's commit, from any instance).
+   * Numbers, links and renders the inserts of a batch after the head `h` (read after the lock: in READ
+   * COMMITTED a statement's snapshot sees the previous batch's commit, from any instance).
    */
-  #insertSql(batch: readonly Pending[], h: { seq: string; hash: string; time: string } | undefined): { out: Appended[]; sql: string } {
-    let seq = h ? Number(h.seq) : 0;
+  #insertSql(batch: readonly Pending[], h: Head | null): { out: Appended[]; sql: string; head: Head } {
+    let seq = h ? h.seq : 0;
     let prev = h ? h.hash : GENESIS_HASH;
     const stamped = auditTime(this.#now());
     // Times never go backwards along the chain, so a time range is a seq range (clocks of instances may differ).
@@ -235,13 +299,8 @@ export class AuditLog implements AuditAppender {
     }
     let sql = `INSERT INTO audit_log (seq, time, type, actor, session_id, connection, data, prev_hash, hash) VALUES ${rows.join(', ')};`;
     if (payloads.length) sql += ` INSERT INTO audit_payloads (seq, payload) VALUES ${payloads.join(', ')};`;
-    return { out, sql };
+    return { out, sql, head: { seq, hash: prev, time } };
   }
-}
-
-/** A SQL literal (standard_conforming_strings is on in every supported PostgreSQL; E'' handles backslashes anyway). */
-function lit(v: string | null): string {
-  return v === null ? 'NULL' : pg.escapeLiteral(v);
 }
 
 function unavailable(cause: unknown): HoopError {
@@ -254,7 +313,6 @@ function unavailable(cause: unknown): HoopError {
 function settle(p: Pending, outcome: Appended | HoopError): void {
   if (p.settled) return;
   p.settled = true;
-  if (p.timer) clearTimeout(p.timer);
   if (outcome instanceof HoopError) p.reject(outcome);
   else p.resolve(outcome);
 }

@@ -1,16 +1,21 @@
 /**
- * Group commit: writes queued by many sessions at once are flushed together in one transaction on one
- * dedicated connection, so throughput grows with concurrency instead of paying one commit per record.
- * A write's promise settles when its batch has committed (or failed): callers that must fail closed await it.
+ * Group commit for the query views (sessions, statements, grant decisions): writes queued by many sessions at
+ * once are flushed together in one transaction, sent as **one** multi-statement query (one round trip per
+ * batch, whatever its size). A write's promise settles when its batch has committed (or failed).
+ *
+ * A write is a function that renders its SQL (literals only: see store/sql-literal.ts) when its batch is
+ * flushed, not when it is queued. Until then the caller may still change what it will write: the recorder folds a
+ * statement's outcome into its not-yet-written INSERT instead of queueing an UPDATE behind it.
  */
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { Database, Queryable } from '../store/db.js';
+import type { Database } from '../store/db.js';
 
-export type WriteOp = (q: Queryable) => Promise<void>;
+/** Renders the write's SQL, one or more complete statements, each ending with `;`. */
+export type RenderWrite = () => string;
 
 interface Pending {
-  op: WriteOp;
+  render: RenderWrite;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -18,7 +23,7 @@ interface Pending {
 export interface GroupCommitOptions {
   db: Database;
   logger: Logger;
-  /** Most ops in one transaction. */
+  /** Most writes in one transaction. */
   maxBatch?: number;
   /** Commit without waiting for the disk (for derived views only). */
   asynchronousCommit?: boolean;
@@ -28,6 +33,7 @@ export class GroupCommitWriter {
   readonly #o: GroupCommitOptions;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
+  #kickQueued = false;
   #closed = false;
 
   constructor(options: GroupCommitOptions) {
@@ -35,11 +41,18 @@ export class GroupCommitWriter {
   }
 
   /** Queues a write; resolves once it is committed. Rejects with audit_unavailable when the store fails. */
-  write(op: WriteOp): Promise<void> {
+  write(render: RenderWrite): Promise<void> {
     if (this.#closed) return Promise.reject(new HoopError('audit_unavailable', 'the recorder is closed'));
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ op, resolve, reject });
-      this.#kick();
+      this.#queue.push({ render, resolve, reject });
+      // Writes queued in the same tick go in one batch.
+      if (!this.#kickQueued) {
+        this.#kickQueued = true;
+        queueMicrotask(() => {
+          this.#kickQueued = false;
+          this.#kick();
+        });
+      }
     });
   }
 
@@ -67,11 +80,17 @@ export class GroupCommitWriter {
   async #run(): Promise<void> {
     const batch = this.#queue.splice(0, this.#o.maxBatch ?? 500);
     try {
-      await this.#o.db.transaction(async (q) => {
-        // These are query views derived from the audit chain (the evidence, committed durably on its own): they
-        // need not wait for the disk, and must not make every statement pay for a second WAL flush.
-        if (this.#o.asynchronousCommit) await q.query(`SET LOCAL synchronous_commit = off`);
-        for (const p of batch) await p.op(q);
+      // These are query views derived from the audit chain (the evidence, committed durably on its own): they
+      // need not wait for the disk, and must not make every statement pay for a second WAL flush.
+      const sync = this.#o.asynchronousCommit ? ` SET LOCAL synchronous_commit = off;` : '';
+      const sql = `BEGIN;${sync} ${batch.map((p) => p.render()).join(' ')} COMMIT;`;
+      await this.#o.db.withClient(async (c) => {
+        try {
+          await c.simple(sql);
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        }
       });
       for (const p of batch) p.resolve();
     } catch (e) {

@@ -6,6 +6,7 @@ import type { Database } from '../store/db.js';
 import type { Logger } from '../../shared/log.js';
 import type { GrantAudit } from '../grants/grant-service.js';
 import { GroupCommitWriter } from './group-commit.js';
+import { sqlLiteral, sqlRow } from '../store/sql-literal.js';
 import type { AuditAppender, AuditEvent } from '../audit/audit-log.js';
 
 /** How long a result record may wait for the next statement's batch. */
@@ -82,6 +83,8 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
   readonly #audit: AuditAppender;
   readonly #logger: Logger;
   readonly #sessions = new Map<string, { subject: string; connection: string }>();
+  /** Statements whose view row is queued but not yet rendered: their outcome is folded into the INSERT. */
+  readonly #unwritten = new Map<string, UnwrittenStatement>();
   /**
    * Result records wait briefly so they ride in the same audit batch as the next statement's record (one commit
    * per statement instead of two); they are flushed by that statement, or after {@link RESULT_DELAY_MS}.
@@ -103,13 +106,9 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
   /** Resolves once the session is in the chain (fail closed); the sessions view is written behind it, in order. */
   async sessionStarted(s: SessionStart): Promise<void> {
     this.#sessions.set(s.id, { subject: s.subject, connection: s.connection });
-    this.#writer.write(async (q) => {
-      await q.query(
-        `INSERT INTO sessions (id, connection, subject, grant_id, client_application, client_user, database, client_addr, started_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
-        [s.id, s.connection, s.subject, s.grantId, s.clientApplication, s.clientUser, s.database, s.clientAddr, s.startedAt],
-      );
-    }).catch((e: unknown) => this.#logger.warn('cannot write the sessions view', { error: e }));
+    this.#writer.write(() => `INSERT INTO sessions (id, connection, subject, grant_id, client_application, client_user, database, client_addr, started_at)
+      VALUES ${sqlRow([s.id, s.connection, s.subject, s.grantId, s.clientApplication, s.clientUser, s.database, s.clientAddr, s.startedAt])};`)
+      .catch((e: unknown) => this.#logger.warn('cannot write the sessions view', { error: e }));
     await this.#audit.append({
       type: 'session.opened', actor: s.subject, session_id: s.id, connection: s.connection,
       data: { grant_id: s.grantId, client_application: s.clientApplication, client_user: s.clientUser, database: s.database, client_addr: s.clientAddr },
@@ -122,14 +121,17 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
    */
   async statementStarted(s: StatementStart): Promise<void> {
     const who = this.#sessions.get(s.sessionId);
-    this.#writer.write(async (q) => {
-      await q.query(
-        `INSERT INTO statements (session_id, seq, text, parameters, protocol, started_at, decision, details)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-        [s.sessionId, s.seq, s.text, s.parameters === null ? null : JSON.stringify(s.parameters), s.protocol, s.startedAt, s.decision,
-          s.details ? JSON.stringify(s.details) : null],
-      );
-    }).catch((e: unknown) => this.#logger.warn('cannot write the statements view', { error: e }));
+    const key = `${s.sessionId}:${s.seq}`;
+    const row: UnwrittenStatement = { start: s, outcome: null, written: Promise.resolve() };
+    this.#unwritten.set(key, row);
+    row.written = this.#writer.write(() => {
+      this.#unwritten.delete(key);
+      return insertStatementSql(row);
+    });
+    row.written.catch((e: unknown) => {
+      this.#unwritten.delete(key);
+      this.#logger.warn('cannot write the statements view', { error: e });
+    });
     this.#flushResults();
     await this.#audit.append({
       type: 'statement', actor: who?.subject ?? null, session_id: s.sessionId, connection: who?.connection ?? null,
@@ -143,14 +145,14 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
       ? { row_count: o.result.rowCount, digest: o.result.digest, captured_rows: o.result.rows.length, truncated: o.result.truncated }
       : null;
     const details = { ...(o.details ?? {}), ...(returned ? { returned } : {}) };
-    const projection = this.#writer.write(async (q) => {
-      await q.query(
-        `UPDATE statements SET duration_ms = $3, rows = $4, command_tag = $5, error_code = $6, error_message = $7,
-                details = CASE WHEN $8::jsonb IS NULL THEN details ELSE COALESCE(details, '{}'::jsonb) || $8::jsonb END
-          WHERE session_id = $1 AND seq = $2`,
-        [o.sessionId, o.seq, o.durationMs, o.rows, o.commandTag, o.errorCode, o.errorMessage, Object.keys(details).length ? JSON.stringify(details) : null],
-      );
-    });
+    const unwritten = this.#unwritten.get(`${o.sessionId}:${o.seq}`);
+    let projection: Promise<void>;
+    if (unwritten) {
+      unwritten.outcome = { o, details };
+      projection = unwritten.written;
+    } else {
+      projection = this.#writer.write(() => updateStatementSql(o, details));
+    }
     const evidence = new Promise<void>((resolve, reject) => {
       this.#pendingResults.push({
         resolve, reject,
@@ -184,13 +186,8 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
         type: 'session.closed', actor: who?.subject ?? null, session_id: id, connection: who?.connection ?? null,
         data: { reason: e.reason, bytes_from_client: e.bytesFromClient, bytes_to_client: e.bytesToClient, statements: e.statementCount },
       }),
-      this.#writer.write(async (q) => {
-        await q.query(
-          `UPDATE sessions SET ended_at = $2, end_reason = $3, bytes_from_client = $4, bytes_to_client = $5, statement_count = $6
-            WHERE id = $1`,
-          [id, e.endedAt, e.reason, e.bytesFromClient, e.bytesToClient, e.statementCount],
-        );
-      }),
+      this.#writer.write(() => `UPDATE sessions SET (ended_at, end_reason, bytes_from_client, bytes_to_client, statement_count)
+        = ${sqlRow([e.endedAt, e.reason, e.bytesFromClient, e.bytesToClient, e.statementCount])} WHERE id = ${sqlLiteral(id)};`),
     ]);
   }
 
@@ -200,12 +197,8 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
         type: `grant.${ev.outcome}`, actor: ev.subject, connection: ev.connection,
         data: { grant_id: ev.grantId ?? null, reason: ev.reason, ...(ev.details ?? {}) },
       }),
-      this.#writer.write(async (q) => {
-        await q.query(
-          `INSERT INTO grant_decisions (at, subject, connection, outcome, reason, grant_id, details) VALUES (now(), $1, $2, $3, $4, $5, $6)`,
-          [ev.subject, ev.connection, ev.outcome, ev.reason, ev.grantId ?? null, JSON.stringify(ev.details ?? {})],
-        );
-      }),
+      this.#writer.write(() => `INSERT INTO grant_decisions (at, subject, connection, outcome, reason, grant_id, details)
+        VALUES ${sqlRow([new Date(), ev.subject, ev.connection, ev.outcome, ev.reason, ev.grantId ?? null, { json: ev.details ?? {} }])};`),
     ]);
   }
 
@@ -222,4 +215,32 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
   get logger(): Logger {
     return this.#logger;
   }
+}
+
+interface UnwrittenStatement {
+  start: StatementStart;
+  /** Set when the statement finished before its row was written. */
+  outcome: { o: StatementOutcome; details: Record<string, unknown> } | null;
+  written: Promise<void>;
+}
+
+function insertStatementSql(r: UnwrittenStatement): string {
+  const s = r.start;
+  const o = r.outcome?.o;
+  const extra = r.outcome?.details ?? {};
+  const details = Object.keys(extra).length ? { ...(s.details ?? {}), ...extra } : s.details ?? null;
+  return `INSERT INTO statements (session_id, seq, text, parameters, protocol, started_at, decision, details,
+      duration_ms, rows, command_tag, error_code, error_message)
+    VALUES ${sqlRow([
+      s.sessionId, s.seq, s.text, s.parameters === null ? null : { json: s.parameters }, s.protocol, s.startedAt, s.decision,
+      details ? { json: details } : null,
+      o?.durationMs ?? null, o?.rows ?? null, o?.commandTag ?? null, o?.errorCode ?? null, o?.errorMessage ?? null,
+    ])};`;
+}
+
+function updateStatementSql(o: StatementOutcome, details: Record<string, unknown>): string {
+  const merge = Object.keys(details).length ? `COALESCE(details, '{}'::jsonb) || ${sqlLiteral({ json: details })}` : 'details';
+  return `UPDATE statements SET (duration_ms, rows, command_tag, error_code, error_message)
+      = ${sqlRow([o.durationMs, o.rows, o.commandTag, o.errorCode, o.errorMessage])}, details = ${merge}
+    WHERE session_id = ${sqlLiteral(o.sessionId)} AND seq = ${sqlLiteral(o.seq)};`;
 }

@@ -3,5 +3,6 @@ import type { Migration } from '../migrate.js';
 import { initial } from './0001-initial.js';
 import { audit } from './0002-audit.js';
 import { reviews } from './0003-reviews.js';
+import { auditHeadCheck } from './0004-audit-head-check.js';
 
-export const migrations: readonly Migration[] = [initial, audit, reviews];
+export const migrations: readonly Migration[] = [initial, audit, reviews, auditHeadCheck];

@@ -95,6 +95,19 @@ describe('AuditLog', () => {
     expect(await verifyStoredChain(t.db)).toMatchObject({ ok: true, records: 1600, lastSeq: 1600 });
   });
 
+  it('commits appends made in one tick in one transaction, and picks up a head another writer moved', async () => {
+    const a = new AuditLog({ db: t.db, logger: silentLogger });
+    await Promise.all([1, 2, 3].map((n) => a.append({ type: 'x', actor: null, data: { n } })));
+    const xmins = await t.db.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM audit_log');
+    expect(xmins.rows[0]!.n).toBe(1);
+    const b = new AuditLog({ db: t.open(), logger: silentLogger });
+    expect((await b.append({ type: 'x', actor: null, data: { n: 4 } })).seq).toBe(4);
+    // a's remembered head (seq 3) is stale now: its next batch must re-read it, not fork the chain.
+    expect((await a.append({ type: 'x', actor: null, data: { n: 5 } })).seq).toBe(5);
+    await Promise.all([a.close(), b.close()]);
+    expect(await verifyStoredChain(t.db)).toMatchObject({ ok: true, records: 5, lastSeq: 5 });
+  });
+
   it('fails closed with audit_unavailable when its database goes away', async () => {
     const db = t.open(1); // one connection, so its backend is known
     const log = new AuditLog({ db, logger: silentLogger });
@@ -127,6 +140,8 @@ describe('AuditLog', () => {
     await blocker.query('BEGIN');
     await blocker.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]); // another instance stuck mid-batch
     const stuck = log.append({ type: 'x', actor: null, data: { n: 1 } });
+    // Appends of one tick share a batch: let the first one's batch start (and block on the lock) before the next.
+    await new Promise((r) => setTimeout(r, 50));
     const queued = log.append({ type: 'x', actor: null, data: { n: 2 } });
     for (const p of [stuck, queued]) {
       const err = await errorOf(p);
