@@ -44,7 +44,7 @@ async function withClient<T>(fn: (c: pg.Client) => Promise<T>, config: Partial<p
 }
 
 /** Waits until the target shows `sql` running (seen from another session through the tunnel). */
-async function waitForActive(_c: pg.Client, sql: string): Promise<void> {
+async function waitForActive(sql: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const seen = await withClient((o) => o.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query = $1`, [sql]));
     if (seen.rows[0].n > 0) return;
@@ -136,7 +136,7 @@ describe('PostgreSQL through the agent and gateway', () => {
   it('cancels a running statement with a CancelRequest sent through the tunnel', async () => {
     await withClient(async (c) => {
       const running = c.query('SELECT pg_sleep(30)');
-      await waitForActive(c, 'SELECT pg_sleep(30)');
+      await waitForActive('SELECT pg_sleep(30)');
       const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
       const cancel = Buffer.alloc(16);
       cancel.writeInt32BE(16, 0);
@@ -161,7 +161,7 @@ describe('PostgreSQL through the agent and gateway', () => {
     const child = spawn('psql', [url, '-X', '-c', 'SELECT pg_sleep(30)'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitForActive('SELECT pg_sleep(30)'); // SIGINT before psql sent the query would just end psql
     const started = Date.now();
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
