@@ -23,8 +23,10 @@ function Picker({ ctx, gatewayUrl, initial }: Props): React.JSX.Element {
   const [busy, setBusy] = useState(false);
 
   const load = async (): Promise<void> => {
-    const list = await ctx.gateway(gatewayUrl).reviews({ pending: true });
-    setReviews(list.filter((r) => r.can_decide));
+    const list = (await ctx.gateway(gatewayUrl).reviews({ pending: true })).filter((r) => r.can_decide);
+    setReviews(list);
+    // Keep the cursor on a row when the list shrinks (a decided review leaves it).
+    setSelected((s) => Math.min(s, Math.max(0, list.length - 1)));
   };
   useEffect(() => {
     load().catch((e: unknown) => setMessage(`error: ${(e as Error).message}`));

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { hoopOnTerminal } from '../helpers/terminal.js';
 
 let stack: Stack;
 let hook: WebhookReceiver;
@@ -178,6 +179,34 @@ describe('statement approvals', () => {
     await bob.hoop(['approve', h.reviewId]);
     await new Promise((r) => setTimeout(r, 500));
     expect(await exists('orders', 15)).toBe(true);
+  });
+
+  it('lets the approver pick and decide pending reviews in the terminal (hoop approve with no id)', async () => {
+    const first = await held('DELETE FROM orders WHERE id = 16');
+    const second = await held('DELETE FROM orders WHERE id = 17');
+    const term = hoopOnTerminal(['approve'], bob.env);
+    try {
+      await term.until(/Pending reviews you may decide/);
+      await term.until(/DELETE FROM orders WHERE id = 16[\s\S]*DELETE FROM orders WHERE id = 17|DELETE FROM orders WHERE id = 17[\s\S]*DELETE FROM orders WHERE id = 16/);
+      // Both are listed, the cursor on the first: move it to the one for id 17 if needed, and reject it with r.
+      const screen = term.screen();
+      if (screen.lastIndexOf('id = 17') > screen.lastIndexOf('id = 16')) term.type('\u001b[B');
+      await term.until(/❯ alice on shop[^\n]*\n\s+DELETE FROM orders WHERE id = 17/);
+      term.type('r');
+      await term.until(new RegExp(`Rejected ${second.reviewId.slice(0, 8)} \\(alice on shop\\): now rejected`));
+      expect(await second.result).toMatchObject({ error: { routine: 'hoop_approval_rejected' } });
+      // The list shrinks to the other one, and the cursor follows it: approve it with a.
+      await term.until(/❯ alice on shop[^\n]*\n\s+DELETE FROM orders WHERE id = 16/);
+      term.type('a');
+      await term.until(new RegExp(`Approved ${first.reviewId.slice(0, 8)} \\(alice on shop\\): now approved`));
+      expect(await first.result).toMatchObject({ command: 'DELETE', rowCount: 1 });
+      term.type('q');
+      expect(await term.exited).toBe(0);
+    } finally {
+      term.child.kill('SIGKILL');
+    }
+    expect(await exists('orders', 16)).toBe(false);
+    expect(await exists('orders', 17)).toBe(true);
   });
 
   it('records the decision with the statement', async () => {
