@@ -28,10 +28,11 @@ import { PostgresRecorder } from './recording/recorder.js';
 import { AuditLog } from './audit/audit-log.js';
 import { Checkpointer } from './audit/checkpointer.js';
 import { pruneOldPayloads } from './audit/reader.js';
-import { ReviewNotifier } from './reviews/notifier.js';
+import { ClusterNotifier } from './store/notifier.js';
 import { ReviewService } from './reviews/review-service.js';
 import { createWebhookEvents } from './reviews/webhook.js';
 import { PostgresEngine } from './engines/postgres/engine.js';
+import { parseRemoteCancel, type CancelRelay } from './engines/postgres/cancel-registry.js';
 import { createApi } from './server/api.js';
 import { createSqlParser } from './policy/sql/parser.js';
 import { toApprovalRules, toGuardrailPolicy } from './policy/config-schema.js';
@@ -114,7 +115,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     cleanups.push(async () => clearInterval(pruneTimer));
 
     const roles = { admins: config.roles.admins, auditors: config.roles.auditors };
-    const notifier = new ReviewNotifier(logger);
+    const notifier = new ClusterNotifier(logger);
     await notifier.listen(dbUrl);
     cleanups.push(() => notifier.close());
     const webhooks = createWebhookEvents({ logger, urlFor: (name) => catalog.get(name)?.webhookUrl });
@@ -196,7 +197,14 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     });
     const hashKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'hoop masking hash key v1', 32));
 
-    const engines = { postgres: new PostgresEngine({ logger, catalogFor: (name) => policies.get(name)?.catalog ?? null }) };
+    const cancelRelay: CancelRelay = {
+      publish: (r) => notifier.publishCancel(db, JSON.stringify(r)),
+      subscribe: (listener) => notifier.onCancel((payload) => {
+        const r = parseRemoteCancel(payload);
+        if (r) listener(r);
+      }),
+    };
+    const engines = { postgres: new PostgresEngine({ logger, cancelRelay, catalogFor: (name) => policies.get(name)?.catalog ?? null }) };
     const tunnels = new TunnelEndpoint({
       logger, grants, watcher, catalog, engines, recorder, now, reviews, hashKey,
       capture: { rows: config.audit.returned_rows, bytes: config.audit.returned_bytes },

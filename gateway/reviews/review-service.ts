@@ -10,7 +10,7 @@ import type { Logger } from '../../shared/log.js';
 import type { Review } from '../../shared/api/schemas.js';
 import type { Database, Queryable } from '../store/db.js';
 import { hasRole, type Identity, type RoleConfig } from '../identity/identity.js';
-import type { ReviewNotifier } from './notifier.js';
+import type { ClusterNotifier } from '../store/notifier.js';
 
 export type ReviewEventKind = 'created' | 'decided';
 
@@ -21,7 +21,7 @@ export interface ReviewEvents {
 
 export interface ReviewServiceOptions {
   db: Database;
-  notifier: ReviewNotifier;
+  notifier: ClusterNotifier;
   roles: RoleConfig;
   logger: Logger;
   events?: ReviewEvents;

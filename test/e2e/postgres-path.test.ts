@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
+import { rawTunnel } from '../helpers/raw-tunnel.js';
 
 const run = promisify(execFile);
 let stack: Stack;
@@ -151,6 +152,37 @@ describe('PostgreSQL through the agent and gateway', () => {
       await expect(running).rejects.toMatchObject({ code: '57014' });
       expect((await c.query('SELECT 3 AS after')).rows).toEqual([{ after: 3 }]);
     });
+  });
+
+  it('cancels a statement when the CancelRequest reaches another gateway instance than the session', async () => {
+    // Two instances on one database, as behind a load balancer: the session on the first, the cancel on the second.
+    const second = await stack.startInstance();
+    const { token } = await alice.grant({ connection: 'shop' });
+    const viaFirst = await rawTunnel(stack.gatewayUrl, token, 'shop');
+    const viaSecond = await rawTunnel(second.url, token, 'shop');
+    const c = tunnelClient(viaFirst.port);
+    try {
+      await c.connect();
+      const running = c.query('SELECT pg_sleep(29)');
+      await waitForActive('SELECT pg_sleep(29)');
+      const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+      const cancel = Buffer.alloc(16);
+      cancel.writeInt32BE(16, 0);
+      cancel.writeInt32BE(80877102, 4);
+      cancel.writeInt32BE(processID, 8);
+      cancel.writeInt32BE(secretKey, 12);
+      await new Promise<void>((resolve, reject) => {
+        const s = netConnect({ host: '127.0.0.1', port: viaSecond.port }, () => s.end(cancel));
+        s.on('close', () => resolve());
+        s.on('error', reject);
+      });
+      await expect(running).rejects.toMatchObject({ code: '57014' });
+      expect((await c.query('SELECT 4 AS after')).rows).toEqual([{ after: 4 }]);
+    } finally {
+      await c.end().catch(() => undefined);
+      await viaFirst.close();
+      await viaSecond.close();
+    }
   });
 
   it('works with psql, including Ctrl-C cancelling pg_sleep', async () => {

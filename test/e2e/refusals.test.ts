@@ -2,11 +2,9 @@
  * Every way in that must be refused, and how the user hears about it: the CLI's exit code and message, or a
  * native PostgreSQL error on the client when the refusal happens on the data path.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { GatewayClient } from '../../shared/api/client.js';
 import { createDevIdp, type DevIdp } from '../../gateway/dev-idp/provider.js';
 import { DEMO_CLIENTS, DEMO_USERS } from '../../gateway/dev-idp/users.js';
 import { loadGatewayConfig } from '../../gateway/config/load.js';
@@ -18,26 +16,6 @@ import { rawTunnel } from '../helpers/raw-tunnel.js';
 let stack: Stack;
 let alice: User;
 let bob: User;
-
-/** The user's stored IdP access token (this machine has no keychain, so it is in the 0600 file). */
-async function accessTokenOf(u: User): Promise<string> {
-  const raw = JSON.parse(await readFile(join(u.env.HOOP_CONFIG_DIR!, 'credentials.json'), 'utf8')) as Record<string, unknown>;
-  const found = JSON.stringify(raw).match(/"access_token":"([^"]+)"/);
-  if (!found) throw new Error('no stored access token');
-  return found[1]!;
-}
-
-/** A grant through the API, as the user (none of these connections needs approval). */
-async function grantAs(u: User, req: { connection: string; duration?: string }): Promise<{ token: string }> {
-  const out = await (await apiAs(u)).requestGrant(req);
-  if (!('grant' in out) || !out.grant.token) throw new Error('expected a grant');
-  return { token: out.grant.token };
-}
-
-async function apiAs(u: User): Promise<GatewayClient> {
-  const token = await accessTokenOf(u);
-  return new GatewayClient({ baseUrl: stack.gatewayUrl, accessToken: async () => token });
-}
 
 async function connectError(port: number): Promise<{ code?: string; message: string }> {
   const c = tunnelClient(port);
@@ -127,7 +105,7 @@ describe('refusals at the API', () => {
     });
     const gw2: RunningGateway = await startGateway({ config, logger: createLogger({ level: 'silent' }), env: {} });
     try {
-      const r = await alice.hoop(['connections', '--gateway', gw2.url], { env: { HOOP_TOKEN: await accessTokenOf(alice) } });
+      const r = await alice.hoop(['connections', '--gateway', gw2.url], { env: { HOOP_TOKEN: await alice.accessToken() } });
       expect(r.code).toBe(3);
       expect(r.stderr).toContain('access token is for another audience');
     } finally {
@@ -136,7 +114,7 @@ describe('refusals at the API', () => {
   });
 
   it('refuses a tampered IdP token (exit 3)', async () => {
-    const token = await accessTokenOf(alice);
+    const token = await alice.accessToken();
     const [h, p, s] = token.split('.');
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { groups: string[] };
     claims.groups = ['dba'];
@@ -149,7 +127,7 @@ describe('refusals at the API', () => {
 
 describe('refusals on the data path (native PostgreSQL errors)', () => {
   it('refuses an expired grant', async () => {
-    const grant = await grantAs(alice, { connection: 'shop', duration: '1s' });
+    const grant = await alice.grant({ connection: 'shop', duration: '1s' });
     await new Promise((r) => setTimeout(r, 1500));
     const t = await rawTunnel(stack.gatewayUrl, grant.token, 'shop');
     try {
@@ -162,7 +140,7 @@ describe('refusals on the data path (native PostgreSQL errors)', () => {
   });
 
   it('refuses a tampered grant', async () => {
-    const grant = await grantAs(alice, { connection: 'shop' });
+    const grant = await alice.grant({ connection: 'shop' });
     const [h, p, s] = grant.token.split('.');
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as Record<string, unknown>;
     claims.conn = 'billing';
@@ -179,7 +157,7 @@ describe('refusals on the data path (native PostgreSQL errors)', () => {
   it('refuses a grant for another connection', async () => {
     const dana = new User('dana', stack);
     expect((await dana.login()).code).toBe(0);
-    const billing = await grantAs(dana, { connection: 'billing' });
+    const billing = await dana.grant({ connection: 'billing' });
     const t = await rawTunnel(stack.gatewayUrl, billing.token, 'shop');
     try {
       const e = await connectError(t.port);

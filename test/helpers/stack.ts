@@ -5,12 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createLogger } from '../../shared/log.js';
+import { GatewayClient } from '../../shared/api/client.js';
 import { loadGatewayConfig } from '../../gateway/config/load.js';
 import { startGateway, type RunningGateway } from '../../gateway/gateway.js';
 import { createDevIdp, type DevIdp } from '../../gateway/dev-idp/provider.js';
@@ -50,6 +51,11 @@ export interface Stack {
   /** The target role hoop logs in as. */
   shopRole: string;
   tmp: string;
+  /**
+   * Starts another gateway instance on the same state database and data dir (master key), as instances sharing
+   * a database must; it is closed with the stack.
+   */
+  startInstance(): Promise<RunningGateway>;
   close(): Promise<void>;
 }
 
@@ -118,7 +124,9 @@ ${o.extraConnections ?? ''}`;
     env: { SHOP_PW: shopPassword, SHOP_PORT: pgPort, SHOP_DB: shop.name, SHOP_USER: shopRole },
     overrides: { database_url: state.url },
   });
-  const gateway = await startGateway({ config, logger, env: {}, ...(o.grantCheckIntervalMs ? { grantCheckIntervalMs: o.grantCheckIntervalMs } : {}) });
+  const start = (): Promise<RunningGateway> => startGateway({ config, logger, env: {}, ...(o.grantCheckIntervalMs ? { grantCheckIntervalMs: o.grantCheckIntervalMs } : {}) });
+  const gateway = await start();
+  const others: RunningGateway[] = [];
   return {
     gatewayUrl: gateway.url,
     idp,
@@ -127,7 +135,13 @@ ${o.extraConnections ?? ''}`;
     stateUrl: state.url,
     shopRole,
     tmp,
+    startInstance: async () => {
+      const g = await start();
+      others.push(g);
+      return g;
+    },
     close: async () => {
+      for (const g of others) await g.close();
       await gateway.close();
       await idp.close();
       await state.drop().catch(() => undefined);
@@ -220,6 +234,27 @@ export class User {
     if (result.code !== 0) throw new Error(`hoop connect failed (${result.code}): ${result.stderr}`);
     const t = JSON.parse(result.stdout) as { port: number; grant_id: string };
     return { port: t.port, grantId: t.grant_id, result };
+  }
+
+  /** The stored IdP access token (these machines have no keychain, so it is in the 0600 file). */
+  async accessToken(): Promise<string> {
+    const stored = JSON.parse(await readFile(join(this.env.HOOP_CONFIG_DIR, 'credentials.json'), 'utf8')) as unknown;
+    const found = /"access_token":"([^"]+)"/.exec(JSON.stringify(stored));
+    if (!found) throw new Error(`no stored access token for ${this.name}`);
+    return found[1]!;
+  }
+
+  /** The gateway API as this user (their stored access token). */
+  async api(gatewayUrl = this.stack.gatewayUrl): Promise<GatewayClient> {
+    const token = await this.accessToken();
+    return new GatewayClient({ baseUrl: gatewayUrl, accessToken: async () => token });
+  }
+
+  /** A grant through the API (for connections that need no approval), with its token. */
+  async grant(req: { connection: string; duration?: string }): Promise<{ token: string; id: string }> {
+    const out = await (await this.api()).requestGrant(req);
+    if (!('grant' in out) || !out.grant.token) throw new Error(`expected a grant for ${this.name} on ${req.connection}`);
+    return { token: out.grant.token, id: out.grant.id };
   }
 
   async stopAgent(): Promise<void> {

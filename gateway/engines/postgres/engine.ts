@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { HoopError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/log.js';
 import type { Engine, EngineSession, SessionContext } from '../engine.js';
-import { CancelRegistry } from './cancel-registry.js';
+import { CancelRegistry, type CancelRelay } from './cancel-registry.js';
 import type { Catalog } from './catalog.js';
 import { readClientHello } from './client-startup.js';
 import { FrameSource } from './frame-source.js';
@@ -16,6 +16,8 @@ export interface PostgresEngineOptions {
   limits?: Partial<SessionLimits>;
   /** The connection's catalog, for masking by column origin (null when the connection does not mask). */
   catalogFor?: (connection: string) => Catalog | null;
+  /** Passes cancels between gateway instances sharing a database; without it, only this instance's keys work. */
+  cancelRelay?: CancelRelay;
 }
 
 export class PostgresEngine implements Engine {
@@ -25,7 +27,7 @@ export class PostgresEngine implements Engine {
 
   constructor(o: PostgresEngineOptions) {
     this.#catalogFor = o.catalogFor ?? (() => null);
-    this.#cancels = new CancelRegistry(o.logger);
+    this.#cancels = new CancelRegistry(o.logger, o.cancelRelay);
     this.#limits = { maxClientFrame: 256 * 1024 * 1024, ...o.limits };
   }
 

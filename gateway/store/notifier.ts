@@ -1,17 +1,21 @@
 /**
- * Tells waiting sessions that a review was decided: at once in this process, and through PostgreSQL
- * LISTEN/NOTIFY on the shared database for sessions held by other gateway instances.
+ * Events between gateway instances sharing one database, through PostgreSQL LISTEN/NOTIFY:
+ * - a review was decided (waiting sessions go on at once, on whichever instance holds them);
+ * - a grant was revoked or renewed (live tunnels are re-checked at once instead of at the next tick);
+ * - a CancelRequest arrived at an instance that does not hold the session it names.
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../../shared/log.js';
-import type { Queryable } from '../store/db.js';
+import type { Queryable } from './db.js';
 
 const CHANNEL = 'hoop_reviews';
 /** Grants revoked (or renewed) on any instance: live tunnels are re-checked at once instead of at the next tick. */
 export const GRANT_CHANNEL = 'hoop_grants';
+/** Cancel requests for a session another instance may hold (the payload names a digest of the key, not the key). */
+const CANCEL_CHANNEL = 'hoop_cancels';
 
-export class ReviewNotifier {
+export class ClusterNotifier {
   readonly #events = new EventEmitter();
   readonly #logger: Logger;
   #client: pg.Client | undefined;
@@ -25,18 +29,19 @@ export class ReviewNotifier {
   /** Listens on the shared database (reconnecting if the connection drops). */
   async listen(url: string): Promise<void> {
     if (this.#closed) return;
-    const client = new pg.Client({ connectionString: url, application_name: 'hoop-gateway-reviews' });
+    const client = new pg.Client({ connectionString: url, application_name: 'hoop-gateway-events' });
     client.on('notification', (n) => {
       if (n.channel === CHANNEL && n.payload) this.#events.emit('decided', n.payload);
       if (n.channel === GRANT_CHANNEL && n.payload) this.#events.emit('grant', n.payload);
+      if (n.channel === CANCEL_CHANNEL && n.payload) this.#events.emit('cancel', n.payload);
     });
     client.on('error', (e) => {
-      this.#logger.warn('review notifications lost their connection; reconnecting', { error: e });
+      this.#logger.warn('cluster notifications lost their connection; reconnecting', { error: e });
       this.#client = undefined;
       setTimeout(() => void this.listen(url).catch(() => undefined), 1000).unref();
     });
     await client.connect();
-    await client.query(`LISTEN ${CHANNEL}; LISTEN ${GRANT_CHANNEL}`);
+    await client.query(`LISTEN ${CHANNEL}; LISTEN ${GRANT_CHANNEL}; LISTEN ${CANCEL_CHANNEL}`);
     this.#client = client;
   }
 
@@ -58,6 +63,16 @@ export class ReviewNotifier {
   onGrantChanged(listener: (grantId: string) => void): () => void {
     this.#events.on('grant', listener);
     return () => this.#events.off('grant', listener);
+  }
+
+  /** Sends a cancel request to every instance (this one included: listeners skip their own). */
+  async publishCancel(q: Queryable, payload: string): Promise<void> {
+    await q.query('SELECT pg_notify($1, $2)', [CANCEL_CHANNEL, payload]);
+  }
+
+  onCancel(listener: (payload: string) => void): () => void {
+    this.#events.on('cancel', listener);
+    return () => this.#events.off('cancel', listener);
   }
 
   async close(): Promise<void> {
