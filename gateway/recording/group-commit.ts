@@ -3,6 +3,8 @@
  * once are flushed together in one transaction, sent as **one** multi-statement query (one round trip per
  * batch, whatever its size). A write's promise settles when its batch has committed (or failed).
  *
+ * If a batch fails, its writes are retried one by one, so that one bad write loses only itself.
+ *
  * A write is a function that renders its SQL (literals only: see store/sql-literal.ts) when its batch is
  * flushed, not when it is queued. Until then the caller may still change what it will write: the recorder folds a
  * statement's outcome into its not-yet-written INSERT instead of queueing an UPDATE behind it.
@@ -79,27 +81,55 @@ export class GroupCommitWriter {
 
   async #run(): Promise<void> {
     const batch = this.#queue.splice(0, this.#o.maxBatch ?? 500);
+    let sqls: string[];
     try {
-      // These are query views derived from the audit chain (the evidence, committed durably on its own): they
-      // need not wait for the disk, and must not make every statement pay for a second WAL flush.
-      const sync = this.#o.asynchronousCommit ? ` SET LOCAL synchronous_commit = off;` : '';
-      const sql = `BEGIN;${sync} ${batch.map((p) => p.render()).join(' ')} COMMIT;`;
-      await this.#o.db.withClient(async (c) => {
-        try {
-          await c.simple(sql);
-        } catch (e) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          throw e;
-        }
-      });
-      for (const p of batch) p.resolve();
+      sqls = batch.map((p) => p.render());
     } catch (e) {
-      this.#o.logger.error('recording failed', { error: e, batch: batch.length });
-      const err = new HoopError('audit_unavailable', 'the audit store could not record; nothing was forwarded', {
-        cause: e,
-        hint: 'the gateway cannot reach its database; ask an operator to check it',
-      });
-      for (const p of batch) p.reject(err);
+      this.#fail(batch, e);
+      return;
     }
+    try {
+      await this.#commit(sqls.join(' '));
+      for (const p of batch) p.resolve();
+      return;
+    } catch (e) {
+      if (batch.length === 1) {
+        this.#fail(batch, e);
+        return;
+      }
+      this.#o.logger.warn('a batch of recording writes failed; writing them one by one', { error: e, batch: batch.length });
+    }
+    // One bad write (or a lost connection) must not take its batch-mates from other sessions with it.
+    for (const [i, p] of batch.entries()) {
+      try {
+        await this.#commit(sqls[i]!);
+        p.resolve();
+      } catch (e) {
+        this.#fail([p], e);
+      }
+    }
+  }
+
+  async #commit(sql: string): Promise<void> {
+    // These are query views derived from the audit chain (the evidence, committed durably on its own): they
+    // need not wait for the disk, and must not make every statement pay for a second WAL flush.
+    const sync = this.#o.asynchronousCommit ? ' SET LOCAL synchronous_commit = off;' : '';
+    await this.#o.db.withClient(async (c) => {
+      try {
+        await c.simple(`BEGIN;${sync} ${sql} COMMIT;`);
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  #fail(writes: readonly Pending[], e: unknown): void {
+    this.#o.logger.error('recording failed', { error: e, writes: writes.length });
+    const err = new HoopError('audit_unavailable', 'the gateway could not write to its database', {
+      cause: e,
+      hint: 'the gateway cannot reach its database; ask an operator to check it',
+    });
+    for (const p of writes) p.reject(err);
   }
 }
