@@ -4,7 +4,7 @@
  */
 
 /** Below this many bytes a copy is a plain loop: `Buffer.copy` makes a typed-array view per call. */
-const SMALL_COPY = 48;
+const SMALL_COPY = 40;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -48,6 +48,14 @@ export class ByteWriter {
       w += n;
     }
     this.length = w;
+  }
+
+  /** Leaves `n` bytes to be filled in later (a length word), and returns where they start. */
+  skip(n: number): number {
+    this.reserve(n);
+    const at = this.length;
+    this.length += n;
+    return at;
   }
 
   byte(b: number): void {

@@ -84,6 +84,12 @@ function oneByte(name: string, s: string): number {
   return b[0] as number;
 }
 
+/** Index of the first `byte` at or after `from`, or the buffer's length when there is none. */
+function indexOrEnd(buf: Buffer, byte: number, from: number): number {
+  const i = buf.indexOf(byte, from);
+  return i < 0 ? buf.length : i;
+}
+
 /** Whether `buf[start, end)` holds exactly the bytes of `ref`. */
 function bytesEqual(buf: Buffer, start: number, end: number, ref: Buffer): boolean {
   if (end - start !== ref.length) return false;
@@ -272,7 +278,52 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     return -1;
   }
 
-  /** Masks the row `buf[from, nl]` that scanRow just scanned. */
+  /**
+   * Masks the rows that end in `chunk` from `pos` on, and returns where the unfinished rest starts. A row with no
+   * backslash (text) or quote (csv) ends at the next newline and splits at every delimiter, so it is split with
+   * indexOf, which is native; the next delimiter and the next backslash or quote are remembered from row to row,
+   * so each byte is searched once. A row holding one is scanned byte by byte (scanRow).
+   */
+  function maskRows(chunk: Buffer, pos: number): number {
+    const len = chunk.length;
+    const special = csv ? quote : BACKSLASH;
+    let nextSpecial = -1; // index of the next backslash or quote at or after pos (len: none), -1: not looked up
+    let nextDelimiter = -1;
+    while (pos < len) {
+      let nl = chunk.indexOf(NL, pos);
+      if (nl < 0) break;
+      if (nextSpecial < pos) nextSpecial = indexOrEnd(chunk, special, pos);
+      if (nextSpecial < nl) {
+        nl = scanRow(chunk, pos);
+        if (nl < 0) break;
+      } else {
+        if (nextDelimiter < pos) nextDelimiter = indexOrEnd(chunk, delimiter, pos);
+        let field = 0;
+        let start = pos;
+        while (nextDelimiter < nl) {
+          if (field < n) {
+            bounds[2 * field] = start;
+            bounds[2 * field + 1] = nextDelimiter;
+            escaped[field] = 0;
+          }
+          field++;
+          start = nextDelimiter + 1;
+          nextDelimiter = indexOrEnd(chunk, delimiter, start);
+        }
+        if (field < n) {
+          bounds[2 * field] = start;
+          bounds[2 * field + 1] = nl;
+          escaped[field] = 0;
+        }
+        fieldCount = field + 1;
+      }
+      maskRow(chunk, pos, nl);
+      pos = nl + 1;
+    }
+    return pos;
+  }
+
+  /** Masks the row `buf[from, nl]` whose fields were just found. */
   function maskRow(buf: Buffer, from: number, nl: number): void {
     if (headerPending) {
       headerPending = false;
@@ -372,10 +423,7 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
       maskRow(row, 0, row.length - 1);
       pos = nl + 1;
     }
-    for (let nl = scanRow(chunk, pos); nl >= 0; nl = scanRow(chunk, pos)) {
-      maskRow(chunk, pos, nl);
-      pos = nl + 1;
-    }
+    pos = maskRows(chunk, pos);
     if (pos < chunk.length) {
       hold(chunk, pos);
       rowEnd(chunk, pos); // sets the csv quote state for the row held
