@@ -4,14 +4,15 @@
  * each result once at its RowDescription (or at CopyOutResponse), and rewrites DataRows and COPY data by that
  * plan. Frames it does not change are forwarded as they came. When a result cannot be planned, it fails closed.
  */
-import { HoopError } from '../../../shared/errors.js';
+import { HoopError, ProtocolError } from '../../../shared/errors.js';
 import type { MaskingRules } from '../../config/masking-schema.js';
-import { createCopyMasker, maskDataRow, type CopyMasker, type MaskAction, type MaskContext } from '../../masking/index.js';
+import { ByteWriter, createCopyMasker, maskDataRow, type CopyMasker, type MaskAction, type MaskContext } from '../../masking/index.js';
 import type { ColumnType } from '../../masking/index.js';
 import type { StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
 import { planCopy, planResult, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
 import { BackendTag, decodeBackend, encodeCopyData, type FieldDescription, type Frame } from './protocol/index.js';
+import { joinFrames } from './write-batch.js';
 
 interface Plan {
   actions: (MaskAction | null)[];
@@ -112,8 +113,8 @@ export class ResultMasker {
       }
       case BackendTag.CopyData:
         if (this.#copy) {
-          const data = this.#copy.masker.push((decodeBackend(f.tag, f.body) as { data: Buffer }).data);
-          return data.length ? [encodeCopyData(data)] : [];
+          const data = this.#maskCopyData(this.#copy.masker, [f]);
+          return data.length ? [data] : [];
         }
         break;
       case BackendTag.CopyDone:
@@ -145,6 +146,39 @@ export class ResultMasker {
         break;
     }
     return [f.raw];
+  }
+
+  /**
+   * The bytes to forward for consecutive CopyData frames (a COPY sends one per row): one buffer of whole CopyData
+   * messages, so a batch is masked, recorded and written as one. Throws HoopError to fail closed.
+   */
+  rewriteCopyData(frames: readonly Frame[]): Buffer {
+    if (!this.#copy) return joinFrames(frames.map((f) => f.raw));
+    return this.#maskCopyData(this.#copy.masker, frames);
+  }
+
+  /**
+   * One CopyData message out per message in that completes a row, as the server framed them (libpq hands a client
+   * one message per row); a message that completes none sends nothing. The payloads are written in place, after
+   * a header filled in once their length is known.
+   */
+  #maskCopyData(masker: CopyMasker, frames: readonly Frame[]): Buffer {
+    let size = 0;
+    for (const f of frames) size += f.raw.length;
+    const w = new ByteWriter(size + 64);
+    for (const f of frames) {
+      const at = w.skip(5);
+      masker.pushInto(f.body, w);
+      const length = w.length - at - 1;
+      if (length === 4) {
+        w.truncate(at);
+        continue;
+      }
+      if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
+      w.buffer[at] = BackendTag.CopyData;
+      w.buffer.writeInt32BE(length, at + 1);
+    }
+    return w.take();
   }
 
   async #rowDescription(fields: FieldDescription[]): Promise<void> {

@@ -8,25 +8,35 @@ import type { Writable } from 'node:stream';
 export function coalesce(frames: readonly Buffer[]): Buffer[] {
   const out: Buffer[] = [];
   let cur: Buffer | undefined;
+  let curLength = 0; // cur and the adjacent frames after it
+  const flush = (c: Buffer): void => {
+    out.push(curLength === c.length ? c : Buffer.from(c.buffer, c.byteOffset, curLength));
+  };
   for (const f of frames) {
-    if (cur && cur.buffer === f.buffer && cur.byteOffset + cur.length === f.byteOffset) {
-      cur = Buffer.from(cur.buffer, cur.byteOffset, cur.length + f.length);
+    if (cur && cur.buffer === f.buffer && cur.byteOffset + curLength === f.byteOffset) {
+      curLength += f.length;
     } else {
-      if (cur) out.push(cur);
+      if (cur) flush(cur);
       cur = f;
+      curLength = f.length;
     }
   }
-  if (cur) out.push(cur);
+  if (cur) flush(cur);
   return out;
+}
+
+/** `frames` back to back in one buffer: a slice of their chunk when they lie next to each other in it, else a copy. */
+export function joinFrames(frames: readonly Buffer[]): Buffer {
+  const bufs = coalesce(frames);
+  return bufs.length === 1 ? (bufs[0] as Buffer) : Buffer.concat(bufs);
 }
 
 /** Writes the frames as one buffer; resolves at once, or after `drain` when the stream's buffer is full. */
 export function writeFrames(stream: Writable, frames: readonly Buffer[]): Promise<void> | undefined {
   if (frames.length === 0 || stream.destroyed) return undefined;
-  const bufs = coalesce(frames);
   // One write, so a WebSocket stream sends one message (it turns every write into its own message and the agent
   // into its own write(2)); the copy costs less than the messages it saves.
-  const ok = stream.write(bufs.length === 1 ? bufs[0] : Buffer.concat(bufs));
+  const ok = stream.write(joinFrames(frames));
   if (ok) return undefined;
   return new Promise<void>((resolve) => {
     const done = (): void => {
