@@ -8,11 +8,13 @@
  * It runs once per row of a COPY that may have millions, so it works in one pass over the bytes: a row is scanned
  * once for its end and its field boundaries; only planned fields are read, as strings, decoded only when they hold
  * escapes (text) or quotes (csv); a masked value is written straight into the output, escaped or quoted only when
- * it needs it. The output of a chunk is one buffer ({@link CopyMasker.pushInto} appends to the caller's), into
- * which the bytes around masked fields are copied; `push` returns a chunk whose rows did not change as a slice of
- * the input. The binary format cannot be masked field by field with confidence, so it is refused: the masker
- * throws on the `PGCOPY` signature (the caller should already refuse on a CopyOutResponse whose overall format
- * is 1).
+ * it needs it, and the bytes around it are copied. `push` returns a chunk whose rows did not change as a slice of
+ * the input. {@link CopyMasker.pushMessages} takes a run of whole CopyData messages as they came off the wire
+ * and returns the CopyData messages to send, in one buffer: the run is read in place, message by message, without
+ * slicing each payload out.
+ *
+ * The binary format cannot be masked field by field with confidence, so it is refused: the masker throws on the
+ * `PGCOPY` signature (the caller should already refuse on a CopyOutResponse whose overall format is 1).
  *
  * @see https://www.postgresql.org/docs/current/sql-copy.html#SQL-COPY-FILE-FORMATS
  */
@@ -61,8 +63,12 @@ export interface CopyMaskOptions {
 export interface CopyMasker {
   /** Adds one CopyData payload; returns the rewritten bytes of the rows it completes (maybe empty). */
   push(chunk: Buffer): Buffer;
-  /** Like {@link push}, but appends those bytes to `out` (unchanged rows too), so many payloads make one buffer. */
-  pushInto(chunk: Buffer, out: ByteWriter): void;
+  /**
+   * {@link push} for whole CopyData messages (tag and length included) back to back: returns, in one buffer, a
+   * CopyData message for each message in that completes a row, holding the rows it completes. The server's framing
+   * is kept (PostgreSQL sends a row per message, and libpq hands a client one message per row).
+   */
+  pushMessages(messages: Buffer): Buffer;
   /** At CopyDone: checks that no row was left unfinished, and returns any bytes still held. */
   end(): Buffer;
   /** Per column: how many values were masked so far. */
@@ -72,6 +78,7 @@ export interface CopyMasker {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+const COPY_DATA = 0x64; // 'd'
 const NL = 0x0a;
 const CR = 0x0d;
 const BACKSLASH = 0x5c;
@@ -90,6 +97,12 @@ function indexOrEnd(buf: Buffer, byte: number, from: number): number {
   return i < 0 ? buf.length : i;
 }
 
+/** Index of the first `byte` in `buf[from, to)`, or -1. */
+function indexWithin(buf: Buffer, byte: number, from: number, to: number): number {
+  const i = to === buf.length ? buf.indexOf(byte, from) : buf.subarray(0, to).indexOf(byte, from);
+  return i < to ? i : -1;
+}
+
 /** Whether `buf[start, end)` holds exactly the bytes of `ref`. */
 function bytesEqual(buf: Buffer, start: number, end: number, ref: Buffer): boolean {
   if (end - start !== ref.length) return false;
@@ -100,7 +113,7 @@ function bytesEqual(buf: Buffer, start: number, end: number, ref: Buffer): boole
 /**
  * Where the bytes of one push go. Unchanged bytes are only noted (`keep`), and consecutive ones merge, so a chunk
  * whose rows all stay the same is returned as a slice of itself; the output buffer is made, and the noted bytes
- * copied into it, at the first masked value (or is the caller's, for `pushInto`).
+ * copied into it, at the first masked value (or is given, for `pushMessages`).
  */
 class Output {
   #writer: ByteWriter | null = null;
@@ -149,7 +162,7 @@ class Output {
     return w.take();
   }
 
-  /** Ends a `pushInto`: the caller's writer has everything. */
+  /** Ends a push into a given writer: it has everything. */
   finishInto(): void {
     this.#flush();
     this.#writer = null;
@@ -206,10 +219,10 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   const escaped = new Uint8Array(n);
   let fieldCount = 0;
 
-  /** Index of the next row end at or after `from`, or -1; keeps csv quote state across calls (for a carried row). */
-  function rowEnd(chunk: Buffer, from: number): number {
-    if (!csv) return chunk.indexOf(NL, from);
-    for (let i = from; i < chunk.length; i++) {
+  /** Index of the next row end in `chunk[from, to)`, or -1; keeps csv quote state across calls (for a carried row). */
+  function rowEnd(chunk: Buffer, from: number, to: number): number {
+    if (!csv) return indexWithin(chunk, NL, from, to);
+    for (let i = from; i < to; i++) {
       const c = chunk[i];
       if (escapePending) escapePending = false;
       else if (inQuotes) {
@@ -223,11 +236,11 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
 
   /**
    * Scans the row that starts at `from`: fills the field bounds, returns the index of its newline, or -1 when the
-   * row does not end in `buf`. In text, a backslash escapes the next byte, but never the newline: PostgreSQL writes
-   * a newline in a value as `\n`, and a row ends at the first newline.
+   * row does not end before `to`. In text, a backslash escapes the next byte, but never the newline: PostgreSQL
+   * writes a newline in a value as `\n`, and a row ends at the first newline.
    */
-  function scanRow(buf: Buffer, from: number): number {
-    const len = buf.length;
+  function scanRow(buf: Buffer, from: number, to: number): number {
+    const len = to;
     let field = 0;
     let start = from;
     let backslash = 0;
@@ -236,7 +249,7 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
         const c = buf[i];
         if (c === BACKSLASH) {
           backslash = 1;
-          if (buf[i + 1] !== NL) i++;
+          if (i + 1 < len && buf[i + 1] !== NL) i++;
         } else if (c === NL || c === delimiter) {
           if (field < n) {
             bounds[2 * field] = start;
@@ -278,23 +291,31 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     return -1;
   }
 
+  // Where the next delimiter and the next backslash (text) or quote (csv) are in `searched`, at or after the row
+  // being read (its length: none; -1: not looked up). Kept from row to row and from message to message of a run,
+  // so each byte is searched once.
+  let searched: Buffer | null = null;
+  let nextSpecial = -1;
+  let nextDelimiter = -1;
+
   /**
-   * Masks the rows that end in `chunk` from `pos` on, and returns where the unfinished rest starts. A row with no
-   * backslash (text) or quote (csv) ends at the next newline and splits at every delimiter, so it is split with
-   * indexOf, which is native; the next delimiter and the next backslash or quote are remembered from row to row,
-   * so each byte is searched once. A row holding one is scanned byte by byte (scanRow).
+   * Masks the rows that end in `chunk[pos, to)`, and returns where the unfinished rest starts. A row with no
+   * backslash (text) or quote (csv) ends at the next newline and splits at every delimiter, so its bounds are found
+   * with indexOf, which is native. A row holding one is scanned byte by byte (scanRow).
    */
-  function maskRows(chunk: Buffer, pos: number): number {
-    const len = chunk.length;
+  function maskRows(chunk: Buffer, pos: number, to: number): number {
+    if (searched !== chunk) {
+      searched = chunk;
+      nextSpecial = -1;
+      nextDelimiter = -1;
+    }
     const special = csv ? quote : BACKSLASH;
-    let nextSpecial = -1; // index of the next backslash or quote at or after pos (len: none), -1: not looked up
-    let nextDelimiter = -1;
-    while (pos < len) {
+    while (pos < to) {
       let nl = chunk.indexOf(NL, pos);
-      if (nl < 0) break;
+      if (nl < 0 || nl >= to) break;
       if (nextSpecial < pos) nextSpecial = indexOrEnd(chunk, special, pos);
       if (nextSpecial < nl) {
-        nl = scanRow(chunk, pos);
+        nl = scanRow(chunk, pos, to);
         if (nl < 0) break;
       } else {
         if (nextDelimiter < pos) nextDelimiter = indexOrEnd(chunk, delimiter, pos);
@@ -406,87 +427,108 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     return false;
   }
 
-  function process(chunk: Buffer): void {
-    let pos = 0; // start of the next row in this chunk
+  /** Masks the rows that end in `chunk[from, to)`, after the row carried from earlier chunks; holds the rest. */
+  function process(chunk: Buffer, from: number, to: number): void {
+    let pos = from; // start of the next row in this chunk
     if (carryLen > 0) {
-      const nl = rowEnd(chunk, 0);
+      const nl = rowEnd(chunk, from, to);
       if (nl < 0) {
-        hold(chunk, 0);
+        hold(chunk, from, to);
         return;
       }
-      checkSize(carryLen + nl + 1);
-      carry.push(chunk.subarray(0, nl + 1));
+      checkSize(carryLen + nl + 1 - from);
+      carry.push(chunk.subarray(from, nl + 1));
       const row = Buffer.concat(carry);
       carry = [];
       carryLen = 0;
-      if (scanRow(row, 0) !== row.length - 1) throw new HoopError('internal', 'COPY row end found twice differently');
+      if (scanRow(row, 0, row.length) !== row.length - 1) throw new HoopError('internal', 'COPY row end found twice differently');
       maskRow(row, 0, row.length - 1);
       pos = nl + 1;
     }
-    pos = maskRows(chunk, pos);
-    if (pos < chunk.length) {
-      hold(chunk, pos);
-      rowEnd(chunk, pos); // sets the csv quote state for the row held
+    pos = maskRows(chunk, pos, to);
+    if (pos < to) {
+      hold(chunk, pos, to);
+      rowEnd(chunk, pos, to); // sets the csv quote state for the row held
     }
   }
 
-  /** Holds `chunk[from…]`, the start or middle of a row, until its end comes. */
-  function hold(chunk: Buffer, from: number): void {
-    checkSize(carryLen + chunk.length - from);
+  /** Holds `chunk[from, to)`, the start or middle of a row, until its end comes. */
+  function hold(chunk: Buffer, from: number, to: number): void {
+    checkSize(carryLen + to - from);
     // Copied: the caller may reuse its buffers once push returns.
-    carry.push(Buffer.from(chunk.subarray(from)));
-    carryLen += chunk.length - from;
+    carry.push(Buffer.from(chunk.subarray(from, to)));
+    carryLen += to - from;
   }
 
   function checkSize(n: number): void {
     if (n > maxRow) throw new ProtocolError(`COPY row longer than ${maxRow} bytes`);
   }
 
-  function take(chunk: Buffer): void {
-    if (active || headerPending) process(chunk);
-    else output.keep(chunk, 0, chunk.length);
+  function take(chunk: Buffer, from: number, to: number): void {
+    if (active || headerPending) process(chunk, from, to);
+    else output.keep(chunk, from, to);
   }
 
   /** Passes a payload through the binary-signature probe, then on to take(). */
-  function feed(chunk: Buffer): void {
-    if (probe !== null) {
-      const held: Buffer = probe.length === 0 ? chunk : Buffer.concat([probe, chunk]);
-      const k = Math.min(held.length, BINARY_COPY_SIGNATURE.length);
-      if (held.subarray(0, k).equals(BINARY_COPY_SIGNATURE.subarray(0, k))) {
-        if (held.length >= BINARY_COPY_SIGNATURE.length) {
-          throw new HoopError('blocked', 'COPY data in binary format cannot be masked', {
-            hint: 'Use COPY … TO STDOUT in text or csv format for tables with masked columns.',
-            details: { reason: 'copy_binary' },
-          });
-        }
-        probe = Buffer.from(held);
-        return;
-      }
-      probe = null;
-      take(held);
+  function feed(chunk: Buffer, from: number, to: number): void {
+    if (probe === null) {
+      take(chunk, from, to);
       return;
     }
-    take(chunk);
+    const piece = from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to);
+    const held: Buffer = probe.length === 0 ? piece : Buffer.concat([probe, piece]);
+    const k = Math.min(held.length, BINARY_COPY_SIGNATURE.length);
+    if (held.subarray(0, k).equals(BINARY_COPY_SIGNATURE.subarray(0, k))) {
+      if (held.length >= BINARY_COPY_SIGNATURE.length) {
+        throw new HoopError('blocked', 'COPY data in binary format cannot be masked', {
+          hint: 'Use COPY … TO STDOUT in text or csv format for tables with masked columns.',
+          details: { reason: 'copy_binary' },
+        });
+      }
+      probe = Buffer.from(held);
+      return;
+    }
+    probe = null;
+    take(held, 0, held.length);
   }
 
   return {
     push(chunk: Buffer): Buffer {
       if (probe === null && !active && !headerPending) return chunk;
+      searched = null; // the caller may have refilled a buffer it passed before
       output.begin(null, chunk.length + carryLen + 64);
-      feed(chunk);
+      feed(chunk, 0, chunk.length);
       return output.finish();
     },
-    pushInto(chunk: Buffer, out: ByteWriter): void {
-      output.begin(out, 0);
-      feed(chunk);
-      output.finishInto();
+    pushMessages(messages: Buffer): Buffer {
+      searched = null;
+      const w = new ByteWriter(messages.length + 64);
+      for (let at = 0; at < messages.length; ) {
+        const end = at + 5 <= messages.length ? at + 1 + messages.readInt32BE(at + 1) : -1;
+        if (messages[at] !== COPY_DATA || end < at + 5 || end > messages.length) throw new ProtocolError('COPY masking expects whole CopyData messages');
+        const header = w.skip(5); // filled in once the payload is written
+        output.begin(w, 0);
+        feed(messages, at + 5, end);
+        output.finishInto();
+        const length = w.length - header - 1;
+        if (length === 4) {
+          w.truncate(header); // completed no row: nothing to send
+        } else {
+          if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
+          w.buffer[header] = COPY_DATA;
+          w.buffer.writeInt32BE(length, header + 1);
+        }
+        at = end;
+      }
+      return w.take();
     },
     end(): Buffer {
+      searched = null;
       output.begin(null, (probe?.length ?? 0) + 64);
       if (probe !== null && probe.length > 0) {
         const held = probe;
         probe = null;
-        take(held);
+        take(held, 0, held.length);
       }
       const out = output.finish();
       if (carryLen > 0 || inQuotes) throw new ProtocolError('COPY data ended inside a row');

@@ -21,6 +21,5 @@ export type { MaskAction, MaskContext } from './values.js';
 export { maskDataRow } from './data-row.js';
 export type { DataRowResult, RowFrame } from './data-row.js';
 export { BINARY_COPY_SIGNATURE, createCopyMasker, isBinaryCopy } from './copy-text.js';
-export { ByteWriter } from './byte-writer.js';
 export type { CopyColumn, CopyMasker, CopyMaskOptions } from './copy-text.js';
 export { measureDetectors, typicalValues } from './bench.js';

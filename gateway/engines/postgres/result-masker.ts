@@ -4,9 +4,9 @@
  * each result once at its RowDescription (or at CopyOutResponse), and rewrites DataRows and COPY data by that
  * plan. Frames it does not change are forwarded as they came. When a result cannot be planned, it fails closed.
  */
-import { HoopError, ProtocolError } from '../../../shared/errors.js';
+import { HoopError } from '../../../shared/errors.js';
 import type { MaskingRules } from '../../config/masking-schema.js';
-import { ByteWriter, createCopyMasker, maskDataRow, type CopyMasker, type MaskAction, type MaskContext } from '../../masking/index.js';
+import { createCopyMasker, maskDataRow, type CopyMasker, type MaskAction, type MaskContext } from '../../masking/index.js';
 import type { ColumnType } from '../../masking/index.js';
 import type { StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
@@ -113,7 +113,7 @@ export class ResultMasker {
       }
       case BackendTag.CopyData:
         if (this.#copy) {
-          const data = this.#maskCopyData(this.#copy.masker, [f]);
+          const data = this.#copy.masker.pushMessages(f.raw);
           return data.length ? [data] : [];
         }
         break;
@@ -150,35 +150,12 @@ export class ResultMasker {
 
   /**
    * The bytes to forward for consecutive CopyData frames (a COPY sends one per row): one buffer of whole CopyData
-   * messages, so a batch is masked, recorded and written as one. Throws HoopError to fail closed.
+   * messages, so a batch is masked, recorded and written as one. The frames are usually adjacent in their chunk,
+   * so joining them costs nothing, and the masker reads them in place. Throws HoopError to fail closed.
    */
   rewriteCopyData(frames: readonly Frame[]): Buffer {
-    if (!this.#copy) return joinFrames(frames.map((f) => f.raw));
-    return this.#maskCopyData(this.#copy.masker, frames);
-  }
-
-  /**
-   * One CopyData message out per message in that completes a row, as the server framed them (libpq hands a client
-   * one message per row); a message that completes none sends nothing. The payloads are written in place, after
-   * a header filled in once their length is known.
-   */
-  #maskCopyData(masker: CopyMasker, frames: readonly Frame[]): Buffer {
-    let size = 0;
-    for (const f of frames) size += f.raw.length;
-    const w = new ByteWriter(size + 64);
-    for (const f of frames) {
-      const at = w.skip(5);
-      masker.pushInto(f.body, w);
-      const length = w.length - at - 1;
-      if (length === 4) {
-        w.truncate(at);
-        continue;
-      }
-      if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
-      w.buffer[at] = BackendTag.CopyData;
-      w.buffer.writeInt32BE(length, at + 1);
-    }
-    return w.take();
+    const messages = joinFrames(frames.map((f) => f.raw));
+    return this.#copy ? this.#copy.masker.pushMessages(messages) : messages;
   }
 
   async #rowDescription(fields: FieldDescription[]): Promise<void> {

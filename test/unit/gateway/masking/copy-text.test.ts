@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HoopError, ProtocolError } from '../../../../shared/errors.js';
-import { BINARY_COPY_SIGNATURE, ByteWriter, createCopyMasker, isBinaryCopy, maskValue, TypeOid } from '../../../../gateway/masking/index.js';
+import { BINARY_COPY_SIGNATURE, createCopyMasker, isBinaryCopy, maskValue, TypeOid } from '../../../../gateway/masking/index.js';
+import { ByteWriter } from '../../../../gateway/masking/byte-writer.js';
 import type { CopyMaskOptions, MaskAction } from '../../../../gateway/masking/index.js';
 import { decodeCsvField, decodeTextField, encodeCsvField, encodeTextField } from '../../../../gateway/masking/copy-fields.js';
 import type { CopySyntax } from '../../../../gateway/masking/copy-fields.js';
@@ -21,20 +22,32 @@ function run(opts: Opts, chunks: Buffer[]): Buffer {
   return Buffer.concat(out);
 }
 
-/** Whole, split at every offset, split in three at every pair of offsets (coarse), and byte by byte. */
+/** Feeds `chunks` as CopyData messages, in one run, through pushMessages; returns the payloads it sent, then end()'s. */
+function runAsMessages(opts: Opts, chunks: Buffer[]): Buffer {
+  const m = createCopyMasker({ ...opts, ctx });
+  const sent = payloadsOf(m.pushMessages(Buffer.concat(chunks.map(copyData))));
+  return Buffer.concat([...sent, m.end()]);
+}
+
+/**
+ * Whole, split at every offset, split in three at every pair of offsets (coarse), and byte by byte; each through
+ * push, and as CopyData messages through pushMessages.
+ */
 function expectSameAtEverySplit(opts: Opts, input: string, expected: string): void {
   const data = Buffer.from(input, 'utf8');
-  expect(run(opts, [data]).toString('utf8')).toBe(expected);
-  for (let i = 0; i <= data.length; i++) {
-    expect(run(opts, [data.subarray(0, i), data.subarray(i)]).toString('utf8'), `split at ${i}`).toBe(expected);
-  }
-  for (let i = 0; i <= data.length; i += 3) {
-    for (let j = i; j <= data.length; j += 5) {
-      expect(run(opts, [data.subarray(0, i), data.subarray(i, j), data.subarray(j)]).toString('utf8')).toBe(expected);
+  for (const feed of [run, runAsMessages]) {
+    expect(feed(opts, [data]).toString('utf8')).toBe(expected);
+    for (let i = 0; i <= data.length; i++) {
+      expect(feed(opts, [data.subarray(0, i), data.subarray(i)]).toString('utf8'), `split at ${i}`).toBe(expected);
     }
+    for (let i = 0; i <= data.length; i += 3) {
+      for (let j = i; j <= data.length; j += 5) {
+        expect(feed(opts, [data.subarray(0, i), data.subarray(i, j), data.subarray(j)]).toString('utf8')).toBe(expected);
+      }
+    }
+    const bytes = [...data].map((b) => Buffer.from([b]));
+    expect(feed(opts, bytes).toString('utf8')).toBe(expected);
   }
-  const bytes = [...data].map((b) => Buffer.from([b]));
-  expect(run(opts, bytes).toString('utf8')).toBe(expected);
 }
 
 describe('COPY text format', () => {
@@ -271,19 +284,41 @@ function splitFields(row: Buffer, syn: CopySyntax): Buffer[] {
   return out;
 }
 
-/** Runs the streaming masker over `chunks`, through push or through pushInto (into a writer holding `before`). */
-function stream(opts: Opts, chunks: Buffer[], into: boolean): { out: string; masked: number[]; rows: number } | 'error' {
+/** A CopyData message holding `payload`. */
+function copyData(payload: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = 0x64;
+  header.writeInt32BE(payload.length + 4, 1);
+  return Buffer.concat([header, payload]);
+}
+
+/** The payloads of the CopyData messages in `buf`. */
+function payloadsOf(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < buf.length; ) {
+    expect(buf[at]).toBe(0x64);
+    const end = at + 1 + buf.readInt32BE(at + 1);
+    out.push(buf.subarray(at + 5, end));
+    at = end;
+  }
+  return out;
+}
+
+/**
+ * Runs the streaming masker over `chunks`: through push, or as CopyData messages through pushMessages (in two
+ * runs), where every message out must hold whole rows and come from a message in.
+ */
+function stream(opts: Opts, chunks: Buffer[], messages: boolean): { out: string; masked: number[]; rows: number } | 'error' {
   const m = createCopyMasker({ ...opts, ctx });
   try {
     let out: string;
-    if (into) {
-      const w = new ByteWriter(8);
-      w.copy(Buffer.from('before|'), 0, 7);
-      for (const c of chunks) m.pushInto(c, w);
-      const rest = m.end();
-      const all = w.take().toString('latin1');
-      expect(all.startsWith('before|')).toBe(true);
-      out = all.slice(7) + rest.toString('latin1');
+    if (messages) {
+      const wire = chunks.map(copyData);
+      const half = Math.floor(wire.length / 2);
+      const sent = [m.pushMessages(Buffer.concat(wire.slice(0, half))), m.pushMessages(Buffer.concat(wire.slice(half)))].flatMap(payloadsOf);
+      expect(sent.length).toBeLessThanOrEqual(chunks.length);
+      for (const p of sent) expect(p.length > 0 && p[p.length - 1] === 0x0a).toBe(true);
+      out = Buffer.concat([...sent, m.end()]).toString('latin1');
     } else {
       out = Buffer.concat([...chunks.map((c) => m.push(c)), m.end()]).toString('latin1');
     }
@@ -334,7 +369,7 @@ describe('COPY masker against the plain reading', () => {
         fc.array(fc.array(fc.option(value, { nil: null }), { minLength: 1, maxLength: 5 }), { maxLength: 6 }),
         fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
         fc.boolean(),
-        (syn, plan, typeOid, table, cuts, into) => {
+        (syn, plan, typeOid, table, cuts, messages) => {
           const csv = syn.format === 'csv';
           const opts: Opts = {
             format: syn.format, plan, columns: plan.map((_, i) => ({ typeOid: i === 0 ? typeOid : TypeOid.text })), header: syn.header,
@@ -345,7 +380,7 @@ describe('COPY masker against the plain reading', () => {
           };
           const data = encodeTable(opts, table);
           const expected = reference(opts, data);
-          expect(stream(opts, cut(data, cuts), into)).toEqual(expected);
+          expect(stream(opts, cut(data, cuts), messages)).toEqual(expected);
         },
       ),
       { numRuns: 3000 },
@@ -361,9 +396,9 @@ describe('COPY masker against the plain reading', () => {
         raw,
         fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }),
         fc.boolean(),
-        (format, header, data, cuts, into) => {
+        (format, header, data, cuts, messages) => {
           const opts: Opts = { format, plan: [partial, null, detect], columns: [{ typeOid: TypeOid.text }, { typeOid: TypeOid.text }, { typeOid: TypeOid.text }], header };
-          expect(stream(opts, cut(data, cuts), into)).toEqual(reference(opts, data));
+          expect(stream(opts, cut(data, cuts), messages)).toEqual(reference(opts, data));
         },
       ),
       { numRuns: 3000 },
@@ -426,5 +461,36 @@ describe('ByteWriter', () => {
     expect(w.length).toBe(0);
     w.copy(long, 0, 50);
     expect(w.take().toString()).toBe('x'.repeat(50));
+  });
+});
+
+describe('COPY masker on CopyData messages', () => {
+  const opts: Opts = { format: 'text', plan: [null, partial, detect], columns };
+
+  it('keeps a message per row and reads each in place, whatever bytes the headers hold', () => {
+    // Payload lengths whose length words end in 0x09 (tab), 0x0a (newline) and 0x5c (backslash).
+    const rows = ['1\talice@example.com\tx\n', 'a\tb\t\n', '2\ta\tb\n', `3\tbob@example.org\t${'y'.repeat(69)}\n`];
+    expect(rows.map((r) => (Buffer.byteLength(r) + 4) & 0xff)).toEqual([0x1a, 0x09, 0x0a, 0x5c]);
+    const m = createCopyMasker({ ...opts, ctx });
+    const out = m.pushMessages(Buffer.concat(rows.map((r) => copyData(Buffer.from(r)))));
+    expect(payloadsOf(out).map((p) => p.toString())).toEqual(['1\ta***@example.com\tx\n', 'a\t***\t\n', '2\t***\tb\n', `3\tb***@example.org\t${'y'.repeat(69)}\n`]);
+    expect(m.rows).toBe(4);
+  });
+
+  it('refuses what is not a run of whole CopyData messages', () => {
+    const good = copyData(Buffer.from('1\ta\tb\n'));
+    expect(() => createCopyMasker({ ...opts, ctx }).pushMessages(good.subarray(0, good.length - 1))).toThrow(ProtocolError);
+    expect(() => createCopyMasker({ ...opts, ctx }).pushMessages(Buffer.concat([good, Buffer.from('d\0\0')]))).toThrow(ProtocolError);
+    const other = Buffer.from(good);
+    other[0] = 0x44;
+    expect(() => createCopyMasker({ ...opts, ctx }).pushMessages(other)).toThrow(ProtocolError);
+  });
+
+  it('does not reuse what it found in a buffer that a caller refilled', () => {
+    const m = createCopyMasker({ format: 'text', plan: [partial, null], columns: [{ typeOid: TypeOid.text }, { typeOid: TypeOid.text }], ctx });
+    const reused = Buffer.from('abc\tdefgh\n');
+    expect(m.push(reused).toString()).toBe('***\tdefgh\n');
+    reused.write('abcdef\tgh\n'); // the delimiter now where the first push found none
+    expect(m.push(reused).toString()).toBe('a***f\tgh\n');
   });
 });
