@@ -5,6 +5,8 @@
 
 /** Below this many bytes a copy is a plain loop: `Buffer.copy` makes a typed-array view per call. */
 const SMALL_COPY = 40;
+/** Strings up to this many UTF-16 units are written by a loop while they are ASCII. */
+const SHORT_STRING = 64;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -65,10 +67,26 @@ export class ByteWriter {
 
   /** Appends `s` as UTF-8; returns the number of bytes written. */
   utf8(s: string): number {
-    this.reserve(s.length * 3); // at most three bytes per UTF-16 unit
-    const n = this.#buf.write(s, this.length, 'utf8');
-    this.length += n;
-    return n;
+    const n = s.length;
+    this.reserve(n * 3); // at most three bytes per UTF-16 unit
+    const buf = this.#buf;
+    const at = this.length;
+    if (n <= SHORT_STRING) {
+      // A masked value is short and mostly ASCII: a loop costs less than the call into Buffer.write.
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === n) {
+        this.length = at + n;
+        return n;
+      }
+    }
+    const written = buf.write(s, at, 'utf8');
+    this.length = at + written;
+    return written;
   }
 
   /** Drops everything after the first `length` bytes. */

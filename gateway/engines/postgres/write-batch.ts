@@ -8,17 +8,21 @@ import type { Writable } from 'node:stream';
 export function coalesce(frames: readonly Buffer[]): Buffer[] {
   const out: Buffer[] = [];
   let cur: Buffer | undefined;
-  let curLength = 0; // cur and the adjacent frames after it
+  let curBuffer: ArrayBufferLike | undefined; // cur.buffer and cur's end in it, read once (typed-array getters)
+  let curEnd = 0;
   const flush = (c: Buffer): void => {
-    out.push(curLength === c.length ? c : Buffer.from(c.buffer, c.byteOffset, curLength));
+    const length = curEnd - c.byteOffset;
+    out.push(length === c.length ? c : Buffer.from(c.buffer, c.byteOffset, length));
   };
   for (const f of frames) {
-    if (cur && cur.buffer === f.buffer && cur.byteOffset + curLength === f.byteOffset) {
-      curLength += f.length;
+    const offset = f.byteOffset;
+    if (cur && offset === curEnd && f.buffer === curBuffer) {
+      curEnd += f.length;
     } else {
       if (cur) flush(cur);
       cur = f;
-      curLength = f.length;
+      curBuffer = f.buffer;
+      curEnd = offset + f.length;
     }
   }
   if (cur) flush(cur);

@@ -45,7 +45,23 @@ export function isDetectorName(s: string): s is DetectorName {
 
 /** The first of `names` whose detector matches the whole value, or null. */
 export function detectWhole(value: string, names: readonly DetectorName[] = DETECTOR_NAMES): DetectorName | null {
+  if (names === DETECTOR_NAMES) return detectAny(value);
   for (const name of names) if (DETECTORS[name](value)) return name;
+  return null;
+}
+
+/**
+ * detectWhole over every detector, in DETECTOR_NAMES order, each called from its own site: a loop through
+ * DETECTORS calls six functions from one site, which the JIT cannot inline. `partial` asks this of every value it
+ * masks, so a COPY of a million rows asks it a million times.
+ */
+function detectAny(value: string): DetectorName | null {
+  if (isEmail(value)) return 'email';
+  if (isCreditCard(value)) return 'credit_card';
+  if (isIban(value)) return 'iban';
+  if (isUsSsn(value)) return 'us_ssn';
+  if (isPhone(value)) return 'phone';
+  if (isSecret(value)) return 'secret';
   return null;
 }
 
