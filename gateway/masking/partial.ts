@@ -84,8 +84,9 @@ function longerThanFour(s: string): boolean {
  */
 function partialGeneric(s: string): string {
   if (!longerThanFour(s)) return REDACTED;
-  const lastUnits = s.length >= 2 && isLowSurrogate(s.charCodeAt(s.length - 1)) && isHighSurrogate(s.charCodeAt(s.length - 2)) ? 2 : 1;
-  return String.fromCodePoint(s.codePointAt(0) as number) + REDACTED + s.slice(s.length - lastUnits);
+  const firstUnits = isHighSurrogate(s.charCodeAt(0)) && isLowSurrogate(s.charCodeAt(1)) ? 2 : 1;
+  const lastUnits = isLowSurrogate(s.charCodeAt(s.length - 1)) && isHighSurrogate(s.charCodeAt(s.length - 2)) ? 2 : 1;
+  return s.slice(0, firstUnits) + REDACTED + s.slice(s.length - lastUnits);
 }
 
 const NOT_IN_ADDRESS = new Set([...' \t\r\n"\'<>(){}[]\\,;:']);

@@ -457,7 +457,9 @@ describe('ByteWriter', () => {
     expect(w.length).toBe(3 + 100 + 6);
     w.truncate(3);
     w.utf8('z');
-    expect(w.take().toString()).toBe('bc-z');
+    expect(w.utf8('abé')).toBe(4); // ASCII, then not: written again by Buffer.write
+    expect(w.utf8('q'.repeat(70))).toBe(70);
+    expect(w.take().toString()).toBe(`bc-zabé${'q'.repeat(70)}`);
     expect(w.length).toBe(0);
     w.copy(long, 0, 50);
     expect(w.take().toString()).toBe('x'.repeat(50));
