@@ -5,10 +5,11 @@
  * carries the unfinished row (and, for csv, whether it is inside quotes) from one chunk to the next, and returns
  * the bytes of every row a chunk completes, rewritten where a planned column was masked.
  *
- * It runs once per row of a COPY that may have millions, so it works in one pass over the bytes: a row is scanned
- * once for its end and its field boundaries; only planned fields are read, as strings, decoded only when they hold
- * escapes (text) or quotes (csv); a masked value is written straight into the output, escaped or quoted only when
- * it needs it, and the bytes around it are copied. `push` returns a chunk whose rows did not change as a slice of
+ * It runs once per row of a COPY that may have millions, so it works in one pass over the bytes: a row's end and
+ * field boundaries are found together (with indexOf when the row holds no backslash or quote, byte by byte when it
+ * does); only planned fields are read, as strings, decoded only when they hold escapes (text) or quotes (csv); a
+ * masked value is written straight into the output, escaped or quoted only when it needs it, and the bytes around
+ * it are copied. `push` returns a chunk whose rows did not change as a slice of
  * the input. {@link CopyMasker.pushMessages} takes a run of whole CopyData messages as they came off the wire
  * and returns the CopyData messages to send, in one buffer: the run is read in place, message by message, without
  * slicing each payload out.
