@@ -11,8 +11,7 @@ import type { ColumnType } from '../../masking/index.js';
 import type { StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
 import { planCopy, planResult, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
-import { BackendTag, decodeBackend, encodeCopyData, type FieldDescription, type Frame } from './protocol/index.js';
-import { joinFrames } from './write-batch.js';
+import { BackendTag, decodeBackend, encodeCopyData, wireBytes, type FieldDescription, type Frame } from './protocol/index.js';
 
 interface Plan {
   actions: (MaskAction | null)[];
@@ -154,7 +153,7 @@ export class ResultMasker {
    * so joining them costs nothing, and the masker reads them in place. Throws HoopError to fail closed.
    */
   rewriteCopyData(frames: readonly Frame[]): Buffer {
-    const messages = joinFrames(frames.map((f) => f.raw));
+    const messages = wireBytes(frames);
     return this.#copy ? this.#copy.masker.pushMessages(messages) : messages;
   }
 

@@ -16,13 +16,13 @@ import { FrameSource } from './frame-source.js';
 import {
   BackendTag, FrontendTag, MAX_STARTUP_LENGTH, TransactionStatus, createFramer, decodeBackend, decodeFrontend,
   encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse, encodeNoticeResponse, encodeParameterStatus, encodeQuery,
-  encodeReadyForQuery, encodeTerminate, buildFrame,
+  encodeReadyForQuery, encodeTerminate, buildFrame, wireBytes,
   type Frame, type TransactionStatusValue,
 } from './protocol/index.js';
 import { routineFor, sqlStateFor } from './sqlstate.js';
 import { StatementTracker, type FinishedStatement, type TrackedStatement } from './statement-tracker.js';
 import { openUpstream, type Upstream } from './upstream.js';
-import { joinFrames, writeFrames } from './write-batch.js';
+import { writeFrames } from './write-batch.js';
 import { PolicyGate, type Verdict } from './policy-gate.js';
 import { ResultMasker } from './result-masker.js';
 import { ResultCapture } from './result-capture.js';
@@ -521,7 +521,7 @@ export class PostgresSession {
           let j = i + 1;
           while (j < frames.length && frames[j]!.tag === BackendTag.CopyData) j++;
           const run = i === 0 && j === frames.length ? frames : frames.slice(i, j);
-          const data = this.#masker ? this.#masker.rewriteCopyData(run) : joinFrames(run.map((x) => x.raw));
+          const data = this.#masker ? this.#masker.rewriteCopyData(run) : wireBytes(run);
           if (data.length) {
             this.#capture.copyData(data);
             out.push(data);

@@ -43,24 +43,68 @@ export interface Framer {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * A frame as the framer hands it out. The body is sliced off `raw` only when read: a relay forwards most frames
- * without looking inside (a COPY of a million rows is a million CopyData frames).
+ * A frame as the framer hands it out: where its bytes are in the chunk it came in. The frame and its body are
+ * sliced off only when read: a relay forwards most frames without looking inside, and a run of them (a COPY out is
+ * a CopyData frame per row) goes out as one slice of their chunk ({@link wireBytes}).
  */
 class WireFrame implements Frame {
   readonly tag: number | null;
-  readonly raw: Buffer;
+  readonly #chunk: Buffer;
+  readonly #start: number;
+  readonly #end: number;
   readonly #headerLen: number;
+  #raw: Buffer | undefined;
   #body: Buffer | undefined;
 
-  constructor(tag: number | null, raw: Buffer, headerLen: number) {
+  constructor(tag: number | null, chunk: Buffer, start: number, end: number, headerLen: number) {
     this.tag = tag;
-    this.raw = raw;
+    this.#chunk = chunk;
+    this.#start = start;
+    this.#end = end;
     this.#headerLen = headerLen;
+  }
+
+  get raw(): Buffer {
+    return (this.#raw ??= this.#start === 0 && this.#end === this.#chunk.length ? this.#chunk : this.#chunk.subarray(this.#start, this.#end));
   }
 
   get body(): Buffer {
     return (this.#body ??= this.raw.subarray(this.#headerLen));
   }
+
+  /** {@link wireBytes}: frames that follow each other in one chunk are joined as one slice of it. */
+  static join(frames: readonly Frame[]): Buffer {
+    const spans: Buffer[] = [];
+    let chunk: Buffer | null = null;
+    let start = 0;
+    let end = 0;
+    for (const f of frames) {
+      if (f instanceof WireFrame && f.#chunk === chunk && f.#start === end) {
+        end = f.#end;
+        continue;
+      }
+      if (chunk !== null) spans.push(chunk.subarray(start, end));
+      if (f instanceof WireFrame) {
+        chunk = f.#chunk;
+        start = f.#start;
+        end = f.#end;
+      } else {
+        chunk = f.raw;
+        start = 0;
+        end = chunk.length;
+      }
+    }
+    if (chunk !== null) spans.push(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+    return spans.length === 1 ? (spans[0] as Buffer) : Buffer.concat(spans);
+  }
+}
+
+/**
+ * The wire bytes of consecutive frames, back to back in one buffer: a slice of their chunk when they came in one
+ * (without slicing each frame), else a copy.
+ */
+export function wireBytes(frames: readonly Frame[]): Buffer {
+  return WireFrame.join(frames);
 }
 
 /**
@@ -105,13 +149,14 @@ export function createFramer(opts: FramerOptions): Framer {
     return 0;
   }
 
-  function take(n: number): Buffer {
+  /** Takes the next `n` bytes as a frame: in place in the oldest chunk when they lie in it, else copied out. */
+  function take(tag: number | null, n: number, headerLen: number): WireFrame {
     total -= n;
     const head = chunks[first] as Buffer;
     if (head.length - offset >= n) {
-      const out = head.subarray(offset, offset + n);
+      const frame = new WireFrame(tag, head, offset, offset + n, headerLen);
       advance(head, n);
-      return out;
+      return frame;
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
@@ -122,7 +167,7 @@ export function createFramer(opts: FramerOptions): Framer {
       filled += k;
       advance(c, k);
     }
-    return out;
+    return new WireFrame(tag, out, 0, n, headerLen);
   }
 
   /** Marks `n` more bytes of the oldest chunk as taken. */
@@ -167,9 +212,9 @@ export function createFramer(opts: FramerOptions): Framer {
       pendingSize = headerLen - 4 + len;
     }
     if (total < pendingSize) return null;
-    const raw = take(pendingSize);
+    const frame = take(pendingTag, pendingSize, headerLen);
     pendingSize = -1;
-    return new WireFrame(pendingTag, raw, headerLen);
+    return frame;
   }
 
   function drain(): Frame[] {
