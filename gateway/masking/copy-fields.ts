@@ -1,6 +1,7 @@
 /**
- * Field codecs for COPY's text and csv formats: split a row into fields, decode a field to its value bytes, and
- * encode a masked value back, the way PostgreSQL's COPY TO writes them.
+ * Field codecs for COPY's text and csv formats: decode a field to its value bytes, and encode a masked value
+ * back, the way PostgreSQL's COPY TO writes them. (Rows are split into fields by the masker's scanner, in
+ * ./copy-text.ts.)
  *
  * @see https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2 (text format)
  * @see https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.3 (csv format)
@@ -18,38 +19,6 @@ export interface CopySyntax {
   escape: number;
   /** The NULL marker as it appears unescaped in a row (`\N` in text, empty in csv). */
   nullBytes: Buffer;
-}
-
-/** Field boundaries of `row[0, end)` as `[start0, end0, start1, end1, …]`. */
-export function splitFields(row: Buffer, end: number, syn: CopySyntax): number[] {
-  const out: number[] = [];
-  let start = 0;
-  if (!syn.csv) {
-    for (let i = 0; i < end; i++) {
-      const c = row[i];
-      if (c === BACKSLASH) i++;
-      else if (c === syn.delimiter) {
-        out.push(start, i);
-        start = i + 1;
-      }
-    }
-  } else {
-    let inQuotes = false;
-    for (let i = 0; i < end; i++) {
-      const c = row[i];
-      if (inQuotes) {
-        if (c === syn.escape && syn.escape !== syn.quote) i++;
-        else if (c === syn.quote) inQuotes = false;
-      } else if (c === syn.quote) {
-        inQuotes = true;
-      } else if (c === syn.delimiter) {
-        out.push(start, i);
-        start = i + 1;
-      }
-    }
-  }
-  out.push(start, end);
-  return out;
 }
 
 function octal(c: number | undefined): number {

@@ -3,17 +3,29 @@
  *
  * CopyData messages split rows anywhere: one message may hold part of a row, a row, or many rows. The masker
  * carries the unfinished row (and, for csv, whether it is inside quotes) from one chunk to the next, and returns
- * the bytes of every row a chunk completes, rewritten where a planned column was masked. Rows that did not change
- * go out as slices of the input. The binary format cannot be masked field by field with confidence, so it is
- * refused: the masker throws on the `PGCOPY` signature (the caller should already refuse on a CopyOutResponse
- * whose overall format is 1).
+ * the bytes of every row a chunk completes, rewritten where a planned column was masked.
+ *
+ * It runs once per row of a COPY that may have millions, so it works in one pass over the bytes: a row's end and
+ * field boundaries are found together (with indexOf when the row holds no backslash or quote, byte by byte when it
+ * does); only planned fields are read, as strings, decoded only when they hold escapes (text) or quotes (csv); a
+ * masked value is written straight into the output, escaped or quoted only when it needs it, and the bytes around
+ * it are copied. `push` returns a chunk whose rows did not change as a slice of
+ * the input. {@link CopyMasker.pushMessages} takes a run of whole CopyData messages as they came off the wire
+ * and returns the CopyData messages to send, in one buffer: the run is read in place, message by message, without
+ * slicing each payload out.
+ *
+ * The binary format cannot be masked field by field with confidence, so it is refused: the masker throws on the
+ * `PGCOPY` signature (the caller should already refuse on a CopyOutResponse whose overall format is 1).
  *
  * @see https://www.postgresql.org/docs/current/sql-copy.html#SQL-COPY-FILE-FORMATS
  */
 import { HoopError, ProtocolError } from '../../shared/errors.js';
-import { decodeCsvField, decodeTextField, encodeCsvField, encodeTextField, splitFields } from './copy-fields.js';
+import { ByteWriter } from './byte-writer.js';
+import { decodeCsvField, decodeTextField, encodeCsvField, encodeTextField } from './copy-fields.js';
 import type { CopySyntax } from './copy-fields.js';
-import { maskValue } from './values.js';
+import { typeClassOf } from './type-class.js';
+import type { TypeClass } from './type-class.js';
+import { maskText } from './values.js';
 import type { MaskAction, MaskContext } from './values.js';
 
 /** The 11-byte signature that opens binary COPY data. */
@@ -52,6 +64,12 @@ export interface CopyMaskOptions {
 export interface CopyMasker {
   /** Adds one CopyData payload; returns the rewritten bytes of the rows it completes (maybe empty). */
   push(chunk: Buffer): Buffer;
+  /**
+   * {@link push} for whole CopyData messages (tag and length included) back to back: returns, in one buffer, a
+   * CopyData message for each message in that completes a row, holding the rows it completes. The server's framing
+   * is kept (PostgreSQL sends a row per message, and libpq hands a client one message per row).
+   */
+  pushMessages(messages: Buffer): Buffer;
   /** At CopyDone: checks that no row was left unfinished, and returns any bytes still held. */
   end(): Buffer;
   /** Per column: how many values were masked so far. */
@@ -61,13 +79,102 @@ export interface CopyMasker {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+const COPY_DATA = 0x64; // 'd'
 const NL = 0x0a;
+const CR = 0x0d;
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
 const DEFAULT_MAX_ROW = 256 * 1024 * 1024;
 
 function oneByte(name: string, s: string): number {
   const b = Buffer.from(s, 'utf8');
   if (b.length !== 1) throw new HoopError('internal', `COPY ${name} must be a single one-byte character, got ${JSON.stringify(s)}`);
   return b[0] as number;
+}
+
+/** Index of the first `byte` at or after `from`, or the buffer's length when there is none. */
+function indexOrEnd(buf: Buffer, byte: number, from: number): number {
+  const i = buf.indexOf(byte, from);
+  return i < 0 ? buf.length : i;
+}
+
+/** Index of the first `byte` in `buf[from, to)`, or -1. */
+function indexWithin(buf: Buffer, byte: number, from: number, to: number): number {
+  const i = to === buf.length ? buf.indexOf(byte, from) : buf.subarray(0, to).indexOf(byte, from);
+  return i < to ? i : -1;
+}
+
+/** Whether `buf[start, end)` holds exactly the bytes of `ref`. */
+function bytesEqual(buf: Buffer, start: number, end: number, ref: Buffer): boolean {
+  if (end - start !== ref.length) return false;
+  for (let i = 0; i < ref.length; i++) if (buf[start + i] !== ref[i]) return false;
+  return true;
+}
+
+/**
+ * Where the bytes of one push go. Unchanged bytes are only noted (`keep`), and consecutive ones merge, so a chunk
+ * whose rows all stay the same is returned as a slice of itself; the output buffer is made, and the noted bytes
+ * copied into it, at the first masked value (or is given, for `pushMessages`).
+ */
+class Output {
+  #writer: ByteWriter | null = null;
+  #capacity = 0;
+  #keptIn: Buffer | null = null;
+  #keptFrom = 0;
+  #keptTo = 0;
+
+  /** Starts a push: into `writer`, or into a buffer of about `capacity` bytes made when first needed. */
+  begin(writer: ByteWriter | null, capacity: number): void {
+    this.#writer = writer;
+    this.#capacity = capacity;
+    this.#keptIn = null;
+  }
+
+  /** Passes `buf[from, to)` through unchanged. */
+  keep(buf: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    if (this.#keptIn === buf && this.#keptTo === from) {
+      this.#keptTo = to;
+      return;
+    }
+    this.#flush();
+    this.#keptIn = buf;
+    this.#keptFrom = from;
+    this.#keptTo = to;
+  }
+
+  /** The writer to append new bytes to, after everything kept so far. */
+  writer(): ByteWriter {
+    this.#flush();
+    return (this.#writer ??= new ByteWriter(this.#capacity));
+  }
+
+  /** Ends a push: what `push` returns. */
+  finish(): Buffer {
+    if (this.#writer === null) {
+      const kept = this.#keptIn;
+      this.#keptIn = null;
+      if (kept === null) return EMPTY;
+      return this.#keptFrom === 0 && this.#keptTo === kept.length ? kept : kept.subarray(this.#keptFrom, this.#keptTo);
+    }
+    this.#flush();
+    const w = this.#writer;
+    this.#writer = null;
+    return w.take();
+  }
+
+  /** Ends a push into a given writer: it has everything. */
+  finishInto(): void {
+    this.#flush();
+    this.#writer = null;
+  }
+
+  #flush(): void {
+    const kept = this.#keptIn;
+    if (kept === null) return;
+    this.#keptIn = null;
+    (this.#writer ??= new ByteWriter(this.#capacity)).copy(kept, this.#keptFrom, this.#keptTo);
+  }
 }
 
 export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
@@ -83,9 +190,21 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   if (opts.columns.length !== opts.plan.length) {
     throw new HoopError('internal', `COPY masking plan has ${opts.plan.length} columns but ${opts.columns.length} column types`);
   }
+  const delimiter = syn.delimiter;
+  const escape = syn.escape;
+  const nullBytes = syn.nullBytes;
+  const ctx = opts.ctx;
   const maxRow = opts.maxRowBytes ?? DEFAULT_MAX_ROW;
-  const active = opts.plan.some((a) => a !== null);
-  const masked = new Array<number>(opts.plan.length).fill(0);
+  const n = opts.plan.length;
+  const actions = opts.plan;
+  const classes: TypeClass[] = opts.columns.map((c) => typeClassOf({ typeOid: c.typeOid, textLike: c.textLike }));
+  /** Indexes of the planned columns, in order. */
+  const planned: number[] = [];
+  actions.forEach((a, i) => {
+    if (a !== null) planned.push(i);
+  });
+  const active = planned.length > 0;
+  const masked = new Array<number>(n).fill(0);
   let rows = 0;
   let headerPending = opts.header === true;
   let probe: Buffer | null = EMPTY; // bytes held while the binary signature is still possible; null once ruled out
@@ -93,135 +212,326 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   let carryLen = 0;
   let inQuotes = false;
   let escapePending = false;
+  const output = new Output();
 
-  /** Index of the next row end at or after `from`, or -1; keeps csv quote state across calls. */
-  function rowEnd(chunk: Buffer, from: number): number {
-    if (!csv) return chunk.indexOf(NL, from);
-    for (let i = from; i < chunk.length; i++) {
+  // Filled by scanRow for the row just scanned: the bounds of its first n fields, whether each holds a backslash
+  // (text), and how many fields it has.
+  const bounds = new Array<number>(2 * n).fill(0);
+  const escaped = new Uint8Array(n);
+  let fieldCount = 0;
+
+  /** Index of the next row end in `chunk[from, to)`, or -1; keeps csv quote state across calls (for a carried row). */
+  function rowEnd(chunk: Buffer, from: number, to: number): number {
+    if (!csv) return indexWithin(chunk, NL, from, to);
+    for (let i = from; i < to; i++) {
       const c = chunk[i];
       if (escapePending) escapePending = false;
       else if (inQuotes) {
-        if (c === syn.escape && syn.escape !== syn.quote) escapePending = true;
-        else if (c === syn.quote) inQuotes = false;
-      } else if (c === syn.quote) inQuotes = true;
+        if (c === escape && escape !== quote) escapePending = true;
+        else if (c === quote) inQuotes = false;
+      } else if (c === quote) inQuotes = true;
       else if (c === NL) return i;
     }
     return -1;
   }
 
-  function maskRow(row: Buffer): Buffer {
-    if (headerPending) {
-      headerPending = false;
-      return row;
-    }
-    rows++;
-    const end = row.length - 1; // without the newline
-    const bounds = splitFields(row, end, syn);
-    if (bounds.length / 2 !== opts.plan.length) {
-      throw new ProtocolError(`COPY row ${rows} has ${bounds.length / 2} fields, expected ${opts.plan.length}`);
-    }
-    let out: (Buffer | undefined)[] | null = null;
-    for (let i = 0; i < opts.plan.length; i++) {
-      const action = opts.plan[i];
-      const column = opts.columns[i];
-      if (!action || !column) continue;
-      const field = row.subarray(bounds[2 * i], bounds[2 * i + 1]);
-      let value: Buffer;
-      let quoted = false;
-      if (csv) {
-        const d = decodeCsvField(field, syn);
-        if (!d.quoted && field.equals(syn.nullBytes)) continue; // NULL stays NULL
-        value = d.value;
-        quoted = d.quoted;
-      } else {
-        if (field.equals(syn.nullBytes)) continue;
-        value = decodeTextField(field);
-      }
-      const m = maskValue(value, { typeOid: column.typeOid, format: 0, textLike: column.textLike }, action, opts.ctx);
-      if (m === value) continue;
-      (out ??= [])[i] = m === null ? syn.nullBytes : csv ? encodeCsvField(m, syn, quoted) : encodeTextField(m, syn.delimiter);
-      masked[i] = (masked[i] ?? 0) + 1;
-    }
-    if (out === null) return row;
-    const parts: Buffer[] = [];
-    const delim = Buffer.from([syn.delimiter]);
-    for (let i = 0; i < opts.plan.length; i++) {
-      if (i > 0) parts.push(delim);
-      parts.push(out[i] ?? row.subarray(bounds[2 * i], bounds[2 * i + 1]));
-    }
-    parts.push(row.subarray(end));
-    return Buffer.concat(parts);
-  }
-
-  function process(chunk: Buffer): Buffer {
-    const pieces: Buffer[] = [];
-    let pos = 0; // start of the current row in this chunk
-    let run = 0; // start of the unchanged bytes not yet emitted
-    for (let nl = rowEnd(chunk, 0); nl >= 0; nl = rowEnd(chunk, pos)) {
-      const next = nl + 1;
-      if (carryLen > 0) {
-        checkSize(carryLen + next);
-        carry.push(chunk.subarray(0, next));
-        pieces.push(maskRow(Buffer.concat(carry)));
-        carry = [];
-        carryLen = 0;
-        run = next;
-      } else {
-        const row = chunk.subarray(pos, next);
-        const m = maskRow(row);
-        if (m !== row) {
-          if (pos > run) pieces.push(chunk.subarray(run, pos));
-          pieces.push(m);
-          run = next;
+  /**
+   * Scans the row that starts at `from`: fills the field bounds, returns the index of its newline, or -1 when the
+   * row does not end before `to`. In text, a backslash escapes the next byte, but never the newline: PostgreSQL
+   * writes a newline in a value as `\n`, and a row ends at the first newline.
+   */
+  function scanRow(buf: Buffer, from: number, to: number): number {
+    const len = to;
+    let field = 0;
+    let start = from;
+    let backslash = 0;
+    if (!csv) {
+      for (let i = from; i < len; i++) {
+        const c = buf[i];
+        if (c === BACKSLASH) {
+          backslash = 1;
+          if (i + 1 < len && buf[i + 1] !== NL) i++;
+        } else if (c === NL || c === delimiter) {
+          if (field < n) {
+            bounds[2 * field] = start;
+            bounds[2 * field + 1] = i;
+            escaped[field] = backslash;
+          }
+          field++;
+          if (c === NL) {
+            fieldCount = field;
+            return i;
+          }
+          start = i + 1;
+          backslash = 0;
         }
       }
-      pos = next;
+      return -1;
     }
-    if (pos > run) pieces.push(chunk.subarray(run, pos));
-    if (pos < chunk.length) {
-      checkSize(carryLen + chunk.length - pos);
-      // Copied: the caller may reuse its buffers once push returns.
-      carry.push(Buffer.from(chunk.subarray(pos)));
-      carryLen += chunk.length - pos;
+    let quoted = false;
+    for (let i = from; i < len; i++) {
+      const c = buf[i];
+      if (quoted) {
+        if (c === escape && escape !== quote) i++;
+        else if (c === quote) quoted = false;
+      } else if (c === quote) {
+        quoted = true;
+      } else if (c === NL || c === delimiter) {
+        if (field < n) {
+          bounds[2 * field] = start;
+          bounds[2 * field + 1] = i;
+        }
+        field++;
+        if (c === NL) {
+          fieldCount = field;
+          return i;
+        }
+        start = i + 1;
+      }
     }
-    return pieces.length === 0 ? EMPTY : pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+    return -1;
+  }
+
+  // Where the next delimiter and the next backslash (text) or quote (csv) are in `searched`, at or after the row
+  // being read (its length: none; -1: not looked up). Kept from row to row and from message to message of a run,
+  // so each byte is searched once.
+  let searched: Buffer | null = null;
+  let nextSpecial = -1;
+  let nextDelimiter = -1;
+
+  /**
+   * Masks the rows that end in `chunk[pos, to)`, and returns where the unfinished rest starts. A row with no
+   * backslash (text) or quote (csv) ends at the next newline and splits at every delimiter, so its bounds are found
+   * with indexOf, which is native. A row holding one is scanned byte by byte (scanRow).
+   */
+  function maskRows(chunk: Buffer, pos: number, to: number): number {
+    if (searched !== chunk) {
+      searched = chunk;
+      nextSpecial = -1;
+      nextDelimiter = -1;
+    }
+    const special = csv ? quote : BACKSLASH;
+    while (pos < to) {
+      let nl = chunk.indexOf(NL, pos);
+      if (nl < 0 || nl >= to) break;
+      if (nextSpecial < pos) nextSpecial = indexOrEnd(chunk, special, pos);
+      if (nextSpecial < nl) {
+        nl = scanRow(chunk, pos, to);
+        if (nl < 0) break;
+      } else {
+        if (nextDelimiter < pos) nextDelimiter = indexOrEnd(chunk, delimiter, pos);
+        let field = 0;
+        let start = pos;
+        while (nextDelimiter < nl) {
+          if (field < n) {
+            bounds[2 * field] = start;
+            bounds[2 * field + 1] = nextDelimiter;
+            escaped[field] = 0;
+          }
+          field++;
+          start = nextDelimiter + 1;
+          nextDelimiter = indexOrEnd(chunk, delimiter, start);
+        }
+        if (field < n) {
+          bounds[2 * field] = start;
+          bounds[2 * field + 1] = nl;
+          escaped[field] = 0;
+        }
+        fieldCount = field + 1;
+      }
+      maskRow(chunk, pos, nl);
+      pos = nl + 1;
+    }
+    return pos;
+  }
+
+  /** Masks the row `buf[from, nl]` whose fields were just found. */
+  function maskRow(buf: Buffer, from: number, nl: number): void {
+    if (headerPending) {
+      headerPending = false;
+      output.keep(buf, from, nl + 1);
+      return;
+    }
+    rows++;
+    if (fieldCount !== n) throw new ProtocolError(`COPY row ${rows} has ${fieldCount} fields, expected ${n}`);
+    let cursor = from; // start of the bytes not yet passed on
+    for (const i of planned) {
+      const start = bounds[2 * i] as number;
+      const end = bounds[2 * i + 1] as number;
+      let value: string;
+      let quotedField = false;
+      if (csv) {
+        quotedField = end > start && buf[start] === quote;
+        if (!quotedField && bytesEqual(buf, start, end, nullBytes)) continue; // NULL stays NULL
+        value = quotedField ? decodeCsvField(buf.subarray(start, end), syn).value.toString('utf8') : buf.toString('utf8', start, end);
+      } else {
+        if (bytesEqual(buf, start, end, nullBytes)) continue;
+        value = escaped[i] ? decodeTextField(buf.subarray(start, end)).toString('utf8') : buf.toString('utf8', start, end);
+      }
+      const m = maskText(value, classes[i] as TypeClass, actions[i] as MaskAction, ctx);
+      if (m === value) continue;
+      masked[i] = (masked[i] ?? 0) + 1;
+      output.keep(buf, cursor, start);
+      writeField(output.writer(), m, quotedField);
+      cursor = end;
+    }
+    output.keep(buf, cursor, nl + 1);
+  }
+
+  /** Writes a masked value as a field, escaped (text) or quoted (csv) exactly as encodeTextField/encodeCsvField would. */
+  function writeField(w: ByteWriter, value: string | null, quotedField: boolean): void {
+    if (value === null) {
+      w.copy(nullBytes, 0, nullBytes.length);
+      return;
+    }
+    if (!csv) {
+      if (needsTextEscape(value)) {
+        const encoded = encodeTextField(Buffer.from(value, 'utf8'), delimiter);
+        w.copy(encoded, 0, encoded.length);
+      } else {
+        w.utf8(value);
+      }
+      return;
+    }
+    if (quotedField || needsCsvQuote(value)) {
+      const encoded = encodeCsvField(Buffer.from(value, 'utf8'), syn, quotedField);
+      w.copy(encoded, 0, encoded.length);
+      return;
+    }
+    const at = w.length;
+    const len = w.utf8(value);
+    if (len === nullBytes.length && bytesEqual(w.buffer, at, at + len, nullBytes)) {
+      // A value that reads as the NULL string is quoted, so it stays a value.
+      const bytes = Buffer.from(w.buffer.subarray(at, at + len));
+      w.truncate(at);
+      const encoded = encodeCsvField(bytes, syn, true);
+      w.copy(encoded, 0, encoded.length);
+    }
+  }
+
+  /** Whether a text-format value holds a byte that COPY escapes: backslash, the delimiter, or \b \t \n \v \f \r. */
+  function needsTextEscape(s: string): boolean {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === BACKSLASH || c === delimiter || (c >= 8 && c <= CR)) return true;
+    }
+    return false;
+  }
+
+  /** Whether a csv value may need quotes for anything but being the NULL string (checked on its bytes, once written). */
+  function needsCsvQuote(s: string): boolean {
+    if (s.length === 0 || (s.charCodeAt(0) === BACKSLASH && s.charCodeAt(1) === DOT)) return true;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === quote || c === escape || c === delimiter || c === NL || c === CR) return true;
+    }
+    return false;
+  }
+
+  /** Masks the rows that end in `chunk[from, to)`, after the row carried from earlier chunks; holds the rest. */
+  function process(chunk: Buffer, from: number, to: number): void {
+    let pos = from; // start of the next row in this chunk
+    if (carryLen > 0) {
+      const nl = rowEnd(chunk, from, to);
+      if (nl < 0) {
+        hold(chunk, from, to);
+        return;
+      }
+      checkSize(carryLen + nl + 1 - from);
+      carry.push(chunk.subarray(from, nl + 1));
+      const row = Buffer.concat(carry);
+      carry = [];
+      carryLen = 0;
+      if (scanRow(row, 0, row.length) !== row.length - 1) throw new HoopError('internal', 'COPY row end found twice differently');
+      maskRow(row, 0, row.length - 1);
+      pos = nl + 1;
+    }
+    pos = maskRows(chunk, pos, to);
+    if (pos < to) {
+      hold(chunk, pos, to);
+      rowEnd(chunk, pos, to); // sets the csv quote state for the row held
+    }
+  }
+
+  /** Holds `chunk[from, to)`, the start or middle of a row, until its end comes. */
+  function hold(chunk: Buffer, from: number, to: number): void {
+    checkSize(carryLen + to - from);
+    // Copied: the caller may reuse its buffers once push returns.
+    carry.push(Buffer.from(chunk.subarray(from, to)));
+    carryLen += to - from;
   }
 
   function checkSize(n: number): void {
     if (n > maxRow) throw new ProtocolError(`COPY row longer than ${maxRow} bytes`);
   }
 
-  function take(chunk: Buffer): Buffer {
-    return active || headerPending ? process(chunk) : chunk;
+  function take(chunk: Buffer, from: number, to: number): void {
+    if (active || headerPending) process(chunk, from, to);
+    else output.keep(chunk, from, to);
+  }
+
+  /** Passes a payload through the binary-signature probe, then on to take(). */
+  function feed(chunk: Buffer, from: number, to: number): void {
+    if (probe === null) {
+      take(chunk, from, to);
+      return;
+    }
+    const piece = from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to);
+    const held: Buffer = probe.length === 0 ? piece : Buffer.concat([probe, piece]);
+    const k = Math.min(held.length, BINARY_COPY_SIGNATURE.length);
+    if (held.subarray(0, k).equals(BINARY_COPY_SIGNATURE.subarray(0, k))) {
+      if (held.length >= BINARY_COPY_SIGNATURE.length) {
+        throw new HoopError('blocked', 'COPY data in binary format cannot be masked', {
+          hint: 'Use COPY … TO STDOUT in text or csv format for tables with masked columns.',
+          details: { reason: 'copy_binary' },
+        });
+      }
+      probe = Buffer.from(held);
+      return;
+    }
+    probe = null;
+    take(held, 0, held.length);
   }
 
   return {
     push(chunk: Buffer): Buffer {
-      if (probe !== null) {
-        const held: Buffer = probe.length === 0 ? chunk : Buffer.concat([probe, chunk]);
-        const n = Math.min(held.length, BINARY_COPY_SIGNATURE.length);
-        if (held.subarray(0, n).equals(BINARY_COPY_SIGNATURE.subarray(0, n))) {
-          if (held.length >= BINARY_COPY_SIGNATURE.length) {
-            throw new HoopError('blocked', 'COPY data in binary format cannot be masked', {
-              hint: 'Use COPY … TO STDOUT in text or csv format for tables with masked columns.',
-              details: { reason: 'copy_binary' },
-            });
-          }
-          probe = Buffer.from(held);
-          return EMPTY;
+      if (probe === null && !active && !headerPending) return chunk;
+      searched = null; // the caller may have refilled a buffer it passed before
+      output.begin(null, chunk.length + carryLen + 64);
+      feed(chunk, 0, chunk.length);
+      return output.finish();
+    },
+    pushMessages(messages: Buffer): Buffer {
+      searched = null;
+      const w = new ByteWriter(messages.length + 64);
+      for (let at = 0; at < messages.length; ) {
+        const end = at + 5 <= messages.length ? at + 1 + messages.readInt32BE(at + 1) : -1;
+        if (messages[at] !== COPY_DATA || end < at + 5 || end > messages.length) throw new ProtocolError('COPY masking expects whole CopyData messages');
+        const header = w.skip(5); // filled in once the payload is written
+        output.begin(w, 0);
+        feed(messages, at + 5, end);
+        output.finishInto();
+        const length = w.length - header - 1;
+        if (length === 4) {
+          w.truncate(header); // completed no row: nothing to send
+        } else {
+          if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
+          w.buffer[header] = COPY_DATA;
+          w.buffer.writeInt32BE(length, header + 1);
         }
-        probe = null;
-        return take(held);
+        at = end;
       }
-      return take(chunk);
+      return w.take();
     },
     end(): Buffer {
-      let out: Buffer = EMPTY;
+      searched = null;
+      output.begin(null, (probe?.length ?? 0) + 64);
       if (probe !== null && probe.length > 0) {
         const held = probe;
         probe = null;
-        out = take(held);
+        take(held, 0, held.length);
       }
+      const out = output.finish();
       if (carryLen > 0 || inQuotes) throw new ProtocolError('COPY data ended inside a row');
       return out;
     },

@@ -16,7 +16,7 @@ export type { EmbeddedResult, MaskStrategy, StrategyContext } from './strategies
 export { partialMask } from './partial.js';
 export { TypeOid, typeClassOf } from './type-class.js';
 export type { ColumnType, TypeClass } from './type-class.js';
-export { maskJsonText, maskString, maskValue } from './values.js';
+export { maskJsonText, maskString, maskText, maskValue } from './values.js';
 export type { MaskAction, MaskContext } from './values.js';
 export { maskDataRow } from './data-row.js';
 export type { DataRowResult, RowFrame } from './data-row.js';

@@ -13,7 +13,8 @@
  *   they look for (bool, floats, dates and times, uuid, inet, bytea…); other types (enums, citext, composites)
  *   are inspected in text format and masked to NULL in binary format, where their bytes cannot be read.
  *
- * The function returns the same Buffer instance when nothing changed, so callers can forward raw bytes.
+ * {@link maskValue} returns the same Buffer instance when nothing changed, so callers can forward raw bytes;
+ * {@link maskText} does the same for a value already read as a string (COPY's fields).
  */
 import { decodeArray, decodeInteger, decodeNumeric } from './binary-decode.js';
 import { detectWhole, findSpans } from './detectors/index.js';
@@ -134,32 +135,42 @@ function binaryHit(raw: Buffer, cls: TypeClass, detectors: readonly DetectorName
   }
 }
 
+/** Whether values of this class are masked as strings in both formats (jsonb's binary form adds a version byte). */
+function isTextual(cls: TypeClass): boolean {
+  return cls === 'text' || cls === 'json' || cls === 'jsonb';
+}
+
+/**
+ * Masks a value already read as text (a text-format value, or a field of COPY's text or csv output) of a column
+ * of class `cls`. Returns `s` itself when nothing changed, null for SQL NULL. {@link maskValue} is this, for bytes.
+ */
+export function maskText(s: string, cls: TypeClass, action: MaskAction, ctx: MaskContext): string | null {
+  if (cls === 'text') return maskString(s, action, ctx);
+  if (cls === 'json' || cls === 'jsonb') return maskJsonText(s, action, ctx);
+  // Not text: no masked string would parse as this type.
+  if (action.kind === 'rule') return null;
+  if (cls === 'opaque') return s;
+  const hit = cls === 'integer' || cls === 'numeric' ? detectWhole(s, action.detectors) !== null : textHit(s, action.detectors);
+  return hit ? null : s;
+}
+
 /**
  * Masks one value of a result column. NULL stays NULL. Returns `raw` itself when nothing changed.
  */
 export function maskValue(raw: Buffer | null, column: ColumnType, action: MaskAction, ctx: MaskContext): Buffer | null {
   if (raw === null) return null;
   const cls = typeClassOf(column);
-  if (cls === 'text') {
-    const s = raw.toString('utf8');
-    return encodeChanged(raw, s, maskString(s, action, ctx));
-  }
-  if (cls === 'json' || (cls === 'jsonb' && column.format === 0)) {
-    const s = raw.toString('utf8');
-    return encodeChanged(raw, s, maskJsonText(s, action, ctx));
-  }
-  if (cls === 'jsonb') {
+  if (cls === 'jsonb' && column.format === 1) {
     if (raw.length === 0 || raw[0] !== JSONB_VERSION) return null; // a version we cannot read: fail closed
     const s = raw.toString('utf8', 1);
     return encodeChanged(raw, s, maskJsonText(s, action, ctx), JSONB_VERSION);
   }
-  // Not text: no masked string would parse as this type.
-  if (action.kind === 'rule') return null;
-  if (cls === 'opaque') return raw;
-  if (column.format === 0) {
-    const s = raw.toString('utf8');
-    const hit = cls === 'integer' || cls === 'numeric' ? detectWhole(s, action.detectors) !== null : textHit(s, action.detectors);
-    return hit ? null : raw;
+  if (!isTextual(cls)) {
+    // Settled without reading the value.
+    if (action.kind === 'rule') return null;
+    if (cls === 'opaque') return raw;
+    if (column.format === 1) return binaryHit(raw, cls, action.detectors) === false ? raw : null;
   }
-  return binaryHit(raw, cls, action.detectors) === false ? raw : null;
+  const s = raw.toString('utf8');
+  return encodeChanged(raw, s, maskText(s, cls, action, ctx));
 }

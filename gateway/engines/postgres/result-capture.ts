@@ -45,17 +45,23 @@ export class ResultCapture {
     this.#rows.push(decodeRow(frame, this.#formats));
   }
 
-  /** A forwarded CopyData frame: COPY rows are kept as lines of text (counted only, once the cap is reached). */
-  copyData(frame: Buffer): void {
+  /**
+   * Forwarded CopyData: one or more whole messages back to back, so a batch is hashed in one call. COPY rows are
+   * kept as lines of text until the cap, then only counted (COPY sends a row per message, a million of them).
+   */
+  copyData(messages: Buffer): void {
     this.#start();
-    this.#hash!.update(frame);
+    this.#hash!.update(messages);
     if (this.#columns.length === 0) this.#columns = ['copy'];
-    if (this.#truncated) {
-      // Past the cap: count the rows without decoding them (COPY sends a row per message, a million of them).
-      for (let i = frame.indexOf(0x0a, 5); i !== -1; i = frame.indexOf(0x0a, i + 1)) this.#count++;
-      return;
+    let at = 0;
+    for (; at + 5 <= messages.length && !this.#truncated; at = messageEnd(messages, at)) {
+      this.#copyLines(messages.toString('utf8', at + 5, messageEnd(messages, at)));
     }
-    const text = frame.subarray(5).toString('utf8');
+    if (at + 5 <= messages.length) this.#count += payloadNewlines(messages, at);
+  }
+
+  /** The lines of one CopyData payload, kept up to the cap and counted. */
+  #copyLines(text: string): void {
     for (const line of text.split('\n')) {
       if (line === '') continue;
       this.#count++;
@@ -106,4 +112,23 @@ function decodeRow(frame: Buffer, formats: readonly number[]): (string | null)[]
     out.push(formats[i] === 1 ? '\\x' + v.toString('hex') : v.toString('utf8'));
   }
   return out;
+}
+
+/** Where the message that starts at `at` ends (its length word counts itself, not the tag), within `buf`. */
+function messageEnd(buf: Buffer, at: number): number {
+  return Math.min(buf.length, at + 1 + Math.max(4, buf.readInt32BE(at + 1)));
+}
+
+/** Newlines in the payloads of the messages from `at` on: not in their headers, whose length bytes may hold 0x0a. */
+function payloadNewlines(buf: Buffer, at: number): number {
+  let n = 0;
+  let nl = -1; // the next newline at or after the current payload's start, once searched for
+  for (; at + 5 <= buf.length; at = messageEnd(buf, at)) {
+    const start = at + 5;
+    const end = messageEnd(buf, at);
+    if (nl < start) nl = buf.indexOf(0x0a, start);
+    if (nl < 0) break;
+    for (; nl >= 0 && nl < end; nl = buf.indexOf(0x0a, nl + 1)) n++;
+  }
+  return n;
 }

@@ -11,7 +11,7 @@ import type { ColumnType } from '../../masking/index.js';
 import type { StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
 import { planCopy, planResult, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
-import { BackendTag, decodeBackend, encodeCopyData, type FieldDescription, type Frame } from './protocol/index.js';
+import { BackendTag, decodeBackend, encodeCopyData, wireBytes, type FieldDescription, type Frame } from './protocol/index.js';
 
 interface Plan {
   actions: (MaskAction | null)[];
@@ -112,8 +112,8 @@ export class ResultMasker {
       }
       case BackendTag.CopyData:
         if (this.#copy) {
-          const data = this.#copy.masker.push((decodeBackend(f.tag, f.body) as { data: Buffer }).data);
-          return data.length ? [encodeCopyData(data)] : [];
+          const data = this.#copy.masker.pushMessages(f.raw);
+          return data.length ? [data] : [];
         }
         break;
       case BackendTag.CopyDone:
@@ -145,6 +145,16 @@ export class ResultMasker {
         break;
     }
     return [f.raw];
+  }
+
+  /**
+   * The bytes to forward for consecutive CopyData frames (a COPY sends one per row): one buffer of whole CopyData
+   * messages, so a batch is masked, recorded and written as one. The frames are usually adjacent in their chunk,
+   * so joining them costs nothing, and the masker reads them in place. Throws HoopError to fail closed.
+   */
+  rewriteCopyData(frames: readonly Frame[]): Buffer {
+    const messages = wireBytes(frames);
+    return this.#copy ? this.#copy.masker.pushMessages(messages) : messages;
   }
 
   async #rowDescription(fields: FieldDescription[]): Promise<void> {

@@ -80,10 +80,15 @@ export function creditCardAt(s: string, from: number, to: number): boolean {
   return sum % 10 === 0 && knownIssuer(p4, digits);
 }
 
+/** {@link isCreditCard} once the value's surrounding whitespace is known: `value[from, to)` is what it surrounds. */
+export function creditCardWhole(value: string, from: number, to: number): boolean {
+  if (value.length < 13) return false;
+  return creditCardAt(value, from, to);
+}
+
 /** Whether the whole value (ignoring surrounding whitespace) is a card number. */
 export function isCreditCard(value: string): boolean {
-  if (value.length < 13) return false;
-  return wholeValue(value, creditCardAt);
+  return wholeValue(value, creditCardWhole);
 }
 
 /** Appends the card numbers found inside free text to `out`. */

@@ -76,11 +76,16 @@ export function emailAt(s: string, from: number, to: number): boolean {
   return localOk(s, from, at) && domainOk(s, at + 1, to);
 }
 
-/** Whether the whole value (ignoring surrounding whitespace) is an email address. */
-export function isEmail(value: string): boolean {
+/** {@link isEmail} once the value's surrounding whitespace is known: `value[from, to)` is what it surrounds. */
+export function emailWhole(value: string, from: number, to: number): boolean {
   // Cheap rejections first: most values have no '@' at all.
   if (value.length < 6 || value.indexOf('@') < 0) return false;
-  return wholeValue(value, emailAt);
+  return emailAt(value, from, to);
+}
+
+/** Whether the whole value (ignoring surrounding whitespace) is an email address. */
+export function isEmail(value: string): boolean {
+  return wholeValue(value, emailWhole);
 }
 
 /**

@@ -92,10 +92,15 @@ export function ibanAt(s: string, from: number, to: number): boolean {
   return r === 1;
 }
 
+/** {@link isIban} once the value's surrounding whitespace is known: `value[from, to)` is what it surrounds. */
+export function ibanWhole(value: string, from: number, to: number): boolean {
+  if (value.length < 15) return false;
+  return ibanAt(value, from, to);
+}
+
 /** Whether the whole value (ignoring surrounding whitespace) is an IBAN. */
 export function isIban(value: string): boolean {
-  if (value.length < 15) return false;
-  return wholeValue(value, ibanAt);
+  return wholeValue(value, ibanWhole);
 }
 
 /** Appends the IBANs found inside free text to `out` (upper-case country code only, to keep prose out). */

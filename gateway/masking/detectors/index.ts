@@ -5,13 +5,14 @@
  * matter). A finder lists the X's embedded in longer text, for masking free-text columns span by span. Both share
  * one validator per kind, so a span is found only where the same text on its own would be detected.
  */
-import { findCreditCards, isCreditCard } from './credit-card.js';
-import { findEmails, isEmail } from './email.js';
-import { findIbans, isIban } from './iban.js';
-import { findPhones, isPhone } from './phone.js';
-import { findSecrets, isSecret } from './secret.js';
-import { findUsSsns, isUsSsn } from './us-ssn.js';
+import { skipSpace, trimSpaceEnd } from './chars.js';
 import type { Span } from './chars.js';
+import { creditCardWhole, findCreditCards, isCreditCard } from './credit-card.js';
+import { emailWhole, findEmails, isEmail } from './email.js';
+import { findIbans, ibanWhole, isIban } from './iban.js';
+import { findPhones, isPhone, phoneWhole } from './phone.js';
+import { findSecrets, isSecret, secretWhole } from './secret.js';
+import { findUsSsns, isUsSsn, usSsnWhole } from './us-ssn.js';
 
 export type { Span } from './chars.js';
 
@@ -45,7 +46,26 @@ export function isDetectorName(s: string): s is DetectorName {
 
 /** The first of `names` whose detector matches the whole value, or null. */
 export function detectWhole(value: string, names: readonly DetectorName[] = DETECTOR_NAMES): DetectorName | null {
+  if (names === DETECTOR_NAMES) return detectAny(value);
   for (const name of names) if (DETECTORS[name](value)) return name;
+  return null;
+}
+
+/**
+ * detectWhole over every detector, in DETECTOR_NAMES order: the value's surrounding whitespace is found once rather
+ * than by each detector, and each is called from its own site (a loop through DETECTORS calls six functions from
+ * one site, which the JIT cannot inline). `partial` asks this of every value it masks, so a COPY of a million
+ * rows asks it a million times.
+ */
+function detectAny(value: string): DetectorName | null {
+  const from = skipSpace(value, 0, value.length);
+  const to = trimSpaceEnd(value, from, value.length);
+  if (emailWhole(value, from, to)) return 'email';
+  if (creditCardWhole(value, from, to)) return 'credit_card';
+  if (ibanWhole(value, from, to)) return 'iban';
+  if (usSsnWhole(value, from, to)) return 'us_ssn';
+  if (phoneWhole(value, from, to)) return 'phone';
+  if (secretWhole(value, from, to)) return 'secret';
   return null;
 }
 

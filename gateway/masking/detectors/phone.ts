@@ -143,10 +143,15 @@ export function phoneAt(s: string, from: number, to: number): boolean {
   return phoneShapeOk(s, from, to, LENS, SHAPE);
 }
 
+/** {@link isPhone} once the value's surrounding whitespace is known: `value[from, to)` is what it surrounds. */
+export function phoneWhole(value: string, from: number, to: number): boolean {
+  if (value.length < 9) return false;
+  return phoneAt(value, from, to);
+}
+
 /** Whether the whole value (ignoring surrounding whitespace) is a phone number. */
 export function isPhone(value: string): boolean {
-  if (value.length < 9) return false;
-  return wholeValue(value, phoneAt);
+  return wholeValue(value, phoneWhole);
 }
 
 /** Appends the phone numbers found inside free text to `out`. */

@@ -128,10 +128,15 @@ export function secretAt(s: string, from: number, to: number): boolean {
   }
 }
 
+/** {@link isSecret} once the value's surrounding whitespace is known: `value[from, to)` is what it surrounds. */
+export function secretWhole(value: string, from: number, to: number): boolean {
+  if (value.length < 20) return false;
+  return secretAt(value, from, to);
+}
+
 /** Whether the whole value (ignoring surrounding whitespace) is a secret. */
 export function isSecret(value: string): boolean {
-  if (value.length < 20) return false;
-  return wholeValue(value, secretAt);
+  return wholeValue(value, secretWhole);
 }
 
 interface Marker {

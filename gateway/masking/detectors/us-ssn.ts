@@ -34,10 +34,15 @@ export function usSsnAt(s: string, from: number, to: number): boolean {
   return true;
 }
 
+/** {@link isUsSsn} once the value's surrounding whitespace is known: `value[from, to)` is what it surrounds. */
+export function usSsnWhole(value: string, from: number, to: number): boolean {
+  if (value.length < 11) return false;
+  return usSsnAt(value, from, to);
+}
+
 /** Whether the whole value (ignoring surrounding whitespace) is an SSN. */
 export function isUsSsn(value: string): boolean {
-  if (value.length < 11) return false;
-  return wholeValue(value, usSsnAt);
+  return wholeValue(value, usSsnWhole);
 }
 
 function freeAround(c: number): boolean {

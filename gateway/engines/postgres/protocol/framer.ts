@@ -40,11 +40,79 @@ export interface Framer {
   buffered(): number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A frame as the framer hands it out: where its bytes are in the chunk it came in. The frame and its body are
+ * sliced off only when read: a relay forwards most frames without looking inside, and a run of them (a COPY out is
+ * a CopyData frame per row) goes out as one slice of their chunk ({@link wireBytes}).
+ */
+class WireFrame implements Frame {
+  readonly tag: number | null;
+  readonly #chunk: Buffer;
+  readonly #start: number;
+  readonly #end: number;
+  readonly #headerLen: number;
+  #raw: Buffer | undefined;
+  #body: Buffer | undefined;
+
+  constructor(tag: number | null, chunk: Buffer, start: number, end: number, headerLen: number) {
+    this.tag = tag;
+    this.#chunk = chunk;
+    this.#start = start;
+    this.#end = end;
+    this.#headerLen = headerLen;
+  }
+
+  get raw(): Buffer {
+    return (this.#raw ??= this.#start === 0 && this.#end === this.#chunk.length ? this.#chunk : this.#chunk.subarray(this.#start, this.#end));
+  }
+
+  get body(): Buffer {
+    return (this.#body ??= this.raw.subarray(this.#headerLen));
+  }
+
+  /** {@link wireBytes}: frames that follow each other in one chunk are joined as one slice of it. */
+  static join(frames: readonly Frame[]): Buffer {
+    const spans: Buffer[] = [];
+    let chunk: Buffer | null = null;
+    let start = 0;
+    let end = 0;
+    for (const f of frames) {
+      if (f instanceof WireFrame && f.#chunk === chunk && f.#start === end) {
+        end = f.#end;
+        continue;
+      }
+      if (chunk !== null) spans.push(chunk.subarray(start, end));
+      if (f instanceof WireFrame) {
+        chunk = f.#chunk;
+        start = f.#start;
+        end = f.#end;
+      } else {
+        chunk = f.raw;
+        start = 0;
+        end = chunk.length;
+      }
+    }
+    if (chunk !== null) spans.push(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
+    return spans.length === 1 ? (spans[0] as Buffer) : Buffer.concat(spans);
+  }
+}
+
+/**
+ * The wire bytes of consecutive frames, back to back in one buffer: a slice of their chunk when they came in one
+ * (without slicing each frame), else a copy.
+ */
+export function wireBytes(frames: readonly Frame[]): Buffer {
+  return WireFrame.join(frames);
+}
+
 /**
  * Creates a framer for one direction of one connection.
  *
  * Chunks are queued, not concatenated, so many small chunks cost O(total bytes). A frame that lies inside one
- * chunk is returned as a slice of it; only a frame spanning chunks is copied, once.
+ * chunk is returned as a slice of it; only a frame spanning chunks is copied, once. The oldest chunk is read
+ * through an offset rather than re-sliced after every frame.
  *
  * @see https://www.postgresql.org/docs/current/protocol-message-formats.html
  */
@@ -56,46 +124,57 @@ export function createFramer(opts: FramerOptions): Framer {
 
   const chunks: Buffer[] = [];
   let first = 0; // index of the oldest chunk still holding bytes
+  let offset = 0; // bytes of chunks[first] already taken
   let total = 0;
-  // The header of the frame being assembled, once read: the body is not buffered until the length passed the checks.
-  let pending: { tag: number | null; size: number } | null = null;
+  // The frame being assembled, once its header was read: the body is not buffered until the length passed the
+  // checks. pendingSize < 0: no header read yet.
+  let pendingTag: number | null = null;
+  let pendingSize = -1;
 
-  function peekHeader(n: number): Buffer {
-    const head = chunks[first];
-    if (head !== undefined && head.length >= n) return head;
+  /** The first `n` bytes not yet taken (n <= total), as a buffer and the index they start at in it. */
+  let peeked: Buffer = EMPTY;
+  function peek(n: number): number {
+    const head = chunks[first] as Buffer;
+    if (head.length - offset >= n) {
+      peeked = head;
+      return offset;
+    }
     const out = Buffer.alloc(n);
     let filled = 0;
-    for (let i = first; filled < n && i < chunks.length; i++) {
+    for (let i = first, from = offset; filled < n && i < chunks.length; i++, from = 0) {
       const c = chunks[i] as Buffer;
-      filled += c.copy(out, filled, 0, Math.min(c.length, n - filled));
+      filled += c.copy(out, filled, from, Math.min(c.length, from + n - filled));
     }
-    return out;
+    peeked = out;
+    return 0;
   }
 
-  function take(n: number): Buffer {
+  /** Takes the next `n` bytes as a frame: in place in the oldest chunk when they lie in it, else copied out. */
+  function take(tag: number | null, n: number, headerLen: number): WireFrame {
     total -= n;
     const head = chunks[first] as Buffer;
-    if (head.length >= n) {
-      consumeHead(head, n);
-      return head.subarray(0, n);
+    if (head.length - offset >= n) {
+      const frame = new WireFrame(tag, head, offset, offset + n, headerLen);
+      advance(head, n);
+      return frame;
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
       const c = chunks[first] as Buffer;
-      const k = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, k);
+      const k = Math.min(c.length - offset, n - filled);
+      c.copy(out, filled, offset, offset + k);
       filled += k;
-      consumeHead(c, k);
+      advance(c, k);
     }
-    return out;
+    return new WireFrame(tag, out, 0, n, headerLen);
   }
 
-  function consumeHead(head: Buffer, n: number): void {
-    if (n < head.length) {
-      chunks[first] = head.subarray(n);
-      return;
-    }
+  /** Marks `n` more bytes of the oldest chunk as taken. */
+  function advance(head: Buffer, n: number): void {
+    offset += n;
+    if (offset < head.length) return;
+    offset = 0;
     first++;
     if (first === chunks.length) {
       chunks.length = 0;
@@ -110,30 +189,32 @@ export function createFramer(opts: FramerOptions): Framer {
     failed = new ProtocolError(message);
     chunks.length = 0;
     first = 0;
+    offset = 0;
     total = 0;
-    pending = null;
+    pendingSize = -1;
     throw failed;
   }
 
   function next(): Frame | null {
     const headerLen = startup ? 4 : 5;
-    if (pending === null) {
+    if (pendingSize < 0) {
       if (total < headerLen) return null;
-      const header = peekHeader(headerLen);
-      const tag = startup ? null : (header[0] as number);
-      const len = header.readInt32BE(startup ? 0 : 1);
+      const at = peek(headerLen);
+      const tag = startup ? null : (peeked[at] as number);
+      const len = peeked.readInt32BE(startup ? at : at + 1);
       const min = startup ? 8 : 4;
       const max = startup ? Math.min(maxLength, MAX_STARTUP_LENGTH) : maxLength;
       const what = tag === null ? 'startup packet' : `message of type ${describeTag(tag)}`;
       if (len < min) fail(`${what} declares length ${len}, below the minimum ${min}`);
       if (len > max) fail(`${what} declares length ${len}, above the limit ${max}`);
-      pending = { tag, size: headerLen - 4 + len };
+      peeked = EMPTY; // do not hold on to a chunk
+      pendingTag = tag;
+      pendingSize = headerLen - 4 + len;
     }
-    if (total < pending.size) return null;
-    const { tag } = pending;
-    const raw = take(pending.size);
-    pending = null;
-    return { tag, body: raw.subarray(headerLen), raw };
+    if (total < pendingSize) return null;
+    const frame = take(pendingTag, pendingSize, headerLen);
+    pendingSize = -1;
+    return frame;
   }
 
   function drain(): Frame[] {
@@ -165,7 +246,7 @@ export function createFramer(opts: FramerOptions): Framer {
       if (!startup) return [];
       startup = false;
       // A startup header read but not completed cannot be reinterpreted; that only happens if the caller left early.
-      if (pending !== null) fail('left the startup phase in the middle of a startup packet');
+      if (pendingSize >= 0) fail('left the startup phase in the middle of a startup packet');
       return drain();
     },
     buffered() {

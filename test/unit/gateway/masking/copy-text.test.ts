@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HoopError, ProtocolError } from '../../../../shared/errors.js';
-import { BINARY_COPY_SIGNATURE, createCopyMasker, isBinaryCopy, TypeOid } from '../../../../gateway/masking/index.js';
+import { BINARY_COPY_SIGNATURE, createCopyMasker, isBinaryCopy, maskValue, TypeOid } from '../../../../gateway/masking/index.js';
+import { ByteWriter } from '../../../../gateway/masking/byte-writer.js';
 import type { CopyMaskOptions, MaskAction } from '../../../../gateway/masking/index.js';
-import { decodeTextField, encodeTextField } from '../../../../gateway/masking/copy-fields.js';
+import { decodeCsvField, decodeTextField, encodeCsvField, encodeTextField } from '../../../../gateway/masking/copy-fields.js';
+import type { CopySyntax } from '../../../../gateway/masking/copy-fields.js';
 
 const ctx = { hashKey: Buffer.from('k') };
 const partial: MaskAction = { kind: 'rule', strategy: 'partial' };
@@ -20,20 +22,32 @@ function run(opts: Opts, chunks: Buffer[]): Buffer {
   return Buffer.concat(out);
 }
 
-/** Whole, split at every offset, split in three at every pair of offsets (coarse), and byte by byte. */
+/** Feeds `chunks` as CopyData messages, in one run, through pushMessages; returns the payloads it sent, then end()'s. */
+function runAsMessages(opts: Opts, chunks: Buffer[]): Buffer {
+  const m = createCopyMasker({ ...opts, ctx });
+  const sent = payloadsOf(m.pushMessages(Buffer.concat(chunks.map(copyData))));
+  return Buffer.concat([...sent, m.end()]);
+}
+
+/**
+ * Whole, split at every offset, split in three at every pair of offsets (coarse), and byte by byte; each through
+ * push, and as CopyData messages through pushMessages.
+ */
 function expectSameAtEverySplit(opts: Opts, input: string, expected: string): void {
   const data = Buffer.from(input, 'utf8');
-  expect(run(opts, [data]).toString('utf8')).toBe(expected);
-  for (let i = 0; i <= data.length; i++) {
-    expect(run(opts, [data.subarray(0, i), data.subarray(i)]).toString('utf8'), `split at ${i}`).toBe(expected);
-  }
-  for (let i = 0; i <= data.length; i += 3) {
-    for (let j = i; j <= data.length; j += 5) {
-      expect(run(opts, [data.subarray(0, i), data.subarray(i, j), data.subarray(j)]).toString('utf8')).toBe(expected);
+  for (const feed of [run, runAsMessages]) {
+    expect(feed(opts, [data]).toString('utf8')).toBe(expected);
+    for (let i = 0; i <= data.length; i++) {
+      expect(feed(opts, [data.subarray(0, i), data.subarray(i)]).toString('utf8'), `split at ${i}`).toBe(expected);
     }
+    for (let i = 0; i <= data.length; i += 3) {
+      for (let j = i; j <= data.length; j += 5) {
+        expect(feed(opts, [data.subarray(0, i), data.subarray(i, j), data.subarray(j)]).toString('utf8')).toBe(expected);
+      }
+    }
+    const bytes = [...data].map((b) => Buffer.from([b]));
+    expect(feed(opts, bytes).toString('utf8')).toBe(expected);
   }
-  const bytes = [...data].map((b) => Buffer.from([b]));
-  expect(run(opts, bytes).toString('utf8')).toBe(expected);
 }
 
 describe('COPY text format', () => {
@@ -191,5 +205,294 @@ describe('COPY masker properties', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+/**
+ * The masker's rules written the plain way, on the whole input at once: split rows at newlines (outside csv
+ * quotes), split a row into fields, decode each planned field, mask it with maskValue, encode it back and join.
+ * The streaming masker must give the same bytes, counts and errors at any chunking.
+ */
+function reference(opts: Opts, input: Buffer): { out: string; masked: number[]; rows: number } | 'error' {
+  const csv = opts.format === 'csv';
+  const byte = (s: string): number => Buffer.from(s)[0] as number;
+  const quote = byte(opts.quote ?? '"');
+  const syn: CopySyntax = {
+    csv, delimiter: byte(opts.delimiter ?? (csv ? ',' : '\t')), quote, escape: opts.escape === undefined ? quote : byte(opts.escape),
+    nullBytes: Buffer.from(opts.null ?? (csv ? '' : '\\N')),
+  };
+  const rowsOf: Buffer[] = [];
+  let start = 0;
+  let inQuotes = false;
+  for (let i = 0; i < input.length; i++) {
+    const c = input[i];
+    if (csv && inQuotes) {
+      if (c === syn.escape && syn.escape !== syn.quote) i++;
+      else if (c === syn.quote) inQuotes = false;
+    } else if (csv && c === syn.quote) inQuotes = true;
+    else if (c === 0x0a) {
+      rowsOf.push(input.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  if (start < input.length || inQuotes) return 'error';
+  const masked = opts.plan.map(() => 0);
+  let rows = 0;
+  const out: Buffer[] = [];
+  for (const [r, row] of rowsOf.entries()) {
+    if (r === 0 && opts.header) {
+      out.push(row, Buffer.from('\n'));
+      continue;
+    }
+    rows++;
+    const fields = splitFields(row, syn);
+    if (fields.length !== opts.plan.length) return 'error';
+    const rewritten = fields.map((field, i) => {
+      const action = opts.plan[i];
+      if (!action) return field;
+      const column = { typeOid: opts.columns[i]!.typeOid, format: 0 as const, textLike: opts.columns[i]!.textLike };
+      const d = csv ? decodeCsvField(field, syn) : { value: decodeTextField(field), quoted: false };
+      if (!d.quoted && field.equals(syn.nullBytes)) return field;
+      const m = maskValue(d.value, column, action, ctx);
+      if (m === d.value) return field;
+      masked[i]!++;
+      return m === null ? syn.nullBytes : csv ? encodeCsvField(m, syn, d.quoted) : encodeTextField(m, syn.delimiter);
+    });
+    out.push(Buffer.concat(rewritten.flatMap((f, i) => (i === 0 ? [f] : [Buffer.from([syn.delimiter]), f]))), Buffer.from('\n'));
+  }
+  return { out: Buffer.concat(out).toString('latin1'), masked, rows };
+}
+
+/** Fields of a row without its newline: a backslash escapes the next byte (text); quotes hide delimiters (csv). */
+function splitFields(row: Buffer, syn: CopySyntax): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  let inQuotes = false;
+  for (let i = 0; i < row.length; i++) {
+    const c = row[i];
+    if (!syn.csv && c === 0x5c) i++;
+    else if (syn.csv && inQuotes) {
+      if (c === syn.escape && syn.escape !== syn.quote) i++;
+      else if (c === syn.quote) inQuotes = false;
+    } else if (syn.csv && c === syn.quote) inQuotes = true;
+    else if (c === syn.delimiter) {
+      out.push(row.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(row.subarray(start));
+  return out;
+}
+
+/** A CopyData message holding `payload`. */
+function copyData(payload: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = 0x64;
+  header.writeInt32BE(payload.length + 4, 1);
+  return Buffer.concat([header, payload]);
+}
+
+/** The payloads of the CopyData messages in `buf`. */
+function payloadsOf(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < buf.length; ) {
+    expect(buf[at]).toBe(0x64);
+    const end = at + 1 + buf.readInt32BE(at + 1);
+    out.push(buf.subarray(at + 5, end));
+    at = end;
+  }
+  return out;
+}
+
+/**
+ * Runs the streaming masker over `chunks`: through push, or as CopyData messages through pushMessages (in two
+ * runs), where every message out must hold whole rows and come from a message in.
+ */
+function stream(opts: Opts, chunks: Buffer[], messages: boolean): { out: string; masked: number[]; rows: number } | 'error' {
+  const m = createCopyMasker({ ...opts, ctx });
+  try {
+    let out: string;
+    if (messages) {
+      const wire = chunks.map(copyData);
+      const half = Math.floor(wire.length / 2);
+      const sent = [m.pushMessages(Buffer.concat(wire.slice(0, half))), m.pushMessages(Buffer.concat(wire.slice(half)))].flatMap(payloadsOf);
+      expect(sent.length).toBeLessThanOrEqual(chunks.length);
+      for (const p of sent) expect(p.length > 0 && p[p.length - 1] === 0x0a).toBe(true);
+      out = Buffer.concat([...sent, m.end()]).toString('latin1');
+    } else {
+      out = Buffer.concat([...chunks.map((c) => m.push(c)), m.end()]).toString('latin1');
+    }
+    return { out, masked: [...m.masked], rows: m.rows };
+  } catch (e) {
+    if (e instanceof ProtocolError) return 'error';
+    throw e;
+  }
+}
+
+/** Cuts `data` at the given fractions of its length. */
+function cut(data: Buffer, at: number[]): Buffer[] {
+  const points = [...new Set(at.map((f) => Math.floor(f * data.length)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let last = 0;
+  for (const p of points) {
+    out.push(data.subarray(last, p));
+    last = p;
+  }
+  out.push(data.subarray(last));
+  return out;
+}
+
+describe('COPY masker against the plain reading', () => {
+  const strategies: (MaskAction | null)[] = [
+    null, partial, { kind: 'rule', strategy: 'redact' }, { kind: 'rule', strategy: 'hash' }, { kind: 'rule', strategy: 'null' }, detect,
+  ];
+  const value = fc.oneof(
+    fc.constantFrom('alice@example.com', '4242 4242 4242 4242', '+1 415-555-0100', 'Zoë Ünïcode', '😀abc😀', '', 'x', '***', 'N/A', '\\.', 'a\tb', 'say "hi"', 'a,b;c|d', 'line1\nline2\r'),
+    fc.array(fc.constantFrom(...'ab@.,;|\t\n\r"\'\\ é😀1'.split('')), { maxLength: 12 }).map((a) => a.join('')),
+  );
+  const syntax = fc.record({
+    format: fc.constantFrom<'text' | 'csv'>('text', 'csv'),
+    delimiter: fc.constantFrom(undefined, '|', ';'),
+    null: fc.constantFrom(undefined, 'N/A', '***', ''),
+    quote: fc.constantFrom(undefined, "'"),
+    escape: fc.constantFrom(undefined, '\\'),
+    header: fc.boolean(),
+  });
+
+  it('gives the same bytes, counts and errors as the reference, however the data is chunked', () => {
+    fc.assert(
+      fc.property(
+        syntax,
+        // At least one planned column: with none, the masker stops reading rows once past the header.
+        fc.array(fc.constantFrom(...strategies), { minLength: 1, maxLength: 4 }).filter((p) => p.some((a) => a !== null)),
+        fc.constantFrom(TypeOid.text, TypeOid.int4, TypeOid.json, 99999),
+        fc.array(fc.array(fc.option(value, { nil: null }), { minLength: 1, maxLength: 5 }), { maxLength: 6 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
+        fc.boolean(),
+        (syn, plan, typeOid, table, cuts, messages) => {
+          const csv = syn.format === 'csv';
+          const opts: Opts = {
+            format: syn.format, plan, columns: plan.map((_, i) => ({ typeOid: i === 0 ? typeOid : TypeOid.text })), header: syn.header,
+            ...(syn.delimiter === undefined ? {} : { delimiter: syn.delimiter }),
+            ...(syn.null === undefined || (!csv && syn.null === '') ? {} : { null: syn.null }),
+            ...(csv && syn.quote !== undefined ? { quote: syn.quote } : {}),
+            ...(csv && syn.escape !== undefined ? { escape: syn.escape } : {}),
+          };
+          const data = encodeTable(opts, table);
+          const expected = reference(opts, data);
+          expect(stream(opts, cut(data, cuts), messages)).toEqual(expected);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('agrees with the reference on raw bytes too (unescaped, unbalanced, wrong field counts)', () => {
+    const raw = fc.array(fc.constantFrom(...'ab@.,|\t\n\n"\\N1 é'.split('')), { maxLength: 60 }).map((a) => Buffer.from(a.join('')));
+    fc.assert(
+      fc.property(
+        fc.constantFrom<'text' | 'csv'>('text', 'csv'),
+        fc.boolean(),
+        raw,
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }),
+        fc.boolean(),
+        (format, header, data, cuts, messages) => {
+          const opts: Opts = { format, plan: [partial, null, detect], columns: [{ typeOid: TypeOid.text }, { typeOid: TypeOid.text }, { typeOid: TypeOid.text }], header };
+          expect(stream(opts, cut(data, cuts), messages)).toEqual(reference(opts, data));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('quotes a masked csv value that reads as the NULL string, and leaves a text one as it is', () => {
+    const redact: MaskAction = { kind: 'rule', strategy: 'redact' };
+    const cols = [{ typeOid: TypeOid.text }, { typeOid: TypeOid.text }];
+    expectSameAtEverySplit({ format: 'csv', plan: [null, redact], columns: cols, null: '***' }, '1,secret\n2,***\n', '1,"***"\n2,***\n');
+    expectSameAtEverySplit({ format: 'text', plan: [null, redact], columns: cols, null: '***' }, '1\tsecret\n', '1\t***\n');
+  });
+
+  it('escapes a masked text value only where COPY would, and decodes escaped fields before masking', () => {
+    const hash: MaskAction = { kind: 'rule', strategy: 'hash' };
+    const cols = [{ typeOid: TypeOid.text }];
+    const h = (s: string): string => maskValue(Buffer.from(s), { typeOid: TypeOid.text, format: 0 }, hash, ctx)?.toString() ?? '';
+    expectSameAtEverySplit({ format: 'text', plan: [hash], columns: cols }, 'a\\tb\nplain\n', `${h('a\tb')}\n${h('plain')}\n`);
+    const slash: MaskAction = { kind: 'rule', strategy: 'partial' };
+    expectSameAtEverySplit({ format: 'text', plan: [slash], columns: cols }, '\\\\abcd\\t\n', '\\\\***d\\t\n');
+  });
+});
+
+/** COPY output for `table` as PostgreSQL writes it: fields encoded, NULL as the null string, csv fields quoted at random. */
+function encodeTable(opts: Opts, table: (string | null)[][]): Buffer {
+  const csv = opts.format === 'csv';
+  const byte = (s: string): number => Buffer.from(s)[0] as number;
+  const quote = byte(opts.quote ?? '"');
+  const syn: CopySyntax = {
+    csv, delimiter: byte(opts.delimiter ?? (csv ? ',' : '\t')), quote, escape: opts.escape === undefined ? quote : byte(opts.escape),
+    nullBytes: Buffer.from(opts.null ?? (csv ? '' : '\\N')),
+  };
+  const n = opts.plan.length;
+  const lines: Buffer[] = [];
+  if (opts.header) lines.push(Buffer.from(`${Array.from({ length: n }, (_, i) => `c${i}`).join(String.fromCharCode(syn.delimiter))}\n`));
+  for (const [r, row] of table.entries()) {
+    const fields = Array.from({ length: n }, (_, i) => {
+      const v = row[i % row.length];
+      if (v === null || v === undefined) return syn.nullBytes;
+      const b = Buffer.from(v);
+      return csv ? encodeCsvField(b, syn, (r + i) % 3 === 0) : encodeTextField(b, syn.delimiter);
+    });
+    lines.push(Buffer.concat(fields.flatMap((f, i) => (i === 0 ? [f] : [Buffer.from([syn.delimiter]), f]))), Buffer.from('\n'));
+  }
+  return Buffer.concat(lines);
+}
+
+describe('ByteWriter', () => {
+  it('grows, copies short and long runs, writes UTF-8, truncates, and starts over after take', () => {
+    const w = new ByteWriter(4);
+    const long = Buffer.from('x'.repeat(100));
+    w.copy(Buffer.from('abc'), 1, 3);
+    w.byte(0x2d);
+    w.copy(long, 0, 100);
+    expect(w.utf8('é😀')).toBe(6);
+    expect(w.length).toBe(3 + 100 + 6);
+    w.truncate(3);
+    w.utf8('z');
+    expect(w.utf8('abé')).toBe(4); // ASCII, then not: written again by Buffer.write
+    expect(w.utf8('q'.repeat(70))).toBe(70);
+    expect(w.take().toString()).toBe(`bc-zabé${'q'.repeat(70)}`);
+    expect(w.length).toBe(0);
+    w.copy(long, 0, 50);
+    expect(w.take().toString()).toBe('x'.repeat(50));
+  });
+});
+
+describe('COPY masker on CopyData messages', () => {
+  const opts: Opts = { format: 'text', plan: [null, partial, detect], columns };
+
+  it('keeps a message per row and reads each in place, whatever bytes the headers hold', () => {
+    // Payload lengths whose length words end in 0x09 (tab), 0x0a (newline) and 0x5c (backslash).
+    const rows = ['1\talice@example.com\tx\n', 'a\tb\t\n', '2\ta\tb\n', `3\tbob@example.org\t${'y'.repeat(69)}\n`];
+    expect(rows.map((r) => (Buffer.byteLength(r) + 4) & 0xff)).toEqual([0x1a, 0x09, 0x0a, 0x5c]);
+    const m = createCopyMasker({ ...opts, ctx });
+    const out = m.pushMessages(Buffer.concat(rows.map((r) => copyData(Buffer.from(r)))));
+    expect(payloadsOf(out).map((p) => p.toString())).toEqual(['1\ta***@example.com\tx\n', 'a\t***\t\n', '2\t***\tb\n', `3\tb***@example.org\t${'y'.repeat(69)}\n`]);
+    expect(m.rows).toBe(4);
+  });
+
+  it('refuses what is not a run of whole CopyData messages', () => {
+    const good = copyData(Buffer.from('1\ta\tb\n'));
+    expect(() => createCopyMasker({ ...opts, ctx }).pushMessages(good.subarray(0, good.length - 1))).toThrow(ProtocolError);
+    expect(() => createCopyMasker({ ...opts, ctx }).pushMessages(Buffer.concat([good, Buffer.from('d\0\0')]))).toThrow(ProtocolError);
+    const other = Buffer.from(good);
+    other[0] = 0x44;
+    expect(() => createCopyMasker({ ...opts, ctx }).pushMessages(other)).toThrow(ProtocolError);
+  });
+
+  it('does not reuse what it found in a buffer that a caller refilled', () => {
+    const m = createCopyMasker({ format: 'text', plan: [partial, null], columns: [{ typeOid: TypeOid.text }, { typeOid: TypeOid.text }], ctx });
+    const reused = Buffer.from('abc\tdefgh\n');
+    expect(m.push(reused).toString()).toBe('***\tdefgh\n');
+    reused.write('abcdef\tgh\n'); // the delimiter now where the first push found none
+    expect(m.push(reused).toString()).toBe('a***f\tgh\n');
   });
 });

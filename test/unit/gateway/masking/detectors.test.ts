@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DETECTOR_NAMES, DETECTORS, detectWhole, findSpans } from '../../../../gateway/masking/index.js';
 import type { DetectorName } from '../../../../gateway/masking/index.js';
+import { labelledSet } from '../../../fixtures/masking/labelled.js';
 
 const JWT_HS256 =
   'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
@@ -111,6 +112,19 @@ describe('detectWhole', () => {
     expect(detectWhole('alice@example.com')).toBe('email');
     expect(detectWhole('alice@example.com', ['credit_card'])).toBeNull();
     expect(detectWhole('hello')).toBeNull();
+  });
+
+  it('over every detector, answers what asking each detector in order answers (whitespace around, short tokens)', () => {
+    const inOrder = (v: string): DetectorName | null => DETECTOR_NAMES.find((n) => DETECTORS[n](v)) ?? null;
+    const values = [
+      ...labelledSet().map((i) => i.value),
+      'xoxb-1234567890', '  xoxb-1234567890  ', 'xoxb-123456789012345', ' alice@example.com\t', '\n4242 4242 4242 4242 ',
+      '', ' ', 'a@b.co', '123-45-6789', ' +1 415-555-0100', 'c4ca4238a0b923820dcc509a6f75849b',
+    ];
+    for (const v of values) {
+      expect(detectWhole(v), JSON.stringify(v)).toBe(inOrder(v));
+      expect(detectWhole(v, [...DETECTOR_NAMES])).toBe(inOrder(v));
+    }
   });
 });
 

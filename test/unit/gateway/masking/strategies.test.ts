@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyStrategy, maskEmbedded, partialMask, REDACTED } from '../../../../gateway/masking/index.js';
 import type { DetectorName } from '../../../../gateway/masking/index.js';
@@ -45,6 +46,28 @@ describe('partial', () => {
   ])('%j (%s) -> %j', (value, detector, expected) => {
     expect(applyStrategy('partial', value, detector ? { hashKey: key, detector } : ctx)).toBe(expected);
     expect(partialMask(value, detector)).toBe(expected);
+  });
+});
+
+describe('partial on values of no known shape', () => {
+  /** The first and last code point around `***`, counted as `Array.from` counts them; ASCII whitespace around is kept. */
+  function reference(value: string): string {
+    const core = value.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '');
+    if (core === '') return value;
+    const cps = Array.from(core);
+    const masked = cps.length <= 4 ? REDACTED : `${cps[0] ?? ''}${REDACTED}${cps[cps.length - 1] ?? ''}`;
+    const from = value.indexOf(core);
+    return value.slice(0, from) + masked + value.slice(from + core.length);
+  }
+
+  it('keeps the first and last code point, with surrogate pairs and lone surrogates, at every length', () => {
+    const unit = fc.constantFrom('a', 'Z', 'é', '😀', '\ud800', '\udc00', ' ', '\t', '-');
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 14 }).map((a) => a.join('')), (value) => {
+        expect(partialMask(value)).toBe(reference(value));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskValue, TypeOid } from '../../../../gateway/masking/index.js';
+import { maskText, maskValue, typeClassOf, TypeOid } from '../../../../gateway/masking/index.js';
 import type { ColumnType, DetectorName, MaskAction } from '../../../../gateway/masking/index.js';
 import { int16, int32 } from '../../../helpers/pg-bytes.js';
 
@@ -150,5 +150,25 @@ describe('maskValue: non-text types never get a string the client cannot parse',
     const clean = b('(bob,1)');
     expect(maskValue(clean, col(99999), detect(), ctx)).toBe(clean);
     expect(maskValue(b('bob'), col(99999, 1), detect(), ctx)).toBeNull();
+  });
+});
+
+describe('maskText', () => {
+  const values = ['alice@example.com', 'hello world', '', '4242 4242 4242 4242', '12345', '{"a":"bob@example.org"}', '"alice@example.com"', '{bob,alice@example.com}', '2024-01-05', 'Zoë 😀'];
+  const oids = [TypeOid.text, TypeOid.varchar, TypeOid.json, TypeOid.jsonb, TypeOid.int8, TypeOid.numeric, TypeOid.timestamp, 1009, 99999];
+  const actions = [rule('redact'), rule('partial'), rule('hash'), rule('null'), detect('redact'), detect('partial'), detect('null')];
+
+  it('is maskValue on a text-format value, read as a string (the same string back when nothing changed)', () => {
+    for (const v of values) {
+      for (const oid of oids) {
+        for (const action of actions) {
+          const raw = b(v);
+          const bytes = maskValue(raw, col(oid), action, ctx);
+          const text = maskText(v, typeClassOf({ typeOid: oid }), action, ctx);
+          expect(text, `${v} ${oid} ${JSON.stringify(action)}`).toBe(str(bytes));
+          if (bytes === raw) expect(text).toBe(v);
+        }
+      }
+    }
   });
 });

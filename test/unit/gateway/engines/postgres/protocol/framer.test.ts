@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../../../../../shared/errors.js';
-import { createFramer } from '../../../../../../gateway/engines/postgres/protocol/framer.js';
+import { createFramer, wireBytes } from '../../../../../../gateway/engines/postgres/protocol/framer.js';
 import type { Frame, Framer } from '../../../../../../gateway/engines/postgres/protocol/framer.js';
 import {
   DEFAULT_MAX_FRAME,
@@ -213,5 +213,28 @@ describe('framer', () => {
       expect(() => createFramer({ startup: false, maxLength: 3 })).toThrow(ProtocolError);
       expect(() => createFramer({ startup: false, maxLength: 100 }).setMaxLength(2 ** 31)).toThrow(ProtocolError);
     });
+  });
+});
+
+describe('wireBytes', () => {
+  const wire = Buffer.concat([msg('d', Buffer.from('1\tone\n')), msg('d', Buffer.from('2\ttwo\n')), msg('d', Buffer.from('3\tthree\n')), msg('c')]);
+
+  it('joins frames that came in one chunk as one slice of it', () => {
+    const frames = createFramer({ startup: false, maxLength: 1 << 20 }).push(wire);
+    const joined = wireBytes(frames.slice(0, 3));
+    expect(joined.equals(wire.subarray(0, wire.length - 5))).toBe(true);
+    expect(joined.buffer).toBe(wire.buffer);
+    expect(wireBytes(frames)).toBe(wire);
+    expect(wireBytes([])).toHaveLength(0);
+  });
+
+  it('copies frames from several chunks, split anywhere, and frames made elsewhere, into the same bytes', () => {
+    for (let at = 0; at <= wire.length; at++) {
+      const f = createFramer({ startup: false, maxLength: 1 << 20 });
+      const frames = [...f.push(wire.subarray(0, at)), ...f.push(wire.subarray(at))];
+      expect(wireBytes(frames).equals(wire), `split at ${at}`).toBe(true);
+      const plain = frames.map((x) => ({ tag: x.tag, body: x.body, raw: Buffer.from(x.raw) }));
+      expect(wireBytes([frames[0]!, plain[1]!, ...frames.slice(2)]).equals(wire)).toBe(true);
+    }
   });
 });
