@@ -50,128 +50,145 @@ export interface Framer {
  */
 export function createFramer(opts: FramerOptions): Framer {
   checkMax(opts.maxLength);
-  let maxLength = opts.maxLength;
-  let startup = opts.startup;
-  let failed: ProtocolError | null = null;
+  return new ChunkFramer(opts.startup, opts.maxLength);
+}
 
-  const chunks: Buffer[] = [];
-  let first = 0; // index of the oldest chunk still holding bytes
-  let total = 0;
-  // The header of the frame being assembled, once read: the body is not buffered until the length passed the checks.
-  let pending: { tag: number | null; size: number } | null = null;
+/**
+ * A class rather than closures: every live connection holds two framers for as long as it is open, and methods
+ * on a prototype cost nothing per instance where a closure per method costs a function object each.
+ */
+class ChunkFramer implements Framer {
+  #maxLength: number;
+  #startup: boolean;
+  #failed: ProtocolError | null = null;
+  #chunks: Buffer[] = [];
+  /** Index of the oldest chunk still holding bytes. */
+  #first = 0;
+  #total = 0;
+  /** The header of the frame being assembled, once read: the body is not buffered until the length passed the checks. */
+  #pending: { tag: number | null; size: number } | null = null;
 
-  function peekHeader(n: number): Buffer {
-    const head = chunks[first];
+  constructor(startup: boolean, maxLength: number) {
+    this.#startup = startup;
+    this.#maxLength = maxLength;
+  }
+
+  push(chunk: Buffer): Frame[] {
+    if (this.#failed) throw this.#failed;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#total += chunk.length;
+    }
+    return this.#drain();
+  }
+
+  setMaxLength(n: number): void {
+    checkMax(n);
+    this.#maxLength = n;
+  }
+
+  leaveStartup(): Frame[] {
+    if (this.#failed) throw this.#failed;
+    if (!this.#startup) return [];
+    this.#startup = false;
+    // A startup header read but not completed cannot be reinterpreted; that only happens if the caller left early.
+    if (this.#pending !== null) this.#fail('left the startup phase in the middle of a startup packet');
+    return this.#drain();
+  }
+
+  buffered(): number {
+    return this.#total;
+  }
+
+  #peekHeader(n: number): Buffer {
+    const chunks = this.#chunks;
+    const head = chunks[this.#first];
     if (head !== undefined && head.length >= n) return head;
     const out = Buffer.alloc(n);
     let filled = 0;
-    for (let i = first; filled < n && i < chunks.length; i++) {
+    for (let i = this.#first; filled < n && i < chunks.length; i++) {
       const c = chunks[i] as Buffer;
       filled += c.copy(out, filled, 0, Math.min(c.length, n - filled));
     }
     return out;
   }
 
-  function take(n: number): Buffer {
-    total -= n;
-    const head = chunks[first] as Buffer;
+  #take(n: number): Buffer {
+    this.#total -= n;
+    const head = this.#chunks[this.#first] as Buffer;
     if (head.length >= n) {
-      consumeHead(head, n);
+      this.#consumeHead(head, n);
       return head.subarray(0, n);
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
-      const c = chunks[first] as Buffer;
+      const c = this.#chunks[this.#first] as Buffer;
       const k = Math.min(c.length, n - filled);
       c.copy(out, filled, 0, k);
       filled += k;
-      consumeHead(c, k);
+      this.#consumeHead(c, k);
     }
     return out;
   }
 
-  function consumeHead(head: Buffer, n: number): void {
+  #consumeHead(head: Buffer, n: number): void {
+    const chunks = this.#chunks;
     if (n < head.length) {
-      chunks[first] = head.subarray(n);
+      chunks[this.#first] = head.subarray(n);
       return;
     }
-    first++;
-    if (first === chunks.length) {
+    this.#first++;
+    if (this.#first === chunks.length) {
       chunks.length = 0;
-      first = 0;
-    } else if (first >= 1024 && first * 2 >= chunks.length) {
-      chunks.splice(0, first);
-      first = 0;
+      this.#first = 0;
+    } else if (this.#first >= 1024 && this.#first * 2 >= chunks.length) {
+      chunks.splice(0, this.#first);
+      this.#first = 0;
     }
   }
 
-  function fail(message: string): never {
-    failed = new ProtocolError(message);
-    chunks.length = 0;
-    first = 0;
-    total = 0;
-    pending = null;
-    throw failed;
+  #fail(message: string): never {
+    this.#failed = new ProtocolError(message);
+    this.#chunks.length = 0;
+    this.#first = 0;
+    this.#total = 0;
+    this.#pending = null;
+    throw this.#failed;
   }
 
-  function next(): Frame | null {
+  #next(): Frame | null {
+    const startup = this.#startup;
     const headerLen = startup ? 4 : 5;
-    if (pending === null) {
-      if (total < headerLen) return null;
-      const header = peekHeader(headerLen);
+    if (this.#pending === null) {
+      if (this.#total < headerLen) return null;
+      const header = this.#peekHeader(headerLen);
       const tag = startup ? null : (header[0] as number);
       const len = header.readInt32BE(startup ? 0 : 1);
       const min = startup ? 8 : 4;
-      const max = startup ? Math.min(maxLength, MAX_STARTUP_LENGTH) : maxLength;
+      const max = startup ? Math.min(this.#maxLength, MAX_STARTUP_LENGTH) : this.#maxLength;
       const what = tag === null ? 'startup packet' : `message of type ${describeTag(tag)}`;
-      if (len < min) fail(`${what} declares length ${len}, below the minimum ${min}`);
-      if (len > max) fail(`${what} declares length ${len}, above the limit ${max}`);
-      pending = { tag, size: headerLen - 4 + len };
+      if (len < min) this.#fail(`${what} declares length ${len}, below the minimum ${min}`);
+      if (len > max) this.#fail(`${what} declares length ${len}, above the limit ${max}`);
+      this.#pending = { tag, size: headerLen - 4 + len };
     }
-    if (total < pending.size) return null;
-    const { tag } = pending;
-    const raw = take(pending.size);
-    pending = null;
+    if (this.#total < this.#pending.size) return null;
+    const { tag, size } = this.#pending;
+    const raw = this.#take(size);
+    this.#pending = null;
     return { tag, body: raw.subarray(headerLen), raw };
   }
 
-  function drain(): Frame[] {
+  #drain(): Frame[] {
     const frames: Frame[] = [];
     for (;;) {
-      const f = next();
+      const f = this.#next();
       if (f === null) break;
       frames.push(f);
-      if (startup) break;
+      if (this.#startup) break;
     }
     return frames;
   }
-
-  return {
-    push(chunk) {
-      if (failed) throw failed;
-      if (chunk.length > 0) {
-        chunks.push(chunk);
-        total += chunk.length;
-      }
-      return drain();
-    },
-    setMaxLength(n) {
-      checkMax(n);
-      maxLength = n;
-    },
-    leaveStartup() {
-      if (failed) throw failed;
-      if (!startup) return [];
-      startup = false;
-      // A startup header read but not completed cannot be reinterpreted; that only happens if the caller left early.
-      if (pending !== null) fail('left the startup phase in the middle of a startup packet');
-      return drain();
-    },
-    buffered() {
-      return total;
-    },
-  };
 }
 
 function checkMax(n: number): void {
