@@ -57,7 +57,9 @@ export class PostgresSession {
   readonly #deps: PostgresSessionDeps;
   readonly #tracker: StatementTracker;
   readonly #abort = new AbortController();
-  #upstream: Upstream | undefined;
+  #upstream: Pick<Upstream, 'socket' | 'source'> | undefined;
+  /** The session's start is recorded: its end must be too. */
+  #recorded = false;
   #clientSource: FrameSource;
   #closed = false;
   #endReason = 'client disconnected';
@@ -108,82 +110,13 @@ export class PostgresSession {
 
   /** Runs the session to its end. Never rejects. */
   async run(): Promise<void> {
-    const log = this.#ctx.logger;
-    let started = false;
     try {
-      const hello = await readClientHello(this.#client, this.#clientSource);
-      if (hello.kind === 'gone') return;
-      if (hello.kind === 'cancel') {
-        await this.#deps.cancels.cancel(hello.pid, hello.secret, this.#ctx.subject).catch((e: unknown) => log.warn('cancel failed', { error: e }));
-        this.#client.end();
-        return;
-      }
-      if (hello.params.replication && hello.params.replication !== 'false') {
-        throw new HoopError('access_denied', 'replication connections are not allowed through hoop');
-      }
-      const options = parseSessionOptions(hello.params.options);
-      for (const [k, v] of Object.entries(hello.params)) {
-        const why = unsafeParameter(k, v);
-        if (why) throw new HoopError('usage', why, { hint: 'connect with client_encoding UTF8' });
-      }
-      // The session's record and the login to the target run side by side; the client hears nothing until both
-      // are done, and a session that cannot be recorded is refused (its upstream closed unused).
-      const recorded = this.#ctx.recorder.sessionStarted({
-        id: this.#ctx.sessionId,
-        connection: this.#ctx.connection.name,
-        subject: this.#ctx.subject,
-        grantId: this.#ctx.grantId,
-        clientApplication: hello.params.application_name ?? null,
-        clientUser: hello.params.user ?? null,
-        database: hello.params.database ?? null,
-        clientAddr: this.#ctx.clientAddr,
-        startedAt: this.#ctx.now(),
-      });
-      const login = openUpstream({ target: this.#ctx.connection, clientParams: passedParams(hello.params), signal: this.#abort.signal });
-      const [rec, upstream] = await Promise.allSettled([recorded, login]);
-      if (rec.status === 'fulfilled') started = true;
-      if (rec.status === 'rejected' || upstream.status === 'rejected') {
-        if (upstream.status === 'fulfilled') upstream.value.socket.destroy();
-        throw rec.status === 'rejected' ? rec.reason : (upstream as PromiseRejectedResult).reason;
-      }
-      log.info('session started', { application: hello.params.application_name });
-      const up = upstream.value;
-      this.#upstream = up;
-      up.socket.on('error', (e) => log.debug('upstream socket error', { error: e }));
-      if (this.#closed) return;
-      for (const [name, value] of up.parameters) {
-        const why = unsafeParameter(name, value);
-        if (why) throw new HoopError('upstream_unavailable', `${this.#ctx.connection.name} runs with ${why}`, { hint: 'an operator should fix the database or role settings' });
-      }
-      const policy = this.#ctx.policy;
-      this.#gate = new PolicyGate(policy, this.#ctx.reviews, {
-        requester: this.#ctx.requester,
-        connection: this.#ctx.connection.name,
-        sessionId: this.#ctx.sessionId,
-        approvalWaitMs: options.approvalWaitMs,
-        reviewId: options.reviewId,
-      });
-      if (policy.masking && this.#deps.catalog) this.#masker = new ResultMasker(policy.masking, this.#deps.catalog, this.#ctx.hashKey);
-
-      const greeting: Buffer[] = [encodeAuthenticationOk()];
-      for (const [name, value] of up.parameters) greeting.push(encodeParameterStatus(name, value));
-      if (up.backendKey) {
-        const k = this.#deps.cancels.register(this.#ctx.subject, this.#ctx.connection, up.backendKey, () => {
-          if (!this.#approvalWait) return false;
-          this.#approvalWait.abort(); // Ctrl-C while held: stop waiting; the statement does not run
-          return true;
-        });
-        this.#releaseCancelKey = k.release;
-        greeting.push(encodeBackendKeyData(k.pid, k.secret));
-      }
-      greeting.push(encodeReadyForQuery(TransactionStatus.Idle));
-      this.#toClient(greeting);
-
-      this.#clientSource.leaveStartup();
-      this.#clientSource.framer.setMaxLength(this.#deps.limits.maxClientFrame);
-      await Promise.race([this.#clientToServer(), this.#serverToClient()]);
+      // Opening and relaying are separate calls so that, while the session idles, nothing of the handshake (the
+      // client's startup packet, the greeting) stays referenced by a suspended frame.
+      if (await this.#open()) await Promise.race([this.#clientToServer(), this.#serverToClient()]);
     } catch (e) {
       const err = toHoopError(e);
+      const log = this.#ctx.logger;
       if (!this.#closed) {
         this.#endReason = `${err.code}: ${err.message}`;
         if (err.code === 'internal') log.error('session failed', { error: e });
@@ -192,8 +125,88 @@ export class PostgresSession {
       }
     } finally {
       this.#teardown();
-      if (started) await this.#recordEnd();
+      if (this.#recorded) await this.#recordEnd();
     }
+  }
+
+  /**
+   * The handshake: the client's startup packet, the session's record and the login to the target, then the
+   * greeting. True when the session is ready to relay; false when it ended (the client left, or sent a cancel).
+   */
+  async #open(): Promise<boolean> {
+    const log = this.#ctx.logger;
+    const hello = await readClientHello(this.#client, this.#clientSource);
+    if (hello.kind === 'gone') return false;
+    if (hello.kind === 'cancel') {
+      await this.#deps.cancels.cancel(hello.pid, hello.secret, this.#ctx.subject).catch((e: unknown) => log.warn('cancel failed', { error: e }));
+      this.#client.end();
+      return false;
+    }
+    if (hello.params.replication && hello.params.replication !== 'false') {
+      throw new HoopError('access_denied', 'replication connections are not allowed through hoop');
+    }
+    const options = parseSessionOptions(hello.params.options);
+    for (const [k, v] of Object.entries(hello.params)) {
+      const why = unsafeParameter(k, v);
+      if (why) throw new HoopError('usage', why, { hint: 'connect with client_encoding UTF8' });
+    }
+    // The session's record and the login to the target run side by side; the client hears nothing until both
+    // are done, and a session that cannot be recorded is refused (its upstream closed unused).
+    const recorded = this.#ctx.recorder.sessionStarted({
+      id: this.#ctx.sessionId,
+      connection: this.#ctx.connection.name,
+      subject: this.#ctx.subject,
+      grantId: this.#ctx.grantId,
+      clientApplication: hello.params.application_name ?? null,
+      clientUser: hello.params.user ?? null,
+      database: hello.params.database ?? null,
+      clientAddr: this.#ctx.clientAddr,
+      startedAt: this.#ctx.now(),
+    });
+    const login = openUpstream({ target: this.#ctx.connection, clientParams: passedParams(hello.params), signal: this.#abort.signal });
+    const [rec, upstream] = await Promise.allSettled([recorded, login]);
+    if (rec.status === 'fulfilled') this.#recorded = true;
+    if (rec.status === 'rejected' || upstream.status === 'rejected') {
+      if (upstream.status === 'fulfilled') upstream.value.socket.destroy();
+      throw rec.status === 'rejected' ? rec.reason : (upstream as PromiseRejectedResult).reason;
+    }
+    log.info('session started', { application: hello.params.application_name });
+    const up = upstream.value;
+    // Only the socket and its frame source are needed from here on (the parameters go into the greeting).
+    this.#upstream = { socket: up.socket, source: up.source };
+    up.socket.on('error', (e) => log.debug('upstream socket error', { error: e }));
+    if (this.#closed) return false;
+    for (const [name, value] of up.parameters) {
+      const why = unsafeParameter(name, value);
+      if (why) throw new HoopError('upstream_unavailable', `${this.#ctx.connection.name} runs with ${why}`, { hint: 'an operator should fix the database or role settings' });
+    }
+    const policy = this.#ctx.policy;
+    this.#gate = new PolicyGate(policy, this.#ctx.reviews, {
+      requester: this.#ctx.requester,
+      connection: this.#ctx.connection.name,
+      sessionId: this.#ctx.sessionId,
+      approvalWaitMs: options.approvalWaitMs,
+      reviewId: options.reviewId,
+    });
+    if (policy.masking && this.#deps.catalog) this.#masker = new ResultMasker(policy.masking, this.#deps.catalog, this.#ctx.hashKey);
+
+    const greeting: Buffer[] = [encodeAuthenticationOk()];
+    for (const [name, value] of up.parameters) greeting.push(encodeParameterStatus(name, value));
+    if (up.backendKey) {
+      const k = this.#deps.cancels.register(this.#ctx.subject, this.#ctx.connection, up.backendKey, () => {
+        if (!this.#approvalWait) return false;
+        this.#approvalWait.abort(); // Ctrl-C while held: stop waiting; the statement does not run
+        return true;
+      });
+      this.#releaseCancelKey = k.release;
+      greeting.push(encodeBackendKeyData(k.pid, k.secret));
+    }
+    greeting.push(encodeReadyForQuery(TransactionStatus.Idle));
+    this.#toClient(greeting);
+
+    this.#clientSource.leaveStartup();
+    this.#clientSource.framer.setMaxLength(this.#deps.limits.maxClientFrame);
+    return true;
   }
 
   /** Ends the session with a FATAL error naming the reason (grant revoked or expired, gateway shutdown). */
@@ -204,22 +217,32 @@ export class PostgresSession {
     this.#teardown();
   }
 
+  /*
+   * Each direction is a loop over one call per batch. A suspended async function keeps every value its frame
+   * ever held, so a loop that waited for the next batch in the same frame would keep the previous batch (and the
+   * whole socket chunk under it, up to 64 KiB) alive for as long as the session idles.
+   */
   async #clientToServer(): Promise<void> {
-    const src = this.#clientSource;
-    for (;;) {
-      const frames = await src.nextBatch();
-      if (!frames || this.#closed) return;
-      const out: Buffer[] = [];
-      for (const f of frames) {
-        const forward = await this.#fromClient(f);
-        if (forward === 'end') {
-          await writeFrames(this.#upstream!.socket, out);
-          return;
-        }
-        out.push(...forward);
-      }
-      await writeFrames(this.#upstream!.socket, out);
+    while (await this.#clientBatch()) {
+      // next batch
     }
+  }
+
+  /** Reads one batch of client messages and forwards what is allowed. False at the end of the session. */
+  async #clientBatch(): Promise<boolean> {
+    const frames = await this.#clientSource.nextBatch();
+    if (!frames || this.#closed) return false;
+    const out: Buffer[] = [];
+    for (const f of frames) {
+      const forward = await this.#fromClient(f);
+      if (forward === 'end') {
+        await writeFrames(this.#upstream!.socket, out);
+        return false;
+      }
+      out.push(...forward);
+    }
+    await writeFrames(this.#upstream!.socket, out);
+    return true;
   }
 
   /** Decides one client message: the bytes to forward (none when refused or held), or the end of the session. */
@@ -503,73 +526,78 @@ export class PostgresSession {
   }
 
   async #serverToClient(): Promise<void> {
-    const src = this.#upstream!.source;
-    for (;;) {
-      const frames = await src.nextBatch();
-      if (!frames) {
-        if (!this.#closed) {
-          this.#endReason = 'server closed the connection';
-          await writeFrames(this.#client, []);
-        }
-        return;
-      }
-      const out: Buffer[] = [];
-      for (const f of frames) {
-        let bytes: Buffer[] = [f.raw];
-        if (this.#masker) {
-          if (ResultMasker.needsPrepare(f.tag)) await this.#masker.prepare(f);
-          bytes = this.#masker.rewrite(f);
-        }
-        // Evidence of what the client got: the forwarded frames, after masking (a CopyDone may flush CopyData).
-        for (const b of bytes) {
-          if (b[0] === BackendTag.DataRow) this.#capture.row(b);
-          else if (b[0] === BackendTag.CopyData) this.#capture.copyData(b);
-        }
-        switch (f.tag) {
-          case BackendTag.RowDescription:
-            this.#capture.columns((decodeBackend(f.tag, f.body) as { fields: { name: string; format: number }[] }).fields);
-            break;
-          case BackendTag.CommandComplete:
-            this.#finished(this.#tracker.commandComplete((decodeBackend(f.tag, f.body) as { tag: string }).tag));
-            break;
-          case BackendTag.ErrorResponse:
-            this.#finished(this.#tracker.error((decodeBackend(f.tag, f.body) as { fields: Record<string, string> }).fields));
-            break;
-          case BackendTag.EmptyQueryResponse:
-            this.#finished(this.#tracker.emptyQuery());
-            break;
-          case BackendTag.PortalSuspended:
-            this.#finished(this.#tracker.portalSuspended());
-            break;
-          case BackendTag.ParameterStatus: {
-            const m = decodeBackend(f.tag, f.body) as { name: string; value: string };
-            const why = unsafeParameter(m.name, m.value);
-            if (why) throw new HoopError('blocked', `hoop: the session changed ${m.name}; ${why}`);
-            break;
-          }
-          case BackendTag.ReadyForQuery: {
-            this.#txStatus = (decodeBackend(f.tag, f.body) as { status: TransactionStatusValue }).status;
-            this.#finished(this.#tracker.ready());
-            this.#readySeen++;
-            const due = this.#injections.filter((i) => i.ready <= this.#readySeen);
-            if (due.length) this.#injections = this.#injections.filter((i) => i.ready > this.#readySeen);
-            for (const i of due) if (i.position === 'before') out.push(...i.frames);
-            out.push(f.raw);
-            for (const i of due) {
-              if (i.position !== 'after') continue;
-              out.push(...i.frames);
-              if (i.withReady) out.push(encodeReadyForQuery(this.#clientStatus()));
-            }
-            continue;
-          }
-          default:
-            break;
-        }
-        out.push(...bytes);
-      }
-      this.#bytesToClient += out.reduce((n, b) => n + b.length, 0);
-      await writeFrames(this.#client, out);
+    while (await this.#serverBatch()) {
+      // next batch
     }
+  }
+
+  /** Reads one batch of server messages and passes them on (masked, recorded). False when the server is gone. */
+  async #serverBatch(): Promise<boolean> {
+    const frames = await this.#upstream!.source.nextBatch();
+    if (!frames) {
+      if (!this.#closed) {
+        this.#endReason = 'server closed the connection';
+        await writeFrames(this.#client, []);
+      }
+      return false;
+    }
+    const out: Buffer[] = [];
+    for (const f of frames) {
+      let bytes: Buffer[] = [f.raw];
+      if (this.#masker) {
+        if (ResultMasker.needsPrepare(f.tag)) await this.#masker.prepare(f);
+        bytes = this.#masker.rewrite(f);
+      }
+      // Evidence of what the client got: the forwarded frames, after masking (a CopyDone may flush CopyData).
+      for (const b of bytes) {
+        if (b[0] === BackendTag.DataRow) this.#capture.row(b);
+        else if (b[0] === BackendTag.CopyData) this.#capture.copyData(b);
+      }
+      switch (f.tag) {
+        case BackendTag.RowDescription:
+          this.#capture.columns((decodeBackend(f.tag, f.body) as { fields: { name: string; format: number }[] }).fields);
+          break;
+        case BackendTag.CommandComplete:
+          this.#finished(this.#tracker.commandComplete((decodeBackend(f.tag, f.body) as { tag: string }).tag));
+          break;
+        case BackendTag.ErrorResponse:
+          this.#finished(this.#tracker.error((decodeBackend(f.tag, f.body) as { fields: Record<string, string> }).fields));
+          break;
+        case BackendTag.EmptyQueryResponse:
+          this.#finished(this.#tracker.emptyQuery());
+          break;
+        case BackendTag.PortalSuspended:
+          this.#finished(this.#tracker.portalSuspended());
+          break;
+        case BackendTag.ParameterStatus: {
+          const m = decodeBackend(f.tag, f.body) as { name: string; value: string };
+          const why = unsafeParameter(m.name, m.value);
+          if (why) throw new HoopError('blocked', `hoop: the session changed ${m.name}; ${why}`);
+          break;
+        }
+        case BackendTag.ReadyForQuery: {
+          this.#txStatus = (decodeBackend(f.tag, f.body) as { status: TransactionStatusValue }).status;
+          this.#finished(this.#tracker.ready());
+          this.#readySeen++;
+          const due = this.#injections.filter((i) => i.ready <= this.#readySeen);
+          if (due.length) this.#injections = this.#injections.filter((i) => i.ready > this.#readySeen);
+          for (const i of due) if (i.position === 'before') out.push(...i.frames);
+          out.push(f.raw);
+          for (const i of due) {
+            if (i.position !== 'after') continue;
+            out.push(...i.frames);
+            if (i.withReady) out.push(encodeReadyForQuery(this.#clientStatus()));
+          }
+          continue;
+        }
+        default:
+          break;
+      }
+      out.push(...bytes);
+    }
+    this.#bytesToClient += out.reduce((n, b) => n + b.length, 0);
+    await writeFrames(this.#client, out);
+    return true;
   }
 
   async #recordStart(stmt: TrackedStatement, decision = 'allow', details: Record<string, unknown> = {}): Promise<boolean> {
