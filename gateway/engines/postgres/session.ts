@@ -83,16 +83,20 @@ export class PostgresSession {
   #gate: PolicyGate | undefined;
   #capture: ResultCapture;
   #masker: ResultMasker | undefined;
-  /** Decisions of prepared statements (by name) and of the portals bound to them, for recording at Execute. */
-  readonly #prepared = new Map<string, { decision: string; details: Record<string, unknown> }>();
-  readonly #portals = new Map<string, { decision: string; details: Record<string, unknown> }>();
-  readonly #portalStatement = new Map<string, string>();
+  /**
+   * Decisions of prepared statements (by name) and of the portals bound to them, for recording at Execute.
+   * These maps (and #spent) are made on first use: a session that only sends simple queries never needs them,
+   * and an empty Map costs about 200 bytes for as long as the session lasts.
+   */
+  #prepared: Map<string, { decision: string; details: Record<string, unknown> }> | undefined;
+  #portals: Map<string, { decision: string; details: Record<string, unknown> }> | undefined;
+  #portalStatement: Map<string, string> | undefined;
   /** Extended protocol: a pipeline held, up to its Sync, while its statement waits for approval. */
   #held: { frames: Frame[]; name: string; sql: string; rule: ApprovalRule; facts: Verdict['facts']; params: (string | null)[] | null } | undefined;
   /** Aborts the wait for a review (the client went away, or sent a CancelRequest). */
   #approvalWait: AbortController | undefined;
   /** Prepared statements that ran under an approval: one execution each. */
-  readonly #spent = new Set<string>();
+  #spent: Set<string> | undefined;
   /** A statement the approver approved, let through the gate once while its held pipeline is replayed. */
   #preapproved: { sql: string; details: Record<string, unknown> } | undefined;
 
@@ -314,7 +318,7 @@ export class PostgresSession {
             this.#aborted = false;
             if (ok.forward !== m.sql) {
               this.#tracker.parse(m.name, ok.forward);
-              this.#prepared.set(m.name, { decision: 'allow', details: { client_sql: m.sql } });
+              (this.#prepared ??= new Map()).set(m.name, { decision: 'allow', details: { client_sql: m.sql } });
               this.#forwardedSinceSync = true;
               return [encodeParse(m.name, ok.forward)];
             }
@@ -326,20 +330,20 @@ export class PostgresSession {
           }
         }
         this.#tracker.parse(m.name, m.sql);
-        this.#spent.delete(m.name);
-        this.#prepared.set(m.name, { decision, details });
+        this.#spent?.delete(m.name);
+        (this.#prepared ??= new Map()).set(m.name, { decision, details });
         this.#masker?.parse(m.name, facts[0]);
         break;
       }
       case FrontendTag.Bind: {
         const m = decodeFrontend(tag, f.body) as { portal: string; statement: string; params: (Buffer | null)[]; paramFormats: number[]; resultFormats: number[] };
-        if (this.#spent.has(m.statement)) {
+        if (this.#spent?.has(m.statement)) {
           const err = new HoopError('blocked', 'hoop: this prepared statement ran under an approval, which covers one execution; send it again to ask for a new review (rule approval)');
           return this.#refuseStatement(this.#tracker.textOf(m.statement), null, 'extended', 'block', { rule: 'approval' }, err);
         }
         this.#tracker.bind(m.portal, m.statement, m.params, m.paramFormats);
-        this.#portals.set(m.portal, this.#prepared.get(m.statement) ?? { decision: 'allow', details: {} });
-        this.#portalStatement.set(m.portal, m.statement);
+        (this.#portals ??= new Map()).set(m.portal, this.#prepared?.get(m.statement) ?? { decision: 'allow', details: {} });
+        (this.#portalStatement ??= new Map()).set(m.portal, m.statement);
         this.#masker?.bind(m.portal, m.statement, m.resultFormats);
         break;
       }
@@ -357,11 +361,11 @@ export class PostgresSession {
       case FrontendTag.Execute: {
         const m = decodeFrontend(tag, f.body) as { portal: string };
         const stmt = this.#tracker.execute(m.portal);
-        const d = this.#portals.get(m.portal) ?? { decision: 'allow', details: {} };
+        const d = this.#portals?.get(m.portal) ?? { decision: 'allow', details: {} };
         if (d.decision === 'approved') {
-          const st = this.#portalStatement.get(m.portal);
-          if (st !== undefined) this.#spent.add(st);
-          this.#portals.set(m.portal, { decision: 'block', details: {} }); // and the portal cannot run again either
+          const st = this.#portalStatement?.get(m.portal);
+          if (st !== undefined) (this.#spent ??= new Set()).add(st);
+          (this.#portals ??= new Map()).set(m.portal, { decision: 'block', details: {} }); // and the portal cannot run again either
         }
         if (!(await this.#recordStart(stmt, d.decision, d.details))) {
           this.#refuse(this.#auditError(), 'extended');
