@@ -38,18 +38,10 @@ export class FrameSource {
     this.#stream = stream;
     // `on`, not `once`, for events that come at most once anyway: `once` adds a wrapper object per listener.
     stream.on('readable', () => this.#pump());
-    stream.on('end', () => {
-      this.#done ??= null;
-      this.#pump();
-    });
-    stream.on('error', (err: Error) => {
-      this.#done ??= err;
-      this.#pump();
-    });
-    stream.on('close', () => {
-      this.#done ??= prematureClose();
-      this.#pump();
-    });
+    // The first of these decides how the stream ended (`??=` would not do: null, the normal end, is nullish).
+    stream.on('end', () => this.#end(null));
+    stream.on('error', (err: Error) => this.#end(err));
+    stream.on('close', () => this.#end(prematureClose()));
   }
 
   /** The next frame, or null at the end of the stream. */
@@ -88,6 +80,11 @@ export class FrameSource {
     this.#stream.destroy();
   }
 
+  #end(how: Error | null): void {
+    if (this.#done === undefined) this.#done = how;
+    this.#pump();
+  }
+
   /** Feeds the waiting read, if any, from what the stream holds; settles it at the end or on an error. */
   #pump(): void {
     const w = this.#waiter;
@@ -99,8 +96,11 @@ export class FrameSource {
         if (chunk === null) {
           if (this.#done === undefined) return; // more is coming: `readable`, `end`, `error` or `close` calls back
           this.#waiter = null;
-          if (this.#done === null) w.resolve(null);
-          else w.reject(this.#done);
+          const failure = this.#done;
+          // Like a finished iterator: the error is thrown once, and later reads see the end.
+          this.#done = null;
+          if (failure === null) w.resolve(null);
+          else w.reject(failure);
           return;
         }
         this.bytes += chunk.length;
