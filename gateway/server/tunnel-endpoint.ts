@@ -157,8 +157,9 @@ export class TunnelEndpoint {
     });
     this.#sessions.add(session);
     // The tunnel closing means the client is gone, even when the engine is not reading (a statement waiting
-    // for its review): end the session so nothing it sent runs later.
-    ws.once('close', () => session.terminate(new HoopError('interrupted', 'the client went away')));
+    // for its review): end the session so nothing it sent runs later. (`on`: 'close' comes once anyway, and
+    // `once` would add a wrapper object per session.)
+    ws.on('close', () => session.terminate(new HoopError('interrupted', 'the client went away')));
     const untrack = this.#o.watcher.track(grant.grantId, connection.name, grant.expiresAt, (reason) => session.terminate(reason));
     const ended = (): void => {
       untrack();

@@ -109,7 +109,7 @@ export class PostgresSession {
     this.#clientSource = new FrameSource(client, createFramer({ startup: true, maxLength: MAX_STARTUP_LENGTH }));
     client.on('error', (e) => ctx.logger.debug('client stream error', { error: e }));
     // A client that goes away while its statement waits for a review must not have it run later.
-    client.once('close', () => this.#approvalWait?.abort());
+    client.on('close', () => this.#approvalWait?.abort()); // `on`: 'close' comes once; `once` adds a wrapper
   }
 
   /** Runs the session to its end. Never rejects. */
