@@ -108,10 +108,11 @@ describe('FrameSource', () => {
     const gc = runInNewContext('gc') as () => void;
     const stream = new PassThrough();
     const src = tagged(stream);
-    let chunk: Buffer | undefined = Buffer.concat([msg('Q', 'select 1\0'), msg('d', Buffer.alloc(64 * 1024))]);
-    const ref = new WeakRef(chunk.buffer);
-    stream.write(chunk);
-    chunk = undefined;
+    const ref = ((): WeakRef<ArrayBufferLike> => {
+      const chunk = Buffer.concat([msg('Q', 'select 1\0'), msg('d', Buffer.alloc(64 * 1024))]);
+      stream.write(chunk);
+      return new WeakRef(chunk.buffer);
+    })();
     // Consumed in a call of its own: this test's frame must not be what keeps the batch alive.
     const consume = async (): Promise<number> => (await src.nextBatch())?.length ?? 0;
     expect(await consume()).toBe(2);
