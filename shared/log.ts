@@ -43,35 +43,77 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? 'info';
-  const format = options.format ?? 'json';
-  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
-  const now = options.now ?? (() => new Date());
-  const base = options.fields ?? {};
-  const threshold = LEVELS[level];
+  return new JsonOrTextLogger({
+    threshold: LEVELS[options.level ?? 'info'],
+    level: options.level ?? 'info',
+    format: options.format ?? 'json',
+    write: options.write ?? ((line: string) => process.stderr.write(line + '\n')),
+    now: options.now ?? (() => new Date()),
+  }, options.fields ?? {});
+}
 
-  const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields): void => {
-    if (LEVELS[lvl] < threshold) return;
-    const merged = redact({ ...base, ...(fields ?? {}) }) as LogFields;
-    if (format === 'json') {
-      write(JSON.stringify({ time: now().toISOString(), level: lvl, msg, ...merged }));
+interface Sink {
+  threshold: number;
+  level: LogLevel;
+  format: 'json' | 'text';
+  write: (line: string) => void;
+  now: () => Date;
+}
+
+/**
+ * A class, not closures: the daemons make a child logger per client connection, and a child is then one small
+ * object (its fields and the shared sink) instead of a function object per method.
+ */
+class JsonOrTextLogger implements Logger {
+  readonly #sink: Sink;
+  readonly #base: LogFields;
+
+  constructor(sink: Sink, base: LogFields) {
+    this.#sink = sink;
+    this.#base = base;
+  }
+
+  get level(): LogLevel {
+    return this.#sink.level;
+  }
+
+  trace(msg: string, fields?: LogFields): void {
+    this.#emit('trace', msg, fields);
+  }
+
+  debug(msg: string, fields?: LogFields): void {
+    this.#emit('debug', msg, fields);
+  }
+
+  info(msg: string, fields?: LogFields): void {
+    this.#emit('info', msg, fields);
+  }
+
+  warn(msg: string, fields?: LogFields): void {
+    this.#emit('warn', msg, fields);
+  }
+
+  error(msg: string, fields?: LogFields): void {
+    this.#emit('error', msg, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new JsonOrTextLogger(this.#sink, { ...this.#base, ...fields });
+  }
+
+  #emit(lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields): void {
+    const sink = this.#sink;
+    if (LEVELS[lvl] < sink.threshold) return;
+    const merged = redact({ ...this.#base, ...(fields ?? {}) }) as LogFields;
+    if (sink.format === 'json') {
+      sink.write(JSON.stringify({ time: sink.now().toISOString(), level: lvl, msg, ...merged }));
     } else {
       const extra = Object.entries(merged)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ');
-      write(`${lvl === 'info' ? '' : lvl + ': '}${msg}${extra ? ' ' + extra : ''}`);
+      sink.write(`${lvl === 'info' ? '' : lvl + ': '}${msg}${extra ? ' ' + extra : ''}`);
     }
-  };
-
-  return {
-    level,
-    trace: (m, f) => emit('trace', m, f),
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ ...options, fields: { ...base, ...fields } }),
-  };
+  }
 }
 
 export const silentLogger: Logger = createLogger({ level: 'silent' });

@@ -12,8 +12,8 @@ import { HoopError, toHoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { TUNNEL_CLOSE, TUNNEL_PATH, TUNNEL_SUBPROTOCOL } from '../../shared/tunnel/protocol.js';
 import type { Engine, EngineSession } from '../engines/engine.js';
-import type { ConnectionCatalog } from '../connections/connection.js';
-import type { GrantService } from '../grants/grant-service.js';
+import type { Connection, ConnectionCatalog } from '../connections/connection.js';
+import type { GrantService, LiveGrant } from '../grants/grant-service.js';
 import type { GrantWatcher } from '../grants/grant-watcher.js';
 import type { SessionRecorder } from '../recording/recorder.js';
 import type { ConnectionPolicy, StatementReviews } from '../policy/connection-policy.js';
@@ -32,6 +32,14 @@ export interface TunnelEndpointOptions {
   /** How much of each statement's returned rows is kept as evidence. */
   capture: { rows: number; bytes: number };
   now?: () => Date;
+}
+
+/** What the checks need from the upgrade request. */
+interface TunnelClaim {
+  token: string | undefined;
+  /** `?connection=`, or null when the agent did not name one. */
+  connection: string | null;
+  clientAddr: string | null;
 }
 
 const CLOSE_FOR: Partial<Record<HoopError['code'], number>> = {
@@ -67,7 +75,13 @@ export class TunnelEndpoint {
         return;
       }
       (socket as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-      this.#wss.handleUpgrade(req, socket, head, (ws) => void this.#onTunnel(ws, req));
+      // Only what the checks need is taken from the request: the session must not keep it (headers and all).
+      const claim: TunnelClaim = {
+        token: /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1],
+        connection: new URL(req.url ?? '/', 'http://localhost').searchParams.get('connection'),
+        clientAddr: req.headers['x-forwarded-for']?.toString() ?? req.socket.remoteAddress ?? null,
+      };
+      this.#wss.handleUpgrade(req, socket, head, (ws) => void this.#onTunnel(ws, claim));
     });
   }
 
@@ -83,17 +97,16 @@ export class TunnelEndpoint {
     this.#wss.close();
   }
 
-  async #onTunnel(ws: WebSocket, req: IncomingMessage): Promise<void> {
+  /** Checks the grant the tunnel presents, then starts the session (or refuses in the client's protocol). */
+  async #onTunnel(ws: WebSocket, claim: TunnelClaim): Promise<void> {
     const stream = createWebSocketStream(ws, { allowHalfOpen: false });
     stream.on('error', () => undefined); // surfaced through the engine's own handling
-    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const engine = this.#o.engines.postgres; // the only connection type so far; pick by type when there are more
-    const clientAddr = req.headers['x-forwarded-for']?.toString() ?? req.socket.remoteAddress ?? null;
     let grant;
     try {
-      if (!token) throw new HoopError('grant_invalid', 'the tunnel carries no grant', { hint: 'connect through `hoop connect`' });
-      grant = await this.#o.grants.verifyForTunnel(token);
-      const asked = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connection');
+      if (!claim.token) throw new HoopError('grant_invalid', 'the tunnel carries no grant', { hint: 'connect through `hoop connect`' });
+      grant = await this.#o.grants.verifyForTunnel(claim.token);
+      const asked = claim.connection;
       if (asked === null) {
         throw new HoopError('grant_invalid', 'the tunnel does not name its connection', { hint: 'update hoop: the agent sends ?connection=NAME' });
       }
@@ -104,7 +117,7 @@ export class TunnelEndpoint {
       }
     } catch (e) {
       const err = toHoopError(e, 'grant_invalid');
-      this.#o.logger.info('tunnel refused', { code: err.code, connection: safeConnectionClaim(token), addr: clientAddr });
+      this.#o.logger.info('tunnel refused', { code: err.code, connection: safeConnectionClaim(claim.token), addr: claim.clientAddr });
       await engine.refuse(stream, err).catch(() => undefined);
       ws.close(CLOSE_FOR[err.code] ?? TUNNEL_CLOSE.internal, err.code);
       return;
@@ -116,9 +129,16 @@ export class TunnelEndpoint {
       ws.close(TUNNEL_CLOSE.accessDenied, err.code);
       return;
     }
+    this.#start(ws, stream, engine, grant, connection, claim.clientAddr);
+  }
+
+  /**
+   * Runs the session; its end is handled by a callback rather than by awaiting here, so that an idle session is
+   * not also holding this method's frame (the grant token, the checks' values) for as long as it lasts.
+   */
+  #start(ws: WebSocket, stream: Duplex, engine: Engine, grant: LiveGrant, connection: Connection, clientAddr: string | null): void {
     const sessionId = randomUUID();
     const logger = this.#o.logger.child({ session_id: sessionId, user: grant.subject, connection: connection.name });
-    const policy = this.#o.policyFor(connection.name);
     const session = engine.accept(stream, {
       sessionId,
       subject: grant.subject,
@@ -130,20 +150,23 @@ export class TunnelEndpoint {
       recorder: this.#o.recorder,
       now: this.#o.now ?? (() => new Date()),
       requester: { subject: grant.subject, groups: grant.groups, kind: 'user', issuer: '', claims: {} },
-      policy,
+      policy: this.#o.policyFor(connection.name),
       reviews: this.#o.reviews,
       hashKey: this.#o.hashKey,
       capture: this.#o.capture,
     });
     this.#sessions.add(session);
     // The tunnel closing means the client is gone, even when the engine is not reading (a statement waiting
-    // for its review): end the session so nothing it sent runs later.
-    ws.once('close', () => session.terminate(new HoopError('interrupted', 'the client went away')));
+    // for its review): end the session so nothing it sent runs later. (`on`: 'close' comes once anyway, and
+    // `once` would add a wrapper object per session.)
+    ws.on('close', () => session.terminate(new HoopError('interrupted', 'the client went away')));
     const untrack = this.#o.watcher.track(grant.grantId, connection.name, grant.expiresAt, (reason) => session.terminate(reason));
-    await session.done;
-    untrack();
-    this.#sessions.delete(session);
-    if (ws.readyState === ws.OPEN) ws.close(TUNNEL_CLOSE.normal);
+    const ended = (): void => {
+      untrack();
+      this.#sessions.delete(session);
+      if (ws.readyState === ws.OPEN) ws.close(TUNNEL_CLOSE.normal);
+    };
+    void session.done.then(ended, ended);
   }
 }
 

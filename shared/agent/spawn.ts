@@ -30,6 +30,15 @@ export interface EnsureAgentResult {
 
 const POLL_MS = 50;
 
+/**
+ * Node.js flags for the daemon. The agent only moves bytes between sockets: its objects are a few per client
+ * connection, and the data itself lives outside the JavaScript heap. V8's default young generation (semi-spaces
+ * growing to 16 MB) is sized for allocation-heavy servers; in the agent it grows to about 16 MB resident as soon
+ * as a few hundred clients connect, and stays there. 2 MB semi-spaces keep it to a few MB, at the price of more
+ * frequent (and, with so little live data, short) scavenges.
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+
 /** `bin/hoop`, found from this compiled file: dist/shared/agent/spawn.js → ../../../bin/hoop. */
 export function defaultHoopBinPath(): string {
   return fileURLToPath(new URL('../../../bin/hoop', import.meta.url));
@@ -50,7 +59,7 @@ export async function ensureAgentRunning(opts: EnsureAgentOptions): Promise<Ensu
   const fd = openSync(logPath, 'a', 0o600);
   const child: { pid?: number; exit?: string; error?: Error } = {};
   try {
-    const proc = spawn(opts.execPath ?? process.execPath, [opts.binPath ?? defaultHoopBinPath(), 'agent', 'run'], {
+    const proc = spawn(opts.execPath ?? process.execPath, [...AGENT_NODE_FLAGS, opts.binPath ?? defaultHoopBinPath(), 'agent', 'run'], {
       detached: true,
       stdio: ['ignore', fd, fd],
       env: definedOnly(opts.env),

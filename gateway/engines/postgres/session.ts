@@ -57,7 +57,9 @@ export class PostgresSession {
   readonly #deps: PostgresSessionDeps;
   readonly #tracker: StatementTracker;
   readonly #abort = new AbortController();
-  #upstream: Upstream | undefined;
+  #upstream: Pick<Upstream, 'socket' | 'source'> | undefined;
+  /** The session's start is recorded: its end must be too. */
+  #recorded = false;
   #clientSource: FrameSource;
   #closed = false;
   #endReason = 'client disconnected';
@@ -81,16 +83,20 @@ export class PostgresSession {
   #gate: PolicyGate | undefined;
   #capture: ResultCapture;
   #masker: ResultMasker | undefined;
-  /** Decisions of prepared statements (by name) and of the portals bound to them, for recording at Execute. */
-  readonly #prepared = new Map<string, { decision: string; details: Record<string, unknown> }>();
-  readonly #portals = new Map<string, { decision: string; details: Record<string, unknown> }>();
-  readonly #portalStatement = new Map<string, string>();
+  /**
+   * Decisions of prepared statements (by name) and of the portals bound to them, for recording at Execute.
+   * These maps (and #spent) are made on first use: a session that only sends simple queries never needs them,
+   * and an empty Map costs about 200 bytes for as long as the session lasts.
+   */
+  #prepared: Map<string, { decision: string; details: Record<string, unknown> }> | undefined;
+  #portals: Map<string, { decision: string; details: Record<string, unknown> }> | undefined;
+  #portalStatement: Map<string, string> | undefined;
   /** Extended protocol: a pipeline held, up to its Sync, while its statement waits for approval. */
   #held: { frames: Frame[]; name: string; sql: string; rule: ApprovalRule; facts: Verdict['facts']; params: (string | null)[] | null } | undefined;
   /** Aborts the wait for a review (the client went away, or sent a CancelRequest). */
   #approvalWait: AbortController | undefined;
   /** Prepared statements that ran under an approval: one execution each. */
-  readonly #spent = new Set<string>();
+  #spent: Set<string> | undefined;
   /** A statement the approver approved, let through the gate once while its held pipeline is replayed. */
   #preapproved: { sql: string; details: Record<string, unknown> } | undefined;
 
@@ -103,87 +109,18 @@ export class PostgresSession {
     this.#clientSource = new FrameSource(client, createFramer({ startup: true, maxLength: MAX_STARTUP_LENGTH }));
     client.on('error', (e) => ctx.logger.debug('client stream error', { error: e }));
     // A client that goes away while its statement waits for a review must not have it run later.
-    client.once('close', () => this.#approvalWait?.abort());
+    client.on('close', () => this.#approvalWait?.abort()); // `on`: 'close' comes once; `once` adds a wrapper
   }
 
   /** Runs the session to its end. Never rejects. */
   async run(): Promise<void> {
-    const log = this.#ctx.logger;
-    let started = false;
     try {
-      const hello = await readClientHello(this.#client, this.#clientSource);
-      if (hello.kind === 'gone') return;
-      if (hello.kind === 'cancel') {
-        await this.#deps.cancels.cancel(hello.pid, hello.secret, this.#ctx.subject).catch((e: unknown) => log.warn('cancel failed', { error: e }));
-        this.#client.end();
-        return;
-      }
-      if (hello.params.replication && hello.params.replication !== 'false') {
-        throw new HoopError('access_denied', 'replication connections are not allowed through hoop');
-      }
-      const options = parseSessionOptions(hello.params.options);
-      for (const [k, v] of Object.entries(hello.params)) {
-        const why = unsafeParameter(k, v);
-        if (why) throw new HoopError('usage', why, { hint: 'connect with client_encoding UTF8' });
-      }
-      // The session's record and the login to the target run side by side; the client hears nothing until both
-      // are done, and a session that cannot be recorded is refused (its upstream closed unused).
-      const recorded = this.#ctx.recorder.sessionStarted({
-        id: this.#ctx.sessionId,
-        connection: this.#ctx.connection.name,
-        subject: this.#ctx.subject,
-        grantId: this.#ctx.grantId,
-        clientApplication: hello.params.application_name ?? null,
-        clientUser: hello.params.user ?? null,
-        database: hello.params.database ?? null,
-        clientAddr: this.#ctx.clientAddr,
-        startedAt: this.#ctx.now(),
-      });
-      const login = openUpstream({ target: this.#ctx.connection, clientParams: passedParams(hello.params), signal: this.#abort.signal });
-      const [rec, upstream] = await Promise.allSettled([recorded, login]);
-      if (rec.status === 'fulfilled') started = true;
-      if (rec.status === 'rejected' || upstream.status === 'rejected') {
-        if (upstream.status === 'fulfilled') upstream.value.socket.destroy();
-        throw rec.status === 'rejected' ? rec.reason : (upstream as PromiseRejectedResult).reason;
-      }
-      log.info('session started', { application: hello.params.application_name });
-      const up = upstream.value;
-      this.#upstream = up;
-      up.socket.on('error', (e) => log.debug('upstream socket error', { error: e }));
-      if (this.#closed) return;
-      for (const [name, value] of up.parameters) {
-        const why = unsafeParameter(name, value);
-        if (why) throw new HoopError('upstream_unavailable', `${this.#ctx.connection.name} runs with ${why}`, { hint: 'an operator should fix the database or role settings' });
-      }
-      const policy = this.#ctx.policy;
-      this.#gate = new PolicyGate(policy, this.#ctx.reviews, {
-        requester: this.#ctx.requester,
-        connection: this.#ctx.connection.name,
-        sessionId: this.#ctx.sessionId,
-        approvalWaitMs: options.approvalWaitMs,
-        reviewId: options.reviewId,
-      });
-      if (policy.masking && this.#deps.catalog) this.#masker = new ResultMasker(policy.masking, this.#deps.catalog, this.#ctx.hashKey);
-
-      const greeting: Buffer[] = [encodeAuthenticationOk()];
-      for (const [name, value] of up.parameters) greeting.push(encodeParameterStatus(name, value));
-      if (up.backendKey) {
-        const k = this.#deps.cancels.register(this.#ctx.subject, this.#ctx.connection, up.backendKey, () => {
-          if (!this.#approvalWait) return false;
-          this.#approvalWait.abort(); // Ctrl-C while held: stop waiting; the statement does not run
-          return true;
-        });
-        this.#releaseCancelKey = k.release;
-        greeting.push(encodeBackendKeyData(k.pid, k.secret));
-      }
-      greeting.push(encodeReadyForQuery(TransactionStatus.Idle));
-      this.#toClient(greeting);
-
-      this.#clientSource.leaveStartup();
-      this.#clientSource.framer.setMaxLength(this.#deps.limits.maxClientFrame);
-      await Promise.race([this.#clientToServer(), this.#serverToClient()]);
+      // Opening and relaying are separate calls so that, while the session idles, nothing of the handshake (the
+      // client's startup packet, the greeting) stays referenced by a suspended frame.
+      if (await this.#open()) await Promise.race([this.#clientToServer(), this.#serverToClient()]);
     } catch (e) {
       const err = toHoopError(e);
+      const log = this.#ctx.logger;
       if (!this.#closed) {
         this.#endReason = `${err.code}: ${err.message}`;
         if (err.code === 'internal') log.error('session failed', { error: e });
@@ -192,8 +129,88 @@ export class PostgresSession {
       }
     } finally {
       this.#teardown();
-      if (started) await this.#recordEnd();
+      if (this.#recorded) await this.#recordEnd();
     }
+  }
+
+  /**
+   * The handshake: the client's startup packet, the session's record and the login to the target, then the
+   * greeting. True when the session is ready to relay; false when it ended (the client left, or sent a cancel).
+   */
+  async #open(): Promise<boolean> {
+    const log = this.#ctx.logger;
+    const hello = await readClientHello(this.#client, this.#clientSource);
+    if (hello.kind === 'gone') return false;
+    if (hello.kind === 'cancel') {
+      await this.#deps.cancels.cancel(hello.pid, hello.secret, this.#ctx.subject).catch((e: unknown) => log.warn('cancel failed', { error: e }));
+      this.#client.end();
+      return false;
+    }
+    if (hello.params.replication && hello.params.replication !== 'false') {
+      throw new HoopError('access_denied', 'replication connections are not allowed through hoop');
+    }
+    const options = parseSessionOptions(hello.params.options);
+    for (const [k, v] of Object.entries(hello.params)) {
+      const why = unsafeParameter(k, v);
+      if (why) throw new HoopError('usage', why, { hint: 'connect with client_encoding UTF8' });
+    }
+    // The session's record and the login to the target run side by side; the client hears nothing until both
+    // are done, and a session that cannot be recorded is refused (its upstream closed unused).
+    const recorded = this.#ctx.recorder.sessionStarted({
+      id: this.#ctx.sessionId,
+      connection: this.#ctx.connection.name,
+      subject: this.#ctx.subject,
+      grantId: this.#ctx.grantId,
+      clientApplication: hello.params.application_name ?? null,
+      clientUser: hello.params.user ?? null,
+      database: hello.params.database ?? null,
+      clientAddr: this.#ctx.clientAddr,
+      startedAt: this.#ctx.now(),
+    });
+    const login = openUpstream({ target: this.#ctx.connection, clientParams: passedParams(hello.params), signal: this.#abort.signal });
+    const [rec, upstream] = await Promise.allSettled([recorded, login]);
+    if (rec.status === 'fulfilled') this.#recorded = true;
+    if (rec.status === 'rejected' || upstream.status === 'rejected') {
+      if (upstream.status === 'fulfilled') upstream.value.socket.destroy();
+      throw rec.status === 'rejected' ? rec.reason : (upstream as PromiseRejectedResult).reason;
+    }
+    log.info('session started', { application: hello.params.application_name });
+    const up = upstream.value;
+    // Only the socket and its frame source are needed from here on (the parameters go into the greeting).
+    this.#upstream = { socket: up.socket, source: up.source };
+    up.socket.on('error', (e) => log.debug('upstream socket error', { error: e }));
+    if (this.#closed) return false;
+    for (const [name, value] of up.parameters) {
+      const why = unsafeParameter(name, value);
+      if (why) throw new HoopError('upstream_unavailable', `${this.#ctx.connection.name} runs with ${why}`, { hint: 'an operator should fix the database or role settings' });
+    }
+    const policy = this.#ctx.policy;
+    this.#gate = new PolicyGate(policy, this.#ctx.reviews, {
+      requester: this.#ctx.requester,
+      connection: this.#ctx.connection.name,
+      sessionId: this.#ctx.sessionId,
+      approvalWaitMs: options.approvalWaitMs,
+      reviewId: options.reviewId,
+    });
+    if (policy.masking && this.#deps.catalog) this.#masker = new ResultMasker(policy.masking, this.#deps.catalog, this.#ctx.hashKey);
+
+    const greeting: Buffer[] = [encodeAuthenticationOk()];
+    for (const [name, value] of up.parameters) greeting.push(encodeParameterStatus(name, value));
+    if (up.backendKey) {
+      const k = this.#deps.cancels.register(this.#ctx.subject, this.#ctx.connection, up.backendKey, () => {
+        if (!this.#approvalWait) return false;
+        this.#approvalWait.abort(); // Ctrl-C while held: stop waiting; the statement does not run
+        return true;
+      });
+      this.#releaseCancelKey = k.release;
+      greeting.push(encodeBackendKeyData(k.pid, k.secret));
+    }
+    greeting.push(encodeReadyForQuery(TransactionStatus.Idle));
+    this.#toClient(greeting);
+
+    this.#clientSource.leaveStartup();
+    this.#clientSource.framer.setMaxLength(this.#deps.limits.maxClientFrame);
+    return true;
   }
 
   /** Ends the session with a FATAL error naming the reason (grant revoked or expired, gateway shutdown). */
@@ -204,22 +221,32 @@ export class PostgresSession {
     this.#teardown();
   }
 
+  /*
+   * Each direction is a loop over one call per batch. A suspended async function keeps every value its frame
+   * ever held, so a loop that waited for the next batch in the same frame would keep the previous batch (and the
+   * whole socket chunk under it, up to 64 KiB) alive for as long as the session idles.
+   */
   async #clientToServer(): Promise<void> {
-    const src = this.#clientSource;
-    for (;;) {
-      const frames = await src.nextBatch();
-      if (!frames || this.#closed) return;
-      const out: Buffer[] = [];
-      for (const f of frames) {
-        const forward = await this.#fromClient(f);
-        if (forward === 'end') {
-          await writeFrames(this.#upstream!.socket, out);
-          return;
-        }
-        out.push(...forward);
-      }
-      await writeFrames(this.#upstream!.socket, out);
+    while (await this.#clientBatch()) {
+      // next batch
     }
+  }
+
+  /** Reads one batch of client messages and forwards what is allowed. False at the end of the session. */
+  async #clientBatch(): Promise<boolean> {
+    const frames = await this.#clientSource.nextBatch();
+    if (!frames || this.#closed) return false;
+    const out: Buffer[] = [];
+    for (const f of frames) {
+      const forward = await this.#fromClient(f);
+      if (forward === 'end') {
+        await writeFrames(this.#upstream!.socket, out);
+        return false;
+      }
+      out.push(...forward);
+    }
+    await writeFrames(this.#upstream!.socket, out);
+    return true;
   }
 
   /** Decides one client message: the bytes to forward (none when refused or held), or the end of the session. */
@@ -291,7 +318,7 @@ export class PostgresSession {
             this.#aborted = false;
             if (ok.forward !== m.sql) {
               this.#tracker.parse(m.name, ok.forward);
-              this.#prepared.set(m.name, { decision: 'allow', details: { client_sql: m.sql } });
+              (this.#prepared ??= new Map()).set(m.name, { decision: 'allow', details: { client_sql: m.sql } });
               this.#forwardedSinceSync = true;
               return [encodeParse(m.name, ok.forward)];
             }
@@ -303,20 +330,20 @@ export class PostgresSession {
           }
         }
         this.#tracker.parse(m.name, m.sql);
-        this.#spent.delete(m.name);
-        this.#prepared.set(m.name, { decision, details });
+        this.#spent?.delete(m.name);
+        (this.#prepared ??= new Map()).set(m.name, { decision, details });
         this.#masker?.parse(m.name, facts[0]);
         break;
       }
       case FrontendTag.Bind: {
         const m = decodeFrontend(tag, f.body) as { portal: string; statement: string; params: (Buffer | null)[]; paramFormats: number[]; resultFormats: number[] };
-        if (this.#spent.has(m.statement)) {
+        if (this.#spent?.has(m.statement)) {
           const err = new HoopError('blocked', 'hoop: this prepared statement ran under an approval, which covers one execution; send it again to ask for a new review (rule approval)');
           return this.#refuseStatement(this.#tracker.textOf(m.statement), null, 'extended', 'block', { rule: 'approval' }, err);
         }
         this.#tracker.bind(m.portal, m.statement, m.params, m.paramFormats);
-        this.#portals.set(m.portal, this.#prepared.get(m.statement) ?? { decision: 'allow', details: {} });
-        this.#portalStatement.set(m.portal, m.statement);
+        (this.#portals ??= new Map()).set(m.portal, this.#prepared?.get(m.statement) ?? { decision: 'allow', details: {} });
+        (this.#portalStatement ??= new Map()).set(m.portal, m.statement);
         this.#masker?.bind(m.portal, m.statement, m.resultFormats);
         break;
       }
@@ -334,11 +361,11 @@ export class PostgresSession {
       case FrontendTag.Execute: {
         const m = decodeFrontend(tag, f.body) as { portal: string };
         const stmt = this.#tracker.execute(m.portal);
-        const d = this.#portals.get(m.portal) ?? { decision: 'allow', details: {} };
+        const d = this.#portals?.get(m.portal) ?? { decision: 'allow', details: {} };
         if (d.decision === 'approved') {
-          const st = this.#portalStatement.get(m.portal);
-          if (st !== undefined) this.#spent.add(st);
-          this.#portals.set(m.portal, { decision: 'block', details: {} }); // and the portal cannot run again either
+          const st = this.#portalStatement?.get(m.portal);
+          if (st !== undefined) (this.#spent ??= new Set()).add(st);
+          (this.#portals ??= new Map()).set(m.portal, { decision: 'block', details: {} }); // and the portal cannot run again either
         }
         if (!(await this.#recordStart(stmt, d.decision, d.details))) {
           this.#refuse(this.#auditError(), 'extended');
@@ -503,87 +530,95 @@ export class PostgresSession {
   }
 
   async #serverToClient(): Promise<void> {
-    const src = this.#upstream!.source;
-    for (;;) {
-      const frames = await src.nextBatch();
-      if (!frames) {
-        if (!this.#closed) {
-          this.#endReason = 'server closed the connection';
-          await writeFrames(this.#client, []);
-        }
-        return;
+    while (await this.#serverBatch()) {
+      // next batch
+    }
+  }
+
+  /**
+   * Reads one batch of server messages and passes them on (masked, recorded). False when the server is gone.
+   * A method of its own so that nothing of a batch stays referenced while the session waits for the next one.
+   */
+  async #serverBatch(): Promise<boolean> {
+    const frames = await this.#upstream!.source.nextBatch();
+    if (!frames) {
+      if (!this.#closed) {
+        this.#endReason = 'server closed the connection';
+        await writeFrames(this.#client, []);
       }
-      const out: Buffer[] = [];
-      for (let i = 0; i < frames.length; i++) {
-        const f = frames[i]!;
-        if (f.tag === BackendTag.CopyData) {
-          // A COPY sends a message per row: the run of them in this batch is masked, recorded and queued as one.
-          let j = i + 1;
-          while (j < frames.length && frames[j]!.tag === BackendTag.CopyData) j++;
-          const run = i === 0 && j === frames.length ? frames : frames.slice(i, j);
-          const data = this.#masker ? this.#masker.rewriteCopyData(run) : wireBytes(run);
-          if (data.length) {
-            this.#capture.copyData(data);
-            out.push(data);
+      return false;
+    }
+    const out: Buffer[] = [];
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      if (f.tag === BackendTag.CopyData) {
+        // A COPY sends a message per row: the run of them in this batch is masked, recorded and queued as one.
+        let j = i + 1;
+        while (j < frames.length && frames[j]!.tag === BackendTag.CopyData) j++;
+        const run = i === 0 && j === frames.length ? frames : frames.slice(i, j);
+        const data = this.#masker ? this.#masker.rewriteCopyData(run) : wireBytes(run);
+        if (data.length) {
+          this.#capture.copyData(data);
+          out.push(data);
+        }
+        i = j - 1;
+        continue;
+      }
+      let bytes: Buffer[] = [f.raw];
+      if (this.#masker) {
+        if (ResultMasker.needsPrepare(f.tag)) await this.#masker.prepare(f);
+        bytes = this.#masker.rewrite(f);
+      }
+      // Evidence of what the client got: the forwarded frames, after masking (a CopyDone may flush CopyData).
+      for (const b of bytes) {
+        if (b[0] === BackendTag.DataRow) this.#capture.row(b);
+        else if (b[0] === BackendTag.CopyData) this.#capture.copyData(b);
+      }
+      switch (f.tag) {
+        case BackendTag.RowDescription:
+          this.#capture.columns((decodeBackend(f.tag, f.body) as { fields: { name: string; format: number }[] }).fields);
+          break;
+        case BackendTag.CommandComplete:
+          this.#finished(this.#tracker.commandComplete((decodeBackend(f.tag, f.body) as { tag: string }).tag));
+          break;
+        case BackendTag.ErrorResponse:
+          this.#finished(this.#tracker.error((decodeBackend(f.tag, f.body) as { fields: Record<string, string> }).fields));
+          break;
+        case BackendTag.EmptyQueryResponse:
+          this.#finished(this.#tracker.emptyQuery());
+          break;
+        case BackendTag.PortalSuspended:
+          this.#finished(this.#tracker.portalSuspended());
+          break;
+        case BackendTag.ParameterStatus: {
+          const m = decodeBackend(f.tag, f.body) as { name: string; value: string };
+          const why = unsafeParameter(m.name, m.value);
+          if (why) throw new HoopError('blocked', `hoop: the session changed ${m.name}; ${why}`);
+          break;
+        }
+        case BackendTag.ReadyForQuery: {
+          this.#txStatus = (decodeBackend(f.tag, f.body) as { status: TransactionStatusValue }).status;
+          this.#finished(this.#tracker.ready());
+          this.#readySeen++;
+          const due = this.#injections.filter((x) => x.ready <= this.#readySeen);
+          if (due.length) this.#injections = this.#injections.filter((x) => x.ready > this.#readySeen);
+          for (const x of due) if (x.position === 'before') out.push(...x.frames);
+          out.push(f.raw);
+          for (const x of due) {
+            if (x.position !== 'after') continue;
+            out.push(...x.frames);
+            if (x.withReady) out.push(encodeReadyForQuery(this.#clientStatus()));
           }
-          i = j - 1;
           continue;
         }
-        let bytes: Buffer[] = [f.raw];
-        if (this.#masker) {
-          if (ResultMasker.needsPrepare(f.tag)) await this.#masker.prepare(f);
-          bytes = this.#masker.rewrite(f);
-        }
-        // Evidence of what the client got: the forwarded frames, after masking (a CopyDone may flush CopyData).
-        for (const b of bytes) {
-          if (b[0] === BackendTag.DataRow) this.#capture.row(b);
-          else if (b[0] === BackendTag.CopyData) this.#capture.copyData(b);
-        }
-        switch (f.tag) {
-          case BackendTag.RowDescription:
-            this.#capture.columns((decodeBackend(f.tag, f.body) as { fields: { name: string; format: number }[] }).fields);
-            break;
-          case BackendTag.CommandComplete:
-            this.#finished(this.#tracker.commandComplete((decodeBackend(f.tag, f.body) as { tag: string }).tag));
-            break;
-          case BackendTag.ErrorResponse:
-            this.#finished(this.#tracker.error((decodeBackend(f.tag, f.body) as { fields: Record<string, string> }).fields));
-            break;
-          case BackendTag.EmptyQueryResponse:
-            this.#finished(this.#tracker.emptyQuery());
-            break;
-          case BackendTag.PortalSuspended:
-            this.#finished(this.#tracker.portalSuspended());
-            break;
-          case BackendTag.ParameterStatus: {
-            const m = decodeBackend(f.tag, f.body) as { name: string; value: string };
-            const why = unsafeParameter(m.name, m.value);
-            if (why) throw new HoopError('blocked', `hoop: the session changed ${m.name}; ${why}`);
-            break;
-          }
-          case BackendTag.ReadyForQuery: {
-            this.#txStatus = (decodeBackend(f.tag, f.body) as { status: TransactionStatusValue }).status;
-            this.#finished(this.#tracker.ready());
-            this.#readySeen++;
-            const due = this.#injections.filter((i) => i.ready <= this.#readySeen);
-            if (due.length) this.#injections = this.#injections.filter((i) => i.ready > this.#readySeen);
-            for (const i of due) if (i.position === 'before') out.push(...i.frames);
-            out.push(f.raw);
-            for (const i of due) {
-              if (i.position !== 'after') continue;
-              out.push(...i.frames);
-              if (i.withReady) out.push(encodeReadyForQuery(this.#clientStatus()));
-            }
-            continue;
-          }
-          default:
-            break;
-        }
-        out.push(...bytes);
+        default:
+          break;
       }
-      this.#bytesToClient += out.reduce((n, b) => n + b.length, 0);
-      await writeFrames(this.#client, out);
+      out.push(...bytes);
     }
+    this.#bytesToClient += out.reduce((n, b) => n + b.length, 0);
+    await writeFrames(this.#client, out);
+    return true;
   }
 
   async #recordStart(stmt: TrackedStatement, decision = 'allow', details: Record<string, unknown> = {}): Promise<boolean> {

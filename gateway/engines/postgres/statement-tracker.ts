@@ -41,8 +41,9 @@ export function paramsAsText(params: readonly (Buffer | null)[], formats: readon
 }
 
 export class StatementTracker {
-  readonly #prepared = new Map<string, string>();
-  readonly #portals = new Map<string, { text: string; parameters: (string | null)[] }>();
+  /** Made on first use: a session that only sends simple queries never needs them. */
+  #prepared: Map<string, string> | undefined;
+  #portals: Map<string, { text: string; parameters: (string | null)[] }> | undefined;
   readonly #queue: Entry[] = [];
   readonly #now: () => number;
   #seq = 0;
@@ -63,17 +64,17 @@ export class StatementTracker {
   }
 
   parse(name: string, sql: string): void {
-    this.#prepared.set(name, sql);
+    (this.#prepared ??= new Map()).set(name, sql);
   }
 
   bind(portal: string, statement: string, params: readonly (Buffer | null)[], formats: readonly number[]): void {
-    const text = this.#prepared.get(statement) ?? `(prepared statement "${statement}")`;
-    this.#portals.set(portal, { text, parameters: paramsAsText(params, formats) });
+    const text = this.#prepared?.get(statement) ?? `(prepared statement "${statement}")`;
+    (this.#portals ??= new Map()).set(portal, { text, parameters: paramsAsText(params, formats) });
   }
 
   /** The SQL of a prepared statement, for records. */
   textOf(statement: string): string {
-    return this.#prepared.get(statement) ?? `(prepared statement "${statement}")`;
+    return this.#prepared?.get(statement) ?? `(prepared statement "${statement}")`;
   }
 
   /** A statement refused before it reached the server: numbered, never queued for an answer. */
@@ -82,12 +83,12 @@ export class StatementTracker {
   }
 
   close(target: 'S' | 'P', name: string): void {
-    if (target === 'S') this.#prepared.delete(name);
-    else this.#portals.delete(name);
+    if (target === 'S') this.#prepared?.delete(name);
+    else this.#portals?.delete(name);
   }
 
   execute(portal: string): TrackedStatement {
-    const p = this.#portals.get(portal);
+    const p = this.#portals?.get(portal);
     const stmt: TrackedStatement = {
       seq: ++this.#seq,
       text: p?.text ?? `(portal "${portal}")`,

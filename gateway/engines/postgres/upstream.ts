@@ -146,7 +146,9 @@ export async function openUpstream(o: UpstreamOptions): Promise<Upstream> {
           parameters.push([m.name, m.value]);
           break;
         case 'BackendKeyData':
-          backendKey = { pid: m.pid, secret: Buffer.from(m.secret) };
+          // A copy that owns its memory: a slice of the read chunk, or a copy from Node's shared 8 KiB pool, would
+          // keep the whole chunk or pool slab alive for as long as the session lasts.
+          backendKey = { pid: m.pid, secret: ownedCopy(m.secret) };
           break;
         case 'NegotiateProtocolVersion':
         case 'NoticeResponse':
@@ -190,6 +192,12 @@ function memoisedSaltedPassword(password: string, salt: Buffer, iterations: numb
     SALTED.set(key, v);
   }
   return v;
+}
+
+function ownedCopy(b: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  b.copy(out);
+  return out;
 }
 
 class UpstreamLoginError extends Error {

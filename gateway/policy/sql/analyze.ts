@@ -5,6 +5,7 @@
  * I/O and of anything but libpg-query and its sibling modules. `loadSqlModule()` must have resolved before the
  * first call.
  */
+import './wasm-flags.js'; // before libpg-query, which compiles its module on import
 import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
 import { HoopError } from '../../../shared/errors.js';
 import { asNode, utf8Slicer } from './ast.js';

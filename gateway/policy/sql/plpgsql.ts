@@ -6,6 +6,7 @@
  * that can be computed here: literals, `||`, concat(), format() with constant arguments, quote_ident(),
  * quote_literal(), casts to text. Anything else is unverifiable, and policy blocks unverifiable statements.
  */
+import './wasm-flags.js'; // before libpg-query, which compiles its module on import
 import { parsePlPgSQLSync, parseSync, scanSync } from 'libpg-query';
 import { asNode, defElems, isObj, list, names, nodeOf, sval, text, utf8Slicer, type Obj } from './ast.js';
 import type { StatementKind } from './facts.js';

@@ -7,6 +7,7 @@
  * still searched for relations, function calls and nested statements. Only the few places where meaning depends
  * on position are special-cased (CTE scopes, DML targets, EXPLAIN without ANALYZE, DO bodies).
  */
+import './wasm-flags.js'; // before libpg-query, which compiles its module on import
 import { parseSync } from 'libpg-query';
 import {
   asNode, defElems, defTruthy, isBareRangeVar, isObj, list, names, nodeOf, tableRefOf, tableRefOfNames, text,

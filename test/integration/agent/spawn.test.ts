@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../../agent/main.js';
-import { ensureAgentRunning } from '../../../shared/agent/spawn.js';
+import { AGENT_NODE_FLAGS, ensureAgentRunning } from '../../../shared/agent/spawn.js';
 import { agentLogPath, agentSocketPath } from '../../../shared/paths.js';
 
 const FAKE_AGENT = `
@@ -91,6 +91,16 @@ describe('ensureAgentRunning', () => {
     expect(out).toEqual([`agent stopped (pid ${first.pid})`]);
     expect(alive(first.pid)).toBe(false);
     expect(existsSync(agentSocketPath(dir))).toBe(false);
+  });
+
+  it('starts the daemon with the agent\'s Node.js flags (a small young generation)', async () => {
+    const { dir, bin } = setup();
+    writeFileSync(bin, `console.log('execArgv=' + JSON.stringify(process.execArgv));\n${FAKE_AGENT}`);
+    const env = { ...process.env, HOOP_CONFIG_DIR: dir };
+    const started = await ensureAgentRunning({ configDir: dir, env, binPath: bin });
+    killLater(started.pid);
+    expect(AGENT_NODE_FLAGS).toEqual(['--max-semi-space-size=2']);
+    await expect.poll(() => readFileSync(agentLogPath(dir), 'utf8')).toContain('execArgv=["--max-semi-space-size=2"]');
   });
 
   it('an agent that exits while starting is reported with the log file to look at', async () => {

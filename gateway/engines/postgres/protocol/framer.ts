@@ -40,8 +40,6 @@ export interface Framer {
   buffered(): number;
 }
 
-const EMPTY = Buffer.alloc(0);
-
 /**
  * A frame as the framer hands it out: where its bytes are in the chunk it came in. The frame and its body are
  * sliced off only when read: a relay forwards most frames without looking inside, and a run of them (a COPY out is
@@ -118,141 +116,154 @@ export function wireBytes(frames: readonly Frame[]): Buffer {
  */
 export function createFramer(opts: FramerOptions): Framer {
   checkMax(opts.maxLength);
-  let maxLength = opts.maxLength;
-  let startup = opts.startup;
-  let failed: ProtocolError | null = null;
+  return new ChunkFramer(opts.startup, opts.maxLength);
+}
 
-  const chunks: Buffer[] = [];
-  let first = 0; // index of the oldest chunk still holding bytes
-  let offset = 0; // bytes of chunks[first] already taken
-  let total = 0;
-  // The frame being assembled, once its header was read: the body is not buffered until the length passed the
-  // checks. pendingSize < 0: no header read yet.
-  let pendingTag: number | null = null;
-  let pendingSize = -1;
+/**
+ * A class rather than closures: every live connection holds two framers for as long as it is open, and methods
+ * on a prototype cost nothing per instance where a closure per method costs a function object each.
+ */
+class ChunkFramer implements Framer {
+  #maxLength: number;
+  #startup: boolean;
+  #failed: ProtocolError | null = null;
+  #chunks: Buffer[] = [];
+  /** Index of the oldest chunk still holding bytes. */
+  #first = 0;
+  /** Bytes of chunks[#first] already taken. */
+  #offset = 0;
+  #total = 0;
+  /**
+   * The frame being assembled, once its header was read: the body is not buffered until the length passed the
+   * checks. #pendingSize < 0: no header read yet.
+   */
+  #pendingTag: number | null = null;
+  #pendingSize = -1;
 
-  /** The first `n` bytes not yet taken (n <= total), as a buffer and the index they start at in it. */
-  let peeked: Buffer = EMPTY;
-  function peek(n: number): number {
-    const head = chunks[first] as Buffer;
-    if (head.length - offset >= n) {
-      peeked = head;
-      return offset;
+  constructor(startup: boolean, maxLength: number) {
+    this.#startup = startup;
+    this.#maxLength = maxLength;
+  }
+
+  push(chunk: Buffer): Frame[] {
+    if (this.#failed) throw this.#failed;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#total += chunk.length;
     }
+    return this.#drain();
+  }
+
+  setMaxLength(n: number): void {
+    checkMax(n);
+    this.#maxLength = n;
+  }
+
+  leaveStartup(): Frame[] {
+    if (this.#failed) throw this.#failed;
+    if (!this.#startup) return [];
+    this.#startup = false;
+    // A startup header read but not completed cannot be reinterpreted; that only happens if the caller left early.
+    if (this.#pendingSize >= 0) this.#fail('left the startup phase in the middle of a startup packet');
+    return this.#drain();
+  }
+
+  buffered(): number {
+    return this.#total;
+  }
+
+  /** The first `n` header bytes not yet taken (n <= total): the oldest chunk and where they start in it, or a copy. */
+  #peek(n: number): { buf: Buffer; at: number } {
+    const chunks = this.#chunks;
+    const head = chunks[this.#first] as Buffer;
+    if (head.length - this.#offset >= n) return { buf: head, at: this.#offset };
     const out = Buffer.alloc(n);
     let filled = 0;
-    for (let i = first, from = offset; filled < n && i < chunks.length; i++, from = 0) {
+    for (let i = this.#first, from = this.#offset; filled < n && i < chunks.length; i++, from = 0) {
       const c = chunks[i] as Buffer;
       filled += c.copy(out, filled, from, Math.min(c.length, from + n - filled));
     }
-    peeked = out;
-    return 0;
+    return { buf: out, at: 0 };
   }
 
   /** Takes the next `n` bytes as a frame: in place in the oldest chunk when they lie in it, else copied out. */
-  function take(tag: number | null, n: number, headerLen: number): WireFrame {
-    total -= n;
-    const head = chunks[first] as Buffer;
-    if (head.length - offset >= n) {
-      const frame = new WireFrame(tag, head, offset, offset + n, headerLen);
-      advance(head, n);
+  #take(tag: number | null, n: number, headerLen: number): WireFrame {
+    this.#total -= n;
+    const head = this.#chunks[this.#first] as Buffer;
+    if (head.length - this.#offset >= n) {
+      const frame = new WireFrame(tag, head, this.#offset, this.#offset + n, headerLen);
+      this.#advance(head, n);
       return frame;
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
-      const c = chunks[first] as Buffer;
-      const k = Math.min(c.length - offset, n - filled);
-      c.copy(out, filled, offset, offset + k);
+      const c = this.#chunks[this.#first] as Buffer;
+      const k = Math.min(c.length - this.#offset, n - filled);
+      c.copy(out, filled, this.#offset, this.#offset + k);
       filled += k;
-      advance(c, k);
+      this.#advance(c, k);
     }
     return new WireFrame(tag, out, 0, n, headerLen);
   }
 
   /** Marks `n` more bytes of the oldest chunk as taken. */
-  function advance(head: Buffer, n: number): void {
-    offset += n;
-    if (offset < head.length) return;
-    offset = 0;
-    first++;
-    if (first === chunks.length) {
-      chunks.length = 0;
-      first = 0;
-    } else if (first >= 1024 && first * 2 >= chunks.length) {
-      chunks.splice(0, first);
-      first = 0;
+  #advance(head: Buffer, n: number): void {
+    this.#offset += n;
+    if (this.#offset < head.length) return;
+    this.#offset = 0;
+    this.#first++;
+    if (this.#first === this.#chunks.length) {
+      this.#chunks.length = 0;
+      this.#first = 0;
+    } else if (this.#first >= 1024 && this.#first * 2 >= this.#chunks.length) {
+      this.#chunks.splice(0, this.#first);
+      this.#first = 0;
     }
   }
 
-  function fail(message: string): never {
-    failed = new ProtocolError(message);
-    chunks.length = 0;
-    first = 0;
-    offset = 0;
-    total = 0;
-    pendingSize = -1;
-    throw failed;
+  #fail(message: string): never {
+    this.#failed = new ProtocolError(message);
+    this.#chunks = [];
+    this.#first = 0;
+    this.#offset = 0;
+    this.#total = 0;
+    this.#pendingSize = -1;
+    throw this.#failed;
   }
 
-  function next(): Frame | null {
+  #next(): Frame | null {
+    const startup = this.#startup;
     const headerLen = startup ? 4 : 5;
-    if (pendingSize < 0) {
-      if (total < headerLen) return null;
-      const at = peek(headerLen);
-      const tag = startup ? null : (peeked[at] as number);
-      const len = peeked.readInt32BE(startup ? at : at + 1);
+    if (this.#pendingSize < 0) {
+      if (this.#total < headerLen) return null;
+      const { buf, at } = this.#peek(headerLen);
+      const tag = startup ? null : (buf[at] as number);
+      const len = buf.readInt32BE(startup ? at : at + 1);
       const min = startup ? 8 : 4;
-      const max = startup ? Math.min(maxLength, MAX_STARTUP_LENGTH) : maxLength;
+      const max = startup ? Math.min(this.#maxLength, MAX_STARTUP_LENGTH) : this.#maxLength;
       const what = tag === null ? 'startup packet' : `message of type ${describeTag(tag)}`;
-      if (len < min) fail(`${what} declares length ${len}, below the minimum ${min}`);
-      if (len > max) fail(`${what} declares length ${len}, above the limit ${max}`);
-      peeked = EMPTY; // do not hold on to a chunk
-      pendingTag = tag;
-      pendingSize = headerLen - 4 + len;
+      if (len < min) this.#fail(`${what} declares length ${len}, below the minimum ${min}`);
+      if (len > max) this.#fail(`${what} declares length ${len}, above the limit ${max}`);
+      this.#pendingTag = tag;
+      this.#pendingSize = headerLen - 4 + len;
     }
-    if (total < pendingSize) return null;
-    const frame = take(pendingTag, pendingSize, headerLen);
-    pendingSize = -1;
+    if (this.#total < this.#pendingSize) return null;
+    const frame = this.#take(this.#pendingTag, this.#pendingSize, headerLen);
+    this.#pendingSize = -1;
     return frame;
   }
 
-  function drain(): Frame[] {
+  #drain(): Frame[] {
     const frames: Frame[] = [];
     for (;;) {
-      const f = next();
+      const f = this.#next();
       if (f === null) break;
       frames.push(f);
-      if (startup) break;
+      if (this.#startup) break;
     }
     return frames;
   }
-
-  return {
-    push(chunk) {
-      if (failed) throw failed;
-      if (chunk.length > 0) {
-        chunks.push(chunk);
-        total += chunk.length;
-      }
-      return drain();
-    },
-    setMaxLength(n) {
-      checkMax(n);
-      maxLength = n;
-    },
-    leaveStartup() {
-      if (failed) throw failed;
-      if (!startup) return [];
-      startup = false;
-      // A startup header read but not completed cannot be reinterpreted; that only happens if the caller left early.
-      if (pendingSize >= 0) fail('left the startup phase in the middle of a startup packet');
-      return drain();
-    },
-    buffered() {
-      return total;
-    },
-  };
 }
 
 function checkMax(n: number): void {
