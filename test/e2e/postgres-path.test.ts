@@ -54,6 +54,21 @@ async function waitForActive(sql: string): Promise<void> {
   throw new Error(`${sql} never started`);
 }
 
+/** Sends a CancelRequest for `c`'s session (the key the gateway gave it) on a new connection to `port`. */
+async function sendCancel(port: number, c: pg.Client): Promise<void> {
+  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+  const cancel = Buffer.alloc(16);
+  cancel.writeInt32BE(16, 0);
+  cancel.writeInt32BE(80877102, 4); // the CancelRequest code
+  cancel.writeInt32BE(processID, 8);
+  cancel.writeInt32BE(secretKey, 12);
+  await new Promise<void>((resolve, reject) => {
+    const s = netConnect({ host: '127.0.0.1', port }, () => s.end(cancel));
+    s.on('close', () => resolve());
+    s.on('error', reject);
+  });
+}
+
 describe('PostgreSQL through the agent and gateway', () => {
   it('listens on loopback only and never needs the database password', async () => {
     const status = await alice.hoop(['agent', 'status', '--json']);
@@ -138,17 +153,7 @@ describe('PostgreSQL through the agent and gateway', () => {
     await withClient(async (c) => {
       const running = c.query('SELECT pg_sleep(30)');
       await waitForActive('SELECT pg_sleep(30)');
-      const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-      const cancel = Buffer.alloc(16);
-      cancel.writeInt32BE(16, 0);
-      cancel.writeInt32BE(80877102, 4);
-      cancel.writeInt32BE(processID, 8);
-      cancel.writeInt32BE(secretKey, 12);
-      await new Promise<void>((resolve, reject) => {
-        const s = netConnect({ host: '127.0.0.1', port }, () => s.end(cancel));
-        s.on('close', () => resolve());
-        s.on('error', reject);
-      });
+      await sendCancel(port, c);
       await expect(running).rejects.toMatchObject({ code: '57014' });
       expect((await c.query('SELECT 3 AS after')).rows).toEqual([{ after: 3 }]);
     });
@@ -165,17 +170,7 @@ describe('PostgreSQL through the agent and gateway', () => {
       await c.connect();
       const running = c.query('SELECT pg_sleep(29)');
       await waitForActive('SELECT pg_sleep(29)');
-      const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-      const cancel = Buffer.alloc(16);
-      cancel.writeInt32BE(16, 0);
-      cancel.writeInt32BE(80877102, 4);
-      cancel.writeInt32BE(processID, 8);
-      cancel.writeInt32BE(secretKey, 12);
-      await new Promise<void>((resolve, reject) => {
-        const s = netConnect({ host: '127.0.0.1', port: viaSecond.port }, () => s.end(cancel));
-        s.on('close', () => resolve());
-        s.on('error', reject);
-      });
+      await sendCancel(viaSecond.port, c);
       await expect(running).rejects.toMatchObject({ code: '57014' });
       expect((await c.query('SELECT 4 AS after')).rows).toEqual([{ after: 4 }]);
     } finally {
