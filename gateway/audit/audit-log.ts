@@ -17,6 +17,7 @@ import { canonicalize } from '../../shared/audit/canonical.js';
 import { auditTime, GENESIS_HASH, hashRecordWithDataText } from '../../shared/audit/record.js';
 import type { Database } from '../store/db.js';
 import { sqlLiteral as lit } from '../store/sql-literal.js';
+import { onceThisTick } from '../store/once-this-tick.js';
 import type { Checkpointer } from './checkpointer.js';
 import { TIME_TEXT } from './reader.js';
 
@@ -130,7 +131,7 @@ export class AuditLog implements AuditAppender {
   /** The batch being written, so that the deadline timer can fail it closed too. */
   #inFlight: readonly Pending[] = [];
   #writing: Promise<void> | undefined;
-  #kickQueued = false;
+  readonly #kickSoon = onceThisTick(() => this.#kick());
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** The head as of this instance's last commit; null when it must be read (first batch, or after a failure). */
   #head: Head | null = null;
@@ -162,13 +163,7 @@ export class AuditLog implements AuditAppender {
       this.#queue.push({ ...prepared, resolve, reject, deadline, settled: false });
       this.#armDeadline();
       // Appends made in the same tick (a statement and the previous statement's result) share one batch.
-      if (!this.#kickQueued) {
-        this.#kickQueued = true;
-        queueMicrotask(() => {
-          this.#kickQueued = false;
-          this.#kick();
-        });
-      }
+      this.#kickSoon();
     });
   }
 

@@ -12,6 +12,7 @@
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Database } from '../store/db.js';
+import { onceThisTick } from '../store/once-this-tick.js';
 
 /** Renders the write's SQL, one or more complete statements, each ending with `;`. */
 export type RenderWrite = () => string;
@@ -35,7 +36,7 @@ export class GroupCommitWriter {
   readonly #o: GroupCommitOptions;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
-  #kickQueued = false;
+  readonly #kickSoon = onceThisTick(() => this.#kick());
   #closed = false;
 
   constructor(options: GroupCommitOptions) {
@@ -48,13 +49,7 @@ export class GroupCommitWriter {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ render, resolve, reject });
       // Writes queued in the same tick go in one batch.
-      if (!this.#kickQueued) {
-        this.#kickQueued = true;
-        queueMicrotask(() => {
-          this.#kickQueued = false;
-          this.#kick();
-        });
-      }
+      this.#kickSoon();
     });
   }
 
