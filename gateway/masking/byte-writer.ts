@@ -3,8 +3,12 @@
  * instead of being gathered as a Buffer per field or per row and concatenated.
  */
 
-/** Below this many bytes a copy is a plain loop: `Buffer.copy` makes a typed-array view per call. */
-const SMALL_COPY = 40;
+/**
+ * Below this many bytes a copy is a plain loop: `set` needs a typed-array view of the source per call (as does
+ * `Buffer.copy`), which costs about as much as looping over 128 bytes (measured: 62 bytes, 42 ns by loop, 87 ns
+ * through a view).
+ */
+const SMALL_COPY = 128;
 /** Strings up to this many UTF-16 units are written by a loop while they are ASCII. */
 const SHORT_STRING = 64;
 

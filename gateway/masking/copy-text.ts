@@ -79,6 +79,8 @@ export interface CopyMasker {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+/** What maskField returns for a value that stays as it is (null means SQL NULL). */
+const UNCHANGED = Symbol('unchanged');
 const COPY_DATA = 0x64; // 'd'
 const NL = 0x0a;
 const CR = 0x0d;
@@ -319,30 +321,38 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
         nl = scanRow(chunk, pos, to);
         if (nl < 0) break;
       } else {
-        if (nextDelimiter < pos) nextDelimiter = indexOrEnd(chunk, delimiter, pos);
-        let field = 0;
-        let start = pos;
-        while (nextDelimiter < nl) {
-          if (field < n) {
-            bounds[2 * field] = start;
-            bounds[2 * field + 1] = nextDelimiter;
-            escaped[field] = 0;
-          }
-          field++;
-          start = nextDelimiter + 1;
-          nextDelimiter = indexOrEnd(chunk, delimiter, start);
-        }
-        if (field < n) {
-          bounds[2 * field] = start;
-          bounds[2 * field + 1] = nl;
-          escaped[field] = 0;
-        }
-        fieldCount = field + 1;
+        splitFields(chunk, pos, nl);
       }
       maskRow(chunk, pos, nl);
       pos = nl + 1;
     }
     return pos;
+  }
+
+  /**
+   * Fills the field bounds of the row `chunk[pos, nl]`, which holds no backslash (text) or quote (csv), so it splits
+   * at every delimiter. `searched` must be `chunk`: the next delimiter is kept from row to row.
+   */
+  function splitFields(chunk: Buffer, pos: number, nl: number): void {
+    if (nextDelimiter < pos) nextDelimiter = indexOrEnd(chunk, delimiter, pos);
+    let field = 0;
+    let start = pos;
+    while (nextDelimiter < nl) {
+      if (field < n) {
+        bounds[2 * field] = start;
+        bounds[2 * field + 1] = nextDelimiter;
+        escaped[field] = 0;
+      }
+      field++;
+      start = nextDelimiter + 1;
+      nextDelimiter = indexOrEnd(chunk, delimiter, start);
+    }
+    if (field < n) {
+      bounds[2 * field] = start;
+      bounds[2 * field + 1] = nl;
+      escaped[field] = 0;
+    }
+    fieldCount = field + 1;
   }
 
   /** Masks the row `buf[from, nl]` whose fields were just found. */
@@ -356,26 +366,52 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     if (fieldCount !== n) throw new ProtocolError(`COPY row ${rows} has ${fieldCount} fields, expected ${n}`);
     let cursor = from; // start of the bytes not yet passed on
     for (const i of planned) {
+      const m = maskField(buf, i);
+      if (m === UNCHANGED) continue;
       const start = bounds[2 * i] as number;
-      const end = bounds[2 * i + 1] as number;
-      let value: string;
-      let quotedField = false;
-      if (csv) {
-        quotedField = end > start && buf[start] === quote;
-        if (!quotedField && bytesEqual(buf, start, end, nullBytes)) continue; // NULL stays NULL
-        value = quotedField ? decodeCsvField(buf.subarray(start, end), syn).value.toString('utf8') : buf.toString('utf8', start, end);
-      } else {
-        if (bytesEqual(buf, start, end, nullBytes)) continue;
-        value = escaped[i] ? decodeTextField(buf.subarray(start, end)).toString('utf8') : buf.toString('utf8', start, end);
-      }
-      const m = maskText(value, classes[i] as TypeClass, actions[i] as MaskAction, ctx);
-      if (m === value) continue;
-      masked[i] = (masked[i] ?? 0) + 1;
       output.keep(buf, cursor, start);
-      writeField(output.writer(), m, quotedField);
-      cursor = end;
+      writeField(output.writer(), m, csv && buf[start] === quote);
+      cursor = bounds[2 * i + 1] as number;
     }
     output.keep(buf, cursor, nl + 1);
+  }
+
+  /**
+   * {@link maskRow} for a data row written straight into `w`: the steady state of a COPY, a row per message, with
+   * nothing carried and nothing pending.
+   */
+  function maskRowInto(w: ByteWriter, buf: Buffer, from: number, nl: number): void {
+    rows++;
+    if (fieldCount !== n) throw new ProtocolError(`COPY row ${rows} has ${fieldCount} fields, expected ${n}`);
+    let cursor = from;
+    for (const i of planned) {
+      const m = maskField(buf, i);
+      if (m === UNCHANGED) continue;
+      const start = bounds[2 * i] as number;
+      w.copy(buf, cursor, start);
+      writeField(w, m, csv && buf[start] === quote);
+      cursor = bounds[2 * i + 1] as number;
+    }
+    w.copy(buf, cursor, nl + 1);
+  }
+
+  /** The masked value of planned field `i` of the row just scanned, or UNCHANGED; counts what it masks. */
+  function maskField(buf: Buffer, i: number): string | null | typeof UNCHANGED {
+    const start = bounds[2 * i] as number;
+    const end = bounds[2 * i + 1] as number;
+    let value: string;
+    if (csv) {
+      const quotedField = end > start && buf[start] === quote;
+      if (!quotedField && bytesEqual(buf, start, end, nullBytes)) return UNCHANGED; // NULL stays NULL
+      value = quotedField ? decodeCsvField(buf.subarray(start, end), syn).value.toString('utf8') : buf.toString('utf8', start, end);
+    } else {
+      if (bytesEqual(buf, start, end, nullBytes)) return UNCHANGED;
+      value = escaped[i] ? decodeTextField(buf.subarray(start, end)).toString('utf8') : buf.toString('utf8', start, end);
+    }
+    const m = maskText(value, classes[i] as TypeClass, actions[i] as MaskAction, ctx);
+    if (m === value) return UNCHANGED;
+    masked[i] = (masked[i] ?? 0) + 1;
+    return m;
   }
 
   /** Writes a masked value as a field, escaped (text) or quoted (csv) exactly as encodeTextField/encodeCsvField would. */
@@ -504,12 +540,38 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     pushMessages(messages: Buffer): Buffer {
       searched = null;
       const w = new ByteWriter(messages.length + 64);
+      const special = csv ? quote : BACKSLASH;
+      let nextNewline = -1; // the first newline at or after the current payload, once searched for
       for (let at = 0; at < messages.length; ) {
         const end = at + 5 <= messages.length ? at + 1 + messages.readInt32BE(at + 1) : -1;
         if (messages[at] !== COPY_DATA || end < at + 5 || end > messages.length) throw new ProtocolError('COPY masking expects whole CopyData messages');
+        const from = at + 5;
+        if (active && probe === null && carryLen === 0 && !headerPending && end > from && messages[end - 1] === NL) {
+          // The steady state: this message is one whole row (PostgreSQL sends a row per message). If the row
+          // holds no backslash (text) or quote (csv), its fields are found with indexOf and it is masked
+          // straight into the output, behind a header written once its length is known.
+          if (nextNewline < from) nextNewline = indexOrEnd(messages, NL, from);
+          if (searched !== messages) {
+            searched = messages;
+            nextSpecial = -1;
+            nextDelimiter = -1;
+          }
+          if (nextSpecial < from) nextSpecial = indexOrEnd(messages, special, from);
+          if (nextNewline === end - 1 && nextSpecial >= end) {
+            splitFields(messages, from, end - 1);
+            const header = w.skip(5);
+            maskRowInto(w, messages, from, end - 1);
+            const length = w.length - header - 1;
+            if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
+            w.buffer[header] = COPY_DATA;
+            w.buffer.writeInt32BE(length, header + 1);
+            at = end;
+            continue;
+          }
+        }
         const header = w.skip(5); // filled in once the payload is written
         output.begin(w, 0);
-        feed(messages, at + 5, end);
+        feed(messages, from, end);
         output.finishInto();
         const length = w.length - header - 1;
         if (length === 4) {

@@ -238,7 +238,7 @@ export class User {
 
   /** The stored IdP access token (these machines have no keychain, so it is in the 0600 file). */
   async accessToken(): Promise<string> {
-    const stored = JSON.parse(await readFile(join(this.env.HOOP_CONFIG_DIR, 'credentials.json'), 'utf8')) as unknown;
+    const stored = JSON.parse(await readFile(join(this.env.HOOP_CONFIG_DIR!, 'credentials.json'), 'utf8')) as unknown;
     const found = /"access_token":"([^"]+)"/.exec(JSON.stringify(stored));
     if (!found) throw new Error(`no stored access token for ${this.name}`);
     return found[1]!;

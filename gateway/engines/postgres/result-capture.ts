@@ -46,32 +46,31 @@ export class ResultCapture {
   }
 
   /**
-   * Forwarded CopyData: one or more whole messages back to back, so a batch is hashed in one call. COPY rows are
-   * kept as lines of text until the cap, then only counted (COPY sends a row per message, a million of them).
+   * Forwarded CopyData: one or more whole messages back to back, so a batch is hashed in one call. A COPY out
+   * sends one row per message (the protocol says "always one per row"), so rows are counted as messages, by their
+   * headers alone. Until the cap, each row is also kept, as its line of text; after it, a million rows cost a
+   * million header reads.
    */
   copyData(messages: Buffer): void {
     this.#start();
     this.#hash!.update(messages);
     if (this.#columns.length === 0) this.#columns = ['copy'];
     let at = 0;
-    for (; at + 5 <= messages.length && !this.#truncated; at = messageEnd(messages, at)) {
-      this.#copyLines(messages.toString('utf8', at + 5, messageEnd(messages, at)));
-    }
-    if (at + 5 <= messages.length) this.#count += payloadNewlines(messages, at);
+    for (; at + 5 <= messages.length && !this.#truncated; at = messageEnd(messages, at)) this.#copyRow(messages, at + 5, messageEnd(messages, at));
+    for (; at + 5 <= messages.length; at = messageEnd(messages, at)) this.#count++;
   }
 
-  /** The lines of one CopyData payload, kept up to the cap and counted. */
-  #copyLines(text: string): void {
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      this.#count++;
-      if (this.#rows.length >= this.#limits.rows || this.#bytes + line.length > this.#limits.bytes) {
-        this.#truncated = true;
-        continue;
-      }
-      this.#bytes += line.length;
-      this.#rows.push([line]);
+  /** One CopyData payload, `buf[from, to)`: a row, kept as its line up to the cap, and counted. */
+  #copyRow(buf: Buffer, from: number, to: number): void {
+    this.#count++;
+    const end = to > from && buf[to - 1] === 0x0a ? to - 1 : to;
+    const length = end - from;
+    if (this.#rows.length >= this.#limits.rows || this.#bytes + length > this.#limits.bytes) {
+      this.#truncated = true;
+      return;
     }
+    this.#bytes += length;
+    this.#rows.push([buf.toString('utf8', from, end)]);
   }
 
   /** What was captured since the last call, or null when no rows came back. */
@@ -116,19 +115,7 @@ function decodeRow(frame: Buffer, formats: readonly number[]): (string | null)[]
 
 /** Where the message that starts at `at` ends (its length word counts itself, not the tag), within `buf`. */
 function messageEnd(buf: Buffer, at: number): number {
-  return Math.min(buf.length, at + 1 + Math.max(4, buf.readInt32BE(at + 1)));
+  const len = ((buf[at + 1] as number) << 24) | ((buf[at + 2] as number) << 16) | ((buf[at + 3] as number) << 8) | (buf[at + 4] as number);
+  return Math.min(buf.length, at + 1 + Math.max(4, len));
 }
 
-/** Newlines in the payloads of the messages from `at` on: not in their headers, whose length bytes may hold 0x0a. */
-function payloadNewlines(buf: Buffer, at: number): number {
-  let n = 0;
-  let nl = -1; // the next newline at or after the current payload's start, once searched for
-  for (; at + 5 <= buf.length; at = messageEnd(buf, at)) {
-    const start = at + 5;
-    const end = messageEnd(buf, at);
-    if (nl < start) nl = buf.indexOf(0x0a, start);
-    if (nl < 0) break;
-    for (; nl >= 0 && nl < end; nl = buf.indexOf(0x0a, nl + 1)) n++;
-  }
-  return n;
-}

@@ -99,7 +99,7 @@ export async function openUpstream(o: UpstreamOptions): Promise<Upstream> {
   const socket = await dial(t, o.timeoutMs);
   const onAbort = (): void => void socket.destroy();
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  const source = new FrameSource(socket, createFramer({ startup: false, maxLength: DEFAULT_MAX_FRAME }));
+  const source = new FrameSource(socket, createFramer({ startup: false, maxLength: DEFAULT_MAX_FRAME, copyRuns: true }));
   try {
     socket.write(encodeStartupMessage({ ...o.clientParams, user: t.user, database: t.database }));
     let scram: ScramStartState | ScramContinueState | undefined;

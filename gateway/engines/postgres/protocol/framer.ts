@@ -1,5 +1,7 @@
 import { ProtocolError } from '../../../../shared/errors.js';
-import { MAX_STARTUP_LENGTH } from './constants.js';
+import { BackendTag, MAX_STARTUP_LENGTH } from './constants.js';
+
+const COPY_DATA = BackendTag.CopyData;
 
 /**
  * One whole message as it came off the wire.
@@ -13,6 +15,11 @@ export interface Frame {
   body: Buffer;
   /** The whole frame as received, tag and length included, for forwarding untouched. */
   raw: Buffer;
+  /**
+   * How many messages `raw` holds: 1, or more for a run of CopyData messages from a framer made with
+   * `copyRuns` (see {@link FramerOptions.copyRuns}). A run has no single `body`: reading it throws.
+   */
+  readonly count: number;
 }
 
 export interface FramerOptions {
@@ -20,6 +27,12 @@ export interface FramerOptions {
   startup: boolean;
   /** Largest declared length accepted (the Int32, which counts itself). Startup packets are also capped at {@link MAX_STARTUP_LENGTH}. */
   maxLength: number;
+  /**
+   * Hand out consecutive whole CopyData messages that lie in one chunk as one frame (`count` > 1). A COPY out
+   * sends a CopyData message per row (the protocol says so: "always one per row"), so a 64 KiB read holds hundreds
+   * of them; as one frame they are framed by a tight loop over their headers, not an object each.
+   */
+  copyRuns?: boolean;
 }
 
 export interface Framer {
@@ -47,6 +60,7 @@ export interface Framer {
  */
 class WireFrame implements Frame {
   readonly tag: number | null;
+  readonly count: number;
   readonly #chunk: Buffer;
   readonly #start: number;
   readonly #end: number;
@@ -54,8 +68,9 @@ class WireFrame implements Frame {
   #raw: Buffer | undefined;
   #body: Buffer | undefined;
 
-  constructor(tag: number | null, chunk: Buffer, start: number, end: number, headerLen: number) {
+  constructor(tag: number | null, chunk: Buffer, start: number, end: number, headerLen: number, count = 1) {
     this.tag = tag;
+    this.count = count;
     this.#chunk = chunk;
     this.#start = start;
     this.#end = end;
@@ -67,6 +82,7 @@ class WireFrame implements Frame {
   }
 
   get body(): Buffer {
+    if (this.count !== 1) throw new ProtocolError(`a run of ${this.count} CopyData messages has no single body; read raw`);
     return (this.#body ??= this.raw.subarray(this.#headerLen));
   }
 
@@ -116,7 +132,7 @@ export function wireBytes(frames: readonly Frame[]): Buffer {
  */
 export function createFramer(opts: FramerOptions): Framer {
   checkMax(opts.maxLength);
-  return new ChunkFramer(opts.startup, opts.maxLength);
+  return new ChunkFramer(opts.startup, opts.maxLength, opts.copyRuns === true);
 }
 
 /**
@@ -126,6 +142,7 @@ export function createFramer(opts: FramerOptions): Framer {
 class ChunkFramer implements Framer {
   #maxLength: number;
   #startup: boolean;
+  readonly #copyRuns: boolean;
   #failed: ProtocolError | null = null;
   #chunks: Buffer[] = [];
   /** Index of the oldest chunk still holding bytes. */
@@ -140,9 +157,10 @@ class ChunkFramer implements Framer {
   #pendingTag: number | null = null;
   #pendingSize = -1;
 
-  constructor(startup: boolean, maxLength: number) {
+  constructor(startup: boolean, maxLength: number, copyRuns: boolean) {
     this.#startup = startup;
     this.#maxLength = maxLength;
+    this.#copyRuns = copyRuns;
   }
 
   push(chunk: Buffer): Frame[] {
@@ -237,7 +255,9 @@ class ChunkFramer implements Framer {
     const headerLen = startup ? 4 : 5;
     if (this.#pendingSize < 0) {
       if (this.#total < headerLen) return null;
-      const { buf, at } = this.#peek(headerLen);
+      const head = this.#chunks[this.#first] as Buffer;
+      const inHead = head.length - this.#offset >= headerLen;
+      const { buf, at } = inHead ? { buf: head, at: this.#offset } : this.#peek(headerLen);
       const tag = startup ? null : (buf[at] as number);
       const len = buf.readInt32BE(startup ? at : at + 1);
       const min = startup ? 8 : 4;
@@ -249,8 +269,34 @@ class ChunkFramer implements Framer {
       this.#pendingSize = headerLen - 4 + len;
     }
     if (this.#total < this.#pendingSize) return null;
-    const frame = this.#take(this.#pendingTag, this.#pendingSize, headerLen);
+    const size = this.#pendingSize;
     this.#pendingSize = -1;
+    if (this.#copyRuns && this.#pendingTag === COPY_DATA) {
+      const head = this.#chunks[this.#first] as Buffer;
+      const start = this.#offset;
+      if (head.length - start >= size) return this.#copyRun(head, start, start + size);
+    }
+    return this.#take(this.#pendingTag, size, headerLen);
+  }
+
+  /**
+   * The CopyData message `head[start, end)` and the whole, valid CopyData messages right after it in the same
+   * chunk, as one frame. A message that is cut by the chunk's end, too long, or of another type ends the run; the
+   * framer reads it as usual next time (and fails on a bad length there).
+   */
+  #copyRun(head: Buffer, start: number, end: number): WireFrame {
+    let count = 1;
+    const max = this.#maxLength;
+    const limit = head.length;
+    while (end + 5 <= limit && head[end] === COPY_DATA) {
+      const len = ((head[end + 1] as number) << 24) | ((head[end + 2] as number) << 16) | ((head[end + 3] as number) << 8) | (head[end + 4] as number);
+      if (len < 4 || len > max || end + 1 + len > limit) break;
+      end += 1 + len;
+      count++;
+    }
+    const frame = new WireFrame(COPY_DATA, head, start, end, 5, count);
+    this.#total -= end - start;
+    this.#advance(head, end - start);
     return frame;
   }
 

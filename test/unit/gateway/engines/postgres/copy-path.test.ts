@@ -13,7 +13,7 @@ import { coalesce, joinFrames } from '../../../../../gateway/engines/postgres/wr
 import { loadSqlModule, parseSql } from '../../../../../gateway/policy/sql/analyze.js';
 import { int16, int8, msg } from '../../../../helpers/pg-bytes.js';
 
-const catalog: Catalog = { origins: () => Promise.resolve([]), tableColumns: () => Promise.resolve(['id', 'email', 'note']) };
+const catalog: Catalog = { origins: () => Promise.resolve([]), tableColumns: () => Promise.resolve(['id', 'email', 'note']), close: () => Promise.resolve() };
 const rules = toMaskingRules({ columns: { 'public.t.email': 'partial' }, detectors: [], detector_strategy: 'redact' })!;
 const copyOut = msg('H', int8(0), int16(3), int16(0), int16(0), int16(0));
 
@@ -105,5 +105,18 @@ describe('coalesce and joinFrames', () => {
     expect(joinFrames(parts.slice(0, 3)).buffer).toBe(chunk.buffer);
     expect(joinFrames(parts).toString()).toBe('aabbccxxdd');
     expect(coalesce([])).toEqual([]);
+  });
+});
+
+describe('ResultCapture.copyData counts', () => {
+  it('a row per CopyData message (the protocol sends one per row), keeping each as its line until the cap', () => {
+    // csv: a quoted value may hold a newline; the row is still one message and one row.
+    const messages = [data('1,"two\nlines"\n'), data('2,plain\n'), data('3,x\n')];
+    const capture = new ResultCapture({ rows: 2, bytes: 1 << 20 });
+    capture.copyData(Buffer.concat(messages));
+    const got = capture.take()!;
+    expect(got.rowCount).toBe(3);
+    expect(got.rows).toEqual([['1,"two\nlines"'], ['2,plain']]);
+    expect(got.truncated).toBe(true);
   });
 });

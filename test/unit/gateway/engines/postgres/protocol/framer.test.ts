@@ -233,8 +233,57 @@ describe('wireBytes', () => {
       const f = createFramer({ startup: false, maxLength: 1 << 20 });
       const frames = [...f.push(wire.subarray(0, at)), ...f.push(wire.subarray(at))];
       expect(wireBytes(frames).equals(wire), `split at ${at}`).toBe(true);
-      const plain = frames.map((x) => ({ tag: x.tag, body: x.body, raw: Buffer.from(x.raw) }));
+      const plain = frames.map((x) => ({ tag: x.tag, body: x.body, raw: Buffer.from(x.raw), count: 1 }));
       expect(wireBytes([frames[0]!, plain[1]!, ...frames.slice(2)]).equals(wire)).toBe(true);
     }
+  });
+});
+
+describe('framer with copyRuns', () => {
+  // A COPY out: CopyOutResponse, a CopyData per row, CopyDone, CommandComplete, ReadyForQuery.
+  const rows = ['1\talice\n', '2\tbob\n', '3\tcarol\n', '4\tdave\n'];
+  const copyOut = [
+    msg('H', Buffer.from([0]), int16(2), int16(0), int16(0)),
+    ...rows.map((r) => msg('d', Buffer.from(r))),
+    msg('c'),
+    msg('C', cstr('COPY 4')),
+    msg('Z', Buffer.from('I')),
+  ];
+  const wire = Buffer.concat(copyOut);
+  const copyFramer = (): Framer => createFramer({ startup: false, maxLength: 1 << 20, copyRuns: true });
+
+  it('hands out the CopyData messages of one chunk as one frame, with their count', () => {
+    const frames = copyFramer().push(wire);
+    expect(frames.map((f) => [String.fromCharCode(f.tag!), f.count])).toEqual([['H', 1], ['d', 4], ['c', 1], ['C', 1], ['Z', 1]]);
+    expect(frames[1]!.raw.equals(Buffer.concat(copyOut.slice(1, 5)))).toBe(true);
+    expect(frames[1]!.raw.buffer).toBe(wire.buffer);
+    expect(() => frames[1]!.body).toThrow(ProtocolError);
+    expect(frames[2]!.body).toHaveLength(0);
+  });
+
+  it('keeps every message and its count when the wire is split anywhere', () => {
+    for (let at = 0; at <= wire.length; at++) {
+      const f = copyFramer();
+      const frames = [...f.push(wire.subarray(0, at)), ...f.push(wire.subarray(at))];
+      expect(wireBytes(frames).equals(wire), `split at ${at}`).toBe(true);
+      const copyData = frames.filter((x) => x.tag === 0x64);
+      expect(copyData.reduce((n, x) => n + x.count, 0), `split at ${at}`).toBe(rows.length);
+      expect(frames.filter((x) => x.tag !== 0x64).every((x) => x.count === 1)).toBe(true);
+    }
+  });
+
+  it('ends a run before a message with a bad length and fails on it', () => {
+    const bad = Buffer.concat([msg('d', Buffer.from('1\n')), Buffer.from([0x64, 0, 0, 0, 2]), Buffer.from('xx')]);
+    const f = copyFramer();
+    expect(() => f.push(bad)).toThrow(/declares length 2, below the minimum 4/);
+    const g = createFramer({ startup: false, maxLength: 64, copyRuns: true });
+    const long = Buffer.concat([msg('d', Buffer.from('1\n')), msg('d', Buffer.alloc(100, 0x61))]);
+    expect(() => g.push(long)).toThrow(/above the limit 64/);
+  });
+
+  it('is off by default: a CopyData message per frame', () => {
+    const frames = createFramer({ startup: false, maxLength: 1 << 20 }).push(wire);
+    expect(frames.filter((x) => x.tag === 0x64)).toHaveLength(rows.length);
+    expect(frames.every((x) => x.count === 1)).toBe(true);
   });
 });
