@@ -22,7 +22,8 @@ async function pgbenchSelect(t, clients, seconds) {
   const m = /tps = ([\d.]+)/.exec(r.stdout);
   const failed = /number of failed transactions: (\d+)/.exec(r.stdout);
   if (r.code !== 0 || !m) throw new Error(`pgbench failed (${r.code}) against port ${t.port}: ${(r.stderr || r.stdout).trim().slice(-1500)}`);
-  return { tps: Number(m[1]), tool: 'pgbench', failed: failed ? Number(failed[1]) : 0 };
+  const processed = /number of transactions actually processed: (\d+)/.exec(r.stdout);
+  return { tps: Number(m[1]), tool: 'pgbench', failed: failed ? Number(failed[1]) : 0, transactions: processed ? Number(processed[1]) : null };
 }
 
 async function builtinSelect(t, clients, seconds, scale) {
@@ -51,7 +52,7 @@ async function builtinSelect(t, clients, seconds, scale) {
       }
     }));
     const elapsed = (performance.now() - start) / 1000;
-    return { tps: count / elapsed, tool: 'builtin', failed };
+    return { tps: count / elapsed, tool: 'builtin', failed, transactions: count };
   } finally {
     await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
   }

@@ -52,6 +52,7 @@ export function scenarioMarkdown(s) {
       out.push(`| ${r.measure} | ${fmt(r.hoop, r.unit, r.digits)} | ${per} | ${r.target} | ${verdict(r.pass)} |`);
     }
   }
+  if (s.extra?.length) out.push('', ...s.extra);
   if (s.load1 !== undefined) out.push('', `Load average (1 min) during this scenario: ${s.load1.join(' → ')}.`);
   out.push('');
   return out.join('\n');

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { log, onPath, rotate, round, run } from '../lib/util.mjs';
 import { ratioRow } from '../lib/rows.mjs';
+import { cpuTable, perUnit, startCpuMeter } from '../lib/cpu.mjs';
 
 const SQL = 'COPY (SELECT id, h, pad FROM bench_bulk) TO STDOUT';
 
@@ -18,12 +19,15 @@ export async function bulk(stack, cfg) {
   const rps = Object.fromEntries(paths.map((p) => [p, []]));
   const bytes = Object.fromEntries(paths.map((p) => [p, []]));
   const samples = {};
+  const cpu = Object.fromEntries(paths.map((p) => [p, []])); // per round: CPU µs per row by process
   for (let r = 0; r < cfg.rounds; r++) {
     for (const p of rotate(paths, r)) {
       const t = p === 'direct' ? stack.direct
         : p === 'relay' ? { ...stack.direct, port: stack.ports.relay } // the reference relays pass the real login through
           : { host: '127.0.0.1', port: stack.ports[p], user: 'bench', database: 'bench' };
+      const meter = startCpuMeter(stack);
       const res = onPath('psql') ? await viaPsql(t) : await viaPg(t);
+      cpu[p][r] = perUnit(meter.stop(), res.rows);
       if (res.rows !== cfg.bulkRows) throw new Error(`COPY through ${p} returned ${res.rows} rows, expected ${cfg.bulkRows}`);
       mbps[p][r] = res.bytes / 1e6 / (res.ms / 1000);
       rps[p][r] = res.rows / (res.ms / 1000);
@@ -44,7 +48,8 @@ export async function bulk(stack, cfg) {
       paths.includes('passthrough') && ratioRow({ measure: 'COPY out MB/s, passthrough (no masking)', unit: 'MB/s', direct: mbps.direct, hoop: mbps.passthrough, digits: 1 }),
       paths.includes('policy') && ratioRow({ measure: 'COPY out MB/s of output, policy (masked values are shorter)', unit: 'MB/s', direct: mbps.direct, hoop: mbps.policy, digits: 1 }),
     ].filter(Boolean),
-    raw: { sql: SQL, rows: cfg.bulkRows, rps, mbps, bytes, first_row: samples, policy_output_masked: masked },
+    extra: cpuTable('Where the CPU goes, COPY', 'row', cpu),
+    raw: { cpu_us_per_row: cpu, sql: SQL, rows: cfg.bulkRows, rps, mbps, bytes, first_row: samples, policy_output_masked: masked },
   };
 }
 
