@@ -8,6 +8,11 @@
  * A write is a function that renders its SQL (literals only: see store/sql-literal.ts) when its batch is
  * flushed, not when it is queued. Until then the caller may still change what it will write: the recorder folds a
  * statement's outcome into its not-yet-written INSERT instead of queueing an UPDATE behind it.
+ *
+ * A write may also `linger`: wait up to `lingerMs` for company instead of leaving at the end of its tick (any
+ * other write, a full batch or `flush` takes it along sooner). A statement's view row lingers, so a busy session's
+ * rows share a transaction, and its outcome is usually folded in before it is written: one view transaction per
+ * many statements instead of two per statement.
  */
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -30,6 +35,13 @@ export interface GroupCommitOptions {
   maxBatch?: number;
   /** Commit without waiting for the disk (for derived views only). */
   asynchronousCommit?: boolean;
+  /** How long a lingering write may wait for its batch; default 0 (it leaves at the end of its tick). */
+  lingerMs?: number;
+}
+
+export interface WriteOptions {
+  /** Wait up to `lingerMs` for other writes rather than starting a batch at the end of this tick. */
+  linger?: boolean;
 }
 
 export class GroupCommitWriter {
@@ -37,6 +49,7 @@ export class GroupCommitWriter {
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   readonly #kickSoon = onceThisTick(() => this.#kick());
+  #lingerTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: GroupCommitOptions) {
@@ -44,10 +57,19 @@ export class GroupCommitWriter {
   }
 
   /** Queues a write; resolves once it is committed. Rejects with audit_unavailable when the store fails. */
-  write(render: RenderWrite): Promise<void> {
+  write(render: RenderWrite, options: WriteOptions = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new HoopError('audit_unavailable', 'the recorder is closed'));
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ render, resolve, reject });
+      const linger = this.#o.lingerMs ?? 0;
+      if (options.linger && linger > 0 && this.#queue.length < (this.#o.maxBatch ?? 500)) {
+        this.#lingerTimer ??= setTimeout(() => {
+          this.#lingerTimer = undefined;
+          this.#kick();
+        }, linger);
+        this.#lingerTimer.unref();
+        return;
+      }
       // Writes queued in the same tick go in one batch.
       this.#kickSoon();
     });
@@ -68,6 +90,9 @@ export class GroupCommitWriter {
 
   #kick(): void {
     if (this.#flushing || this.#queue.length === 0) return;
+    // This batch takes every queued write, lingering ones too.
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
     this.#flushing = this.#run().finally(() => {
       this.#flushing = undefined;
       this.#kick();

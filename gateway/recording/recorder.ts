@@ -11,6 +11,12 @@ import type { AuditAppender, AuditEvent } from '../audit/audit-log.js';
 
 /** How long a result record may wait for the next statement's batch. */
 const RESULT_DELAY_MS = 20;
+/**
+ * How long a statement's view row may wait for others (and for its outcome) before it is written. The view is a
+ * query aid behind the audit chain; 20 ms late is not visible to anyone, and it saves two transactions per
+ * statement on the gateway's database.
+ */
+const VIEW_LINGER_MS = 20;
 
 export interface SessionStart {
   id: string;
@@ -93,7 +99,7 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
   #resultTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: { db: Database; logger: Logger; audit: AuditAppender }) {
-    this.#writer = new GroupCommitWriter({ db: opts.db, logger: opts.logger, asynchronousCommit: true });
+    this.#writer = new GroupCommitWriter({ db: opts.db, logger: opts.logger, asynchronousCommit: true, lingerMs: VIEW_LINGER_MS });
     this.#audit = opts.audit;
     this.#logger = opts.logger;
   }
@@ -127,7 +133,7 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
     row.written = this.#writer.write(() => {
       this.#unwritten.delete(key);
       return insertStatementSql(row);
-    });
+    }, { linger: true });
     row.written.catch((e: unknown) => {
       this.#unwritten.delete(key);
       this.#logger.warn('cannot write the statements view', { error: e });
@@ -151,7 +157,7 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
       unwritten.outcome = { o, details };
       projection = unwritten.written;
     } else {
-      projection = this.#writer.write(() => updateStatementSql(o, details));
+      projection = this.#writer.write(() => updateStatementSql(o, details), { linger: true });
     }
     const evidence = new Promise<void>((resolve, reject) => {
       this.#pendingResults.push({

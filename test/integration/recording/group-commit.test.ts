@@ -45,4 +45,27 @@ describe('GroupCommitWriter', () => {
     expect(isHoopError(bad.reason) && bad.reason.code).toBe('audit_unavailable');
     expect((await db.query('SELECT id FROM notes WHERE id >= 10 ORDER BY id')).rows).toEqual([{ id: 10 }, { id: 12 }]);
   });
+
+  it('lets lingering writes of different ticks share a transaction, and a plain write or flush take them along', async () => {
+    const w = new GroupCommitWriter({ db, logger: silentLogger, asynchronousCommit: true, lingerMs: 60_000 });
+    const txOf = async (ids: number[]): Promise<number> =>
+      (await db.query<{ tx: number }>('SELECT count(DISTINCT xmin::text)::int AS tx FROM notes WHERE id = ANY($1)', [ids])).rows[0]!.tx;
+    const first = w.write(insert(20, 'a'), { linger: true });
+    await new Promise((r) => setTimeout(r, 20)); // later ticks
+    const second = w.write(insert(21, 'b'), { linger: true });
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await db.query('SELECT id FROM notes WHERE id IN (20, 21)')).rows).toEqual([]); // still waiting
+    await Promise.all([first, second, w.write(insert(22, 'c'))]); // a plain write leaves at once, with them
+    expect(await txOf([20, 21, 22])).toBe(1);
+    const third = w.write(insert(23, 'd'), { linger: true });
+    await w.flush();
+    await third;
+    expect((await db.query('SELECT id FROM notes WHERE id = 23')).rows).toEqual([{ id: 23 }]);
+  });
+
+  it('writes a lingering write on its own after lingerMs', async () => {
+    const w = new GroupCommitWriter({ db, logger: silentLogger, asynchronousCommit: true, lingerMs: 30 });
+    await w.write(insert(30, 'alone'), { linger: true });
+    expect((await db.query('SELECT body FROM notes WHERE id = 30')).rows).toEqual([{ body: 'alone' }]);
+  });
 });
