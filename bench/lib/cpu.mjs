@@ -6,6 +6,8 @@
 // A process that exits between two readings loses at most its last 100 ms; one that starts during the run counts
 // from zero. The benchmark's own process is read with process.cpuUsage(). Elsewhere the meter reports nothing.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { clearInterval, setInterval } from 'node:timers';
 import { ROLE, TARGET_DB } from './names.mjs';
 
 const PERIOD_MS = 100;
