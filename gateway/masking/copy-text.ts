@@ -106,6 +106,21 @@ function indexWithin(buf: Buffer, byte: number, from: number, to: number): numbe
   return i < to ? i : -1;
 }
 
+/** The big-endian int32 at `at` (read by hand: Buffer's reader checks its arguments on every call). */
+function readInt32(buf: Buffer, at: number): number {
+  return ((buf[at] as number) << 24) | ((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
+}
+
+/** Fills in a CopyData header left at `at`: the tag and `length` (which counts itself). */
+function writeHeader(buf: Buffer, at: number, length: number): void {
+  if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
+  buf[at] = COPY_DATA;
+  buf[at + 1] = length >>> 24;
+  buf[at + 2] = (length >>> 16) & 0xff;
+  buf[at + 3] = (length >>> 8) & 0xff;
+  buf[at + 4] = length & 0xff;
+}
+
 /** Whether `buf[start, end)` holds exactly the bytes of `ref`. */
 function bytesEqual(buf: Buffer, start: number, end: number, ref: Buffer): boolean {
   if (end - start !== ref.length) return false;
@@ -543,7 +558,7 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
       const special = csv ? quote : BACKSLASH;
       let nextNewline = -1; // the first newline at or after the current payload, once searched for
       for (let at = 0; at < messages.length; ) {
-        const end = at + 5 <= messages.length ? at + 1 + messages.readInt32BE(at + 1) : -1;
+        const end = at + 5 <= messages.length ? at + 1 + readInt32(messages, at + 1) : -1;
         if (messages[at] !== COPY_DATA || end < at + 5 || end > messages.length) throw new ProtocolError('COPY masking expects whole CopyData messages');
         const from = at + 5;
         if (active && probe === null && carryLen === 0 && !headerPending && end > from && messages[end - 1] === NL) {
@@ -561,10 +576,7 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
             splitFields(messages, from, end - 1);
             const header = w.skip(5);
             maskRowInto(w, messages, from, end - 1);
-            const length = w.length - header - 1;
-            if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
-            w.buffer[header] = COPY_DATA;
-            w.buffer.writeInt32BE(length, header + 1);
+            writeHeader(w.buffer, header, w.length - header - 1);
             at = end;
             continue;
           }
@@ -574,13 +586,8 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
         feed(messages, from, end);
         output.finishInto();
         const length = w.length - header - 1;
-        if (length === 4) {
-          w.truncate(header); // completed no row: nothing to send
-        } else {
-          if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
-          w.buffer[header] = COPY_DATA;
-          w.buffer.writeInt32BE(length, header + 1);
-        }
+        if (length === 4) w.truncate(header); // completed no row: nothing to send
+        else writeHeader(w.buffer, header, length);
         at = end;
       }
       return w.take();
