@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { ERROR_CODES, HoopError, type ErrorCode } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import { splitStatements } from '../../shared/sql/split.js';
@@ -52,6 +53,9 @@ export function registerExec(program: Command, ctx: () => CliContext): void {
     .option('--duration <d>', 'grant length (default 15m)')
     .option('--gateway <url>', 'the gateway URL')
     .addHelpText('after', `
+COPY … TO STDOUT writes its data to stdout as COPY formats it (not with --format json), and "COPY n" to stderr.
+COPY … FROM STDIN is refused: use psql through \`hoop connect\`.
+
 Credentials, first found wins (never on the command line):
   HOOP_ID_TOKEN / HOOP_ID_TOKEN_FILE  a workload OIDC token (GitHub Actions, GitLab), exchanged for a grant
   HOOP_TOKEN                          an access token from your identity provider
@@ -73,6 +77,8 @@ Examples:
       const sql = await readInput(opts);
       const statements = await splitStatements(sql);
       if (statements.length === 0) throw new HoopError('usage', 'no SQL to run', { hint: 'pass -i SQL, -f FILE, or pipe SQL on standard input' });
+      // Refused before anything runs, so a script is not left half done.
+      for (const statement of statements) checkCopy(copyKind(statement), format);
       const waitMs = opts.wait === undefined ? 0 : parseDuration(opts.wait, '--wait');
       const gatewayUrl = c.gatewayUrl(opts.gateway);
       const grant = await grantFor(c, gatewayUrl, connection, opts);
@@ -94,6 +100,11 @@ Examples:
           throw fromPgError(e, 'connect');
         });
         for (const statement of statements) {
+          if (copyKind(statement) === 'out') {
+            const rows = await copyOut(client, statement, c.out.stream);
+            c.out.info(`COPY ${rows}`);
+            continue;
+          }
           let res: pg.QueryResult<Cell[]>;
           try {
             res = await client.query<Cell[]>({ text: statement, rowMode: 'array' });
@@ -116,6 +127,46 @@ Examples:
         await tunnel.close();
       }
     });
+}
+
+/**
+ * Whether a statement is a COPY that streams data through the client: `out` for COPY … TO STDOUT, `in` for
+ * COPY … FROM STDIN, else null (COPY to or from a server file runs like any statement). Read from the text:
+ * leading comments skipped, then the first word, then the last TO STDOUT or FROM STDIN.
+ */
+export function copyKind(statement: string): 'out' | 'in' | null {
+  const text = statement.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
+  if (!/^copy\b/i.test(text)) return null;
+  if (/\bto\s+stdout\b/i.test(text)) return 'out';
+  if (/\bfrom\s+stdin\b/i.test(text)) return 'in';
+  return null;
+}
+
+/** The COPY statements exec cannot run: FROM STDIN (it has no data to send), and TO STDOUT with --format json. */
+function checkCopy(kind: 'out' | 'in' | null, format: ResultFormat): void {
+  if (kind === 'in') {
+    throw new HoopError('usage', 'hoop exec cannot send data for COPY … FROM STDIN', {
+      hint: 'use psql through `hoop connect` (\\copy), or INSERT the rows',
+    });
+  }
+  if (kind === 'out' && format === 'json') {
+    throw new HoopError('usage', 'COPY … TO STDOUT writes rows in its own format, which --format json cannot hold', {
+      hint: 'run it with --format csv (or table): its data goes to stdout as COPY wrote it',
+    });
+  }
+}
+
+/** Runs a COPY … TO STDOUT, writing its data to `out` as it arrives; resolves with the rows copied. */
+async function copyOut(client: pg.Client, statement: string, out: NodeJS.WritableStream): Promise<number> {
+  const stream = client.query(copyTo(statement));
+  try {
+    for await (const chunk of stream) {
+      if (!out.write(chunk as Buffer)) await new Promise<void>((resolve) => out.once('drain', resolve));
+    }
+  } catch (e) {
+    throw fromPgError(e, 'statement');
+  }
+  return stream.rowCount;
 }
 
 function resultFormat(v: string | undefined, tty: boolean): ResultFormat {

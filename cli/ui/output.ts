@@ -7,6 +7,8 @@ export interface Output {
   warn(line: string): void;
   error(line: string): void;
   json(value: unknown): void;
+  /** Where results go, for data streamed as it comes (COPY … TO STDOUT): stdout, never ended. */
+  readonly stream: NodeJS.WritableStream;
   readonly isTTY: boolean;
   readonly color: boolean;
 }
@@ -19,6 +21,7 @@ export function createOutput(opts: {
   const isTTY = opts.stdout.isTTY === true;
   const color = isTTY && !opts.noColor;
   return {
+    stream: opts.stdout,
     isTTY,
     color,
     print: (l) => void opts.stdout.write(l + '\n'),

@@ -101,6 +101,32 @@ describe('hoop exec output', () => {
   });
 });
 
+describe('hoop exec and COPY', () => {
+  it('writes COPY … TO STDOUT data to stdout as COPY formats it, and the tag to stderr', async () => {
+    const r = await alice.hoop(['exec', 'shop', '-i', 'COPY (SELECT id, label, note FROM exec_fixture ORDER BY id) TO STDOUT; SELECT 1 AS after']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('1\tapple\t\\N\n2\tpear, ripe\tsay "hi"\n3\tfig\ttwo\\nlines\nafter\n1\n');
+    expect(r.stderr).toContain('COPY 3');
+  });
+
+  it('reads COPY options and skips leading comments', async () => {
+    const r = await alice.hoop(['exec', 'shop', '--format', 'table', '-i', '/* export */ -- prices\ncopy (SELECT id, price FROM exec_fixture WHERE id < 3 ORDER BY id) to stdout with (format csv, header)']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('id,price\n1,1.50\n2,2.00\n');
+  });
+
+  it('refuses COPY … FROM STDIN and COPY … TO STDOUT with --format json (exit 2), before running anything', async () => {
+    const into = await alice.hoop(['exec', 'shop', '-i', 'SELECT 1 AS first; COPY exec_fixture FROM STDIN']);
+    expect(into.code).toBe(2);
+    expect(into.stdout).toBe('');
+    expect(into.stderr).toContain('hoop exec cannot send data for COPY … FROM STDIN');
+    const json = await alice.hoop(['exec', 'shop', '--format', 'json', '-i', 'COPY exec_fixture TO STDOUT']);
+    expect(json.code).toBe(2);
+    expect(json.stdout).toBe('');
+    expect(json.stderr).toContain('--format json cannot hold');
+  });
+});
+
 describe('hoop exec exit codes', () => {
   it('exits 8 when the target rejects a statement, and stops there', async () => {
     const r = await alice.hoop(['exec', 'shop', '-i', 'SELECT 1 AS first; SELECT * FROM no_such_table; SELECT 3 AS never']);
