@@ -109,6 +109,13 @@ describe('hoop exec and COPY', () => {
     expect(r.stderr).toContain('COPY 3');
   });
 
+  it('exits 8 when the target refuses the COPY', async () => {
+    const r = await alice.hoop(['exec', 'shop', '-i', 'COPY no_such_table TO STDOUT']);
+    expect(r.code).toBe(8);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('relation "no_such_table" does not exist (SQLSTATE 42P01)');
+  });
+
   it('reads COPY options and skips leading comments', async () => {
     const r = await alice.hoop(['exec', 'shop', '--format', 'table', '-i', '/* export */ -- prices\ncopy (SELECT id, price FROM exec_fixture WHERE id < 3 ORDER BY id) to stdout with (format csv, header)']);
     expect(r.code, r.stderr).toBe(0);
