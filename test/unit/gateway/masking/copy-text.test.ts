@@ -214,13 +214,8 @@ describe('COPY masker properties', () => {
  * The streaming masker must give the same bytes, counts and errors at any chunking.
  */
 function reference(opts: Opts, input: Buffer): { out: string; masked: number[]; rows: number } | 'error' {
-  const csv = opts.format === 'csv';
-  const byte = (s: string): number => Buffer.from(s)[0] as number;
-  const quote = byte(opts.quote ?? '"');
-  const syn: CopySyntax = {
-    csv, delimiter: byte(opts.delimiter ?? (csv ? ',' : '\t')), quote, escape: opts.escape === undefined ? quote : byte(opts.escape),
-    nullBytes: Buffer.from(opts.null ?? (csv ? '' : '\\N')),
-  };
+  const syn = syntaxOf(opts);
+  const { csv } = syn;
   const rowsOf: Buffer[] = [];
   let start = 0;
   let inQuotes = false;
@@ -435,15 +430,21 @@ describe('COPY masker against the plain reading', () => {
   });
 });
 
-/** COPY output for `table` as PostgreSQL writes it: fields encoded, NULL as the null string, csv fields quoted at random. */
-function encodeTable(opts: Opts, table: (string | null)[][]): Buffer {
+/** COPY's syntax for `opts`, as the masker reads it (the tests' own reading, for the reference and the encoder). */
+function syntaxOf(opts: Opts): CopySyntax {
   const csv = opts.format === 'csv';
   const byte = (s: string): number => Buffer.from(s)[0] as number;
   const quote = byte(opts.quote ?? '"');
-  const syn: CopySyntax = {
+  return {
     csv, delimiter: byte(opts.delimiter ?? (csv ? ',' : '\t')), quote, escape: opts.escape === undefined ? quote : byte(opts.escape),
     nullBytes: Buffer.from(opts.null ?? (csv ? '' : '\\N')),
   };
+}
+
+/** COPY output for `table` as PostgreSQL writes it: fields encoded, NULL as the null string, csv fields quoted at random. */
+function encodeTable(opts: Opts, table: (string | null)[][]): Buffer {
+  const syn = syntaxOf(opts);
+  const { csv } = syn;
   const n = opts.plan.length;
   const lines: Buffer[] = [];
   if (opts.header) lines.push(Buffer.from(`${Array.from({ length: n }, (_, i) => `c${i}`).join(String.fromCharCode(syn.delimiter))}\n`));
