@@ -370,13 +370,22 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     fieldCount = field + 1;
   }
 
-  /** Masks the row `buf[from, nl]` whose fields were just found. */
+  /** Masks the row `buf[from, nl]` whose fields were just found, into the push's output. */
   function maskRow(buf: Buffer, from: number, nl: number): void {
     if (headerPending) {
       headerPending = false;
       output.keep(buf, from, nl + 1);
       return;
     }
+    writeRow(buf, from, nl, null);
+  }
+
+  /**
+   * Counts the data row `buf[from, nl]` and writes it with its planned fields masked: into `w` as it goes (the
+   * steady state of a COPY, a row per message), or, with `w` null, into the push's output, where bytes that stay
+   * are only noted, so unchanged rows can leave as a slice of their chunk.
+   */
+  function writeRow(buf: Buffer, from: number, nl: number, w: ByteWriter | null): void {
     rows++;
     if (fieldCount !== n) throw new ProtocolError(`COPY row ${rows} has ${fieldCount} fields, expected ${n}`);
     let cursor = from; // start of the bytes not yet passed on
@@ -384,30 +393,13 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
       const m = maskField(buf, i);
       if (m === UNCHANGED) continue;
       const start = bounds[2 * i] as number;
-      output.keep(buf, cursor, start);
-      writeField(output.writer(), m, csv && buf[start] === quote);
+      if (w) w.copy(buf, cursor, start);
+      else output.keep(buf, cursor, start);
+      writeField(w ?? output.writer(), m, csv && buf[start] === quote);
       cursor = bounds[2 * i + 1] as number;
     }
-    output.keep(buf, cursor, nl + 1);
-  }
-
-  /**
-   * {@link maskRow} for a data row written straight into `w`: the steady state of a COPY, a row per message, with
-   * nothing carried and nothing pending.
-   */
-  function maskRowInto(w: ByteWriter, buf: Buffer, from: number, nl: number): void {
-    rows++;
-    if (fieldCount !== n) throw new ProtocolError(`COPY row ${rows} has ${fieldCount} fields, expected ${n}`);
-    let cursor = from;
-    for (const i of planned) {
-      const m = maskField(buf, i);
-      if (m === UNCHANGED) continue;
-      const start = bounds[2 * i] as number;
-      w.copy(buf, cursor, start);
-      writeField(w, m, csv && buf[start] === quote);
-      cursor = bounds[2 * i + 1] as number;
-    }
-    w.copy(buf, cursor, nl + 1);
+    if (w) w.copy(buf, cursor, nl + 1);
+    else output.keep(buf, cursor, nl + 1);
   }
 
   /** The masked value of planned field `i` of the row just scanned, or UNCHANGED; counts what it masks. */
@@ -575,7 +567,7 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
           if (nextNewline === end - 1 && nextSpecial >= end) {
             splitFields(messages, from, end - 1);
             const header = w.skip(5);
-            maskRowInto(w, messages, from, end - 1);
+            writeRow(messages, from, end - 1, w);
             writeHeader(w.buffer, header, w.length - header - 1);
             at = end;
             continue;
