@@ -132,7 +132,7 @@ Examples:
 /**
  * Whether a statement is a COPY that streams data through the client: `out` for COPY … TO STDOUT, `in` for
  * COPY … FROM STDIN, else null (COPY to or from a server file runs like any statement). Read from the text:
- * leading comments skipped, then the first word, then the last TO STDOUT or FROM STDIN.
+ * leading comments skipped, the first word must be COPY, then TO STDOUT (or else FROM STDIN) anywhere after it.
  */
 export function copyKind(statement: string): 'out' | 'in' | null {
   const text = statement.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
