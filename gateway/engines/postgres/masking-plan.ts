@@ -74,8 +74,10 @@ export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingR
       if (f.copy.query && f.outputs.some((o) => o.source.kind === 'star')) {
         return 'hoop: COPY (SELECT * …) over tables with masked columns cannot be masked; name the columns';
       }
-      const unsupported = f.copy.options.filter((o) => o !== 'format');
-      if (unsupported.length) return `hoop: COPY with ${unsupported.join(', ').toUpperCase()} cannot be masked; use plain FORMAT text or csv`;
+      const unsupported = f.copy.options.filter((o) => !MASKABLE_COPY_OPTIONS.has(o) || f.copy!.settings.unread.includes(o));
+      if (unsupported.length) {
+        return `hoop: COPY with ${unsupported.join(', ').toUpperCase()} cannot be masked; use FORMAT text or csv, with HEADER, DELIMITER, NULL, QUOTE or ESCAPE given plainly if needed`;
+      }
     }
     if (f.copy && f.copy.direction === 'to' && f.copy.format === 'binary') {
       const touched = f.copy.table ? rules.columns.some((r) => !r.table || (r.table.test(f.copy!.table!.name) && (!r.schema || r.schema.test(f.copy!.table!.schema ?? DEFAULT_SCHEMA))))
@@ -85,6 +87,9 @@ export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingR
   }
   return null;
 }
+
+/** COPY options the masker follows (see CopyFacts.settings); any other one over a masked table is refused. */
+const MASKABLE_COPY_OPTIONS = new Set(['format', 'header', 'delimiter', 'null', 'quote', 'escape']);
 
 /**
  * A value computed from a masked column is masked whole, and with `redact` (or `null`): `partial` keeps parts of

@@ -6,9 +6,9 @@
  */
 import { HoopError } from '../../../shared/errors.js';
 import type { MaskingRules } from '../../config/masking-schema.js';
-import { createCopyMasker, maskDataRow, type CopyMasker, type MaskAction, type MaskContext } from '../../masking/index.js';
+import { createCopyMasker, maskDataRow, type CopyMasker, type CopyMaskOptions, type MaskAction, type MaskContext } from '../../masking/index.js';
 import type { ColumnType } from '../../masking/index.js';
-import type { StatementFacts } from '../../policy/sql/facts.js';
+import type { CopySettings, StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
 import { planCopy, planResult, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
 import { BackendTag, decodeBackend, encodeCopyData, wireBytes, type FieldDescription, type Frame } from './protocol/index.js';
@@ -218,6 +218,7 @@ export class ResultMasker {
       names,
       masker: createCopyMasker({
         format: facts.copy.format === 'csv' ? 'csv' : 'text',
+        ...copySyntax(facts.copy.settings),
         plan: plan.map((p) => p.action),
         // COPY carries text: every column is masked as text.
         columns: plan.map(() => ({ typeOid: 25, textLike: true })),
@@ -263,4 +264,15 @@ export class ResultMasker {
 
 function unplannable(): HoopError {
   return new HoopError('blocked', 'hoop: this result cannot be masked (its columns were not described to the gateway); the session is closed to protect masked data');
+}
+
+/** The masker's reading of COPY's HEADER, DELIMITER, NULL, QUOTE and ESCAPE, where the statement gave them. */
+function copySyntax(s: CopySettings): Pick<CopyMaskOptions, 'header' | 'delimiter' | 'null' | 'quote' | 'escape'> {
+  return {
+    ...(s.header !== undefined ? { header: s.header } : {}),
+    ...(s.delimiter !== undefined ? { delimiter: s.delimiter } : {}),
+    ...(s.null !== undefined ? { null: s.null } : {}),
+    ...(s.quote !== undefined ? { quote: s.quote } : {}),
+    ...(s.escape !== undefined ? { escape: s.escape } : {}),
+  };
 }

@@ -54,6 +54,22 @@ export interface CopyFacts {
   stdio: boolean;
   /** The options given (lower-cased names): format, header, delimiter, null, quote, escape, force_quote… */
   options: string[];
+  /**
+   * The values of the options that shape COPY's text and csv output, read exactly as PostgreSQL would: HEADER
+   * as a boolean, DELIMITER, QUOTE and ESCAPE as one ASCII character, NULL as a string. An option given in any
+   * other form is listed in `unread` instead (masking refuses it rather than guess).
+   */
+  settings: CopySettings;
+}
+
+export interface CopySettings {
+  header?: boolean;
+  delimiter?: string;
+  null?: string;
+  quote?: string;
+  escape?: string;
+  /** Options among header, delimiter, null, quote and escape whose value was not read. */
+  unread: string[];
 }
 
 export interface StatementFacts {

@@ -4,7 +4,7 @@
  * no origin, so the value is derived and must be masked whole or refused).
  */
 import { aliasOf, asNode, defElems, isObj, list, names, nodeOf, sval, tableRefOf, text, type Obj } from './ast.js';
-import type { ColumnUse, CopyFacts, OutputColumn } from './facts.js';
+import type { ColumnUse, CopyFacts, CopySettings, OutputColumn } from './facts.js';
 
 export interface OutputFacts {
   outputs: OutputColumn[];
@@ -41,6 +41,46 @@ export function outputFacts(type: string, body: Obj): OutputFacts {
   return { ...NONE };
 }
 
+const TRUE_WORDS = new Set(['true', 'on', 'yes', '1']);
+const FALSE_WORDS = new Set(['false', 'off', 'no', '0']);
+
+/**
+ * HEADER's value, or undefined when it is not one of the plain spellings. PostgreSQL reads more (prefixes such as
+ * `tr`, and `match` for COPY FROM); those are left unread, so masking refuses them: taking a header for a data
+ * row is harmless, but taking a data row for the header would pass it unmasked.
+ */
+function headerValue(arg: unknown): boolean | undefined {
+  if (arg === undefined) return true;
+  const b = nodeOf(arg, 'Boolean');
+  if (b) return b.boolval === true;
+  const i = nodeOf(arg, 'Integer');
+  if (i) return i.ival === undefined || i.ival === 0 ? false : i.ival === 1 ? true : undefined; // the parser omits 0
+  const s = sval(arg)?.toLowerCase();
+  if (s === undefined) return undefined;
+  return TRUE_WORDS.has(s) ? true : FALSE_WORDS.has(s) ? false : undefined;
+}
+
+/** One ASCII character, as DELIMITER, QUOTE and ESCAPE must be, or undefined. */
+function oneAsciiChar(arg: unknown): string | undefined {
+  const s = sval(arg);
+  return s !== undefined && s.length === 1 && s.charCodeAt(0) < 0x80 ? s : undefined;
+}
+
+function copySettings(options: Map<string, unknown>): CopySettings {
+  const out: CopySettings = { unread: [] };
+  const read = <K extends 'header' | 'delimiter' | 'null' | 'quote' | 'escape'>(name: K, value: CopySettings[K] | undefined): void => {
+    if (!options.has(name)) return;
+    if (value === undefined) out.unread.push(name);
+    else out[name] = value;
+  };
+  read('header', headerValue(options.get('header')));
+  read('delimiter', oneAsciiChar(options.get('delimiter')));
+  read('null', sval(options.get('null')));
+  read('quote', oneAsciiChar(options.get('quote')));
+  read('escape', oneAsciiChar(options.get('escape')));
+  return out;
+}
+
 function copyOutputs(body: Obj): OutputFacts {
   const options = defElems(body.options);
   const format = sval(options.get('format'))?.toLowerCase();
@@ -56,6 +96,7 @@ function copyOutputs(body: Obj): OutputFacts {
     format: format === 'csv' || format === 'binary' ? format : 'text',
     stdio: body.filename === undefined && !program,
     options: [...options.keys()].map((k) => k.toLowerCase()),
+    settings: copySettings(options),
   };
   if (copy.direction === 'from') return { ...NONE, copy };
   const inner = asNode(body.query);
