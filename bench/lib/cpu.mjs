@@ -9,6 +9,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval } from 'node:timers';
 import { ROLE, TARGET_DB } from './names.mjs';
+import { fmt } from './rows.mjs';
+import { median } from './util.mjs';
 
 const PERIOD_MS = 100;
 const TICKS = 100; // USER_HZ: clock ticks per second in /proc (100 on every Linux this runs on)
@@ -118,21 +120,11 @@ export function perUnit(meter, units) {
  * µs per unit. `byPath`: { path: [perUnit result per round] }.
  */
 export function cpuTable(title, unit, byPath) {
-  const med = (xs) => {
-    const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-    if (v.length === 0) return NaN;
-    const m = Math.floor(v.length / 2);
-    return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-  };
   const paths = Object.keys(byPath).filter((p) => byPath[p].some(Boolean));
   if (paths.length === 0) return [];
   // Classes that spent at least 1 % of some path's total.
   const classes = CPU_CLASSES.filter((c) => paths.some((p) => byPath[p].some((r) => r && (r.us[c] ?? 0) >= 0.01 * r.total_us)));
-  const fmt = (x) => {
-    if (!Number.isFinite(x)) return '—';
-    const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2;
-    return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  };
+  const us = (x) => fmt(x, '', Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2);
   const lines = [
     `${title} (CPU µs per ${unit}, median of rounds, read from /proc; "cores" is the average number of cores busy)`, '',
     `| path | ${classes.join(' | ')} | total | cores |`,
@@ -140,8 +132,8 @@ export function cpuTable(title, unit, byPath) {
   ];
   for (const p of paths) {
     const rounds = byPath[p].filter(Boolean);
-    const cols = classes.map((c) => fmt(med(rounds.map((r) => r.us[c] ?? 0))));
-    lines.push(`| ${p} | ${cols.join(' | ')} | ${fmt(med(rounds.map((r) => r.total_us)))} | ${med(rounds.map((r) => r.cores)).toFixed(2)} |`);
+    const cols = classes.map((c) => us(median(rounds.map((r) => r.us[c] ?? 0))));
+    lines.push(`| ${p} | ${cols.join(' | ')} | ${us(median(rounds.map((r) => r.total_us)))} | ${fmt(median(rounds.map((r) => r.cores)), '', 2)} |`);
   }
   lines.push('');
   return lines;

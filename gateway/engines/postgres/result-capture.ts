@@ -5,6 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { ReturnedData } from '../../recording/recorder.js';
+import { int32At } from './protocol/reader.js';
 
 export interface CaptureLimits {
   rows: number;
@@ -115,7 +116,6 @@ function decodeRow(frame: Buffer, formats: readonly number[]): (string | null)[]
 
 /** Where the message that starts at `at` ends (its length word counts itself, not the tag), within `buf`. */
 function messageEnd(buf: Buffer, at: number): number {
-  const len = ((buf[at + 1] as number) << 24) | ((buf[at + 2] as number) << 16) | ((buf[at + 3] as number) << 8) | (buf[at + 4] as number);
-  return Math.min(buf.length, at + 1 + Math.max(4, len));
+  return Math.min(buf.length, at + 1 + Math.max(4, int32At(buf, at + 1)));
 }
 

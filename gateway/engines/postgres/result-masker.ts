@@ -266,13 +266,7 @@ function unplannable(): HoopError {
   return new HoopError('blocked', 'hoop: this result cannot be masked (its columns were not described to the gateway); the session is closed to protect masked data');
 }
 
-/** The masker's reading of COPY's HEADER, DELIMITER, NULL, QUOTE and ESCAPE, where the statement gave them. */
-function copySyntax(s: CopySettings): Pick<CopyMaskOptions, 'header' | 'delimiter' | 'null' | 'quote' | 'escape'> {
-  return {
-    ...(s.header !== undefined ? { header: s.header } : {}),
-    ...(s.delimiter !== undefined ? { delimiter: s.delimiter } : {}),
-    ...(s.null !== undefined ? { null: s.null } : {}),
-    ...(s.quote !== undefined ? { quote: s.quote } : {}),
-    ...(s.escape !== undefined ? { escape: s.escape } : {}),
-  };
+/** COPY's HEADER, DELIMITER, NULL, QUOTE and ESCAPE as the masker takes them: those the statement gave. */
+function copySyntax({ unread: _unread, ...given }: CopySettings): Pick<CopyMaskOptions, 'header' | 'delimiter' | 'null' | 'quote' | 'escape'> {
+  return given;
 }

@@ -1,5 +1,6 @@
 import { ProtocolError } from '../../../../shared/errors.js';
 import { BackendTag, MAX_STARTUP_LENGTH } from './constants.js';
+import { int32At } from './reader.js';
 
 const COPY_DATA = BackendTag.CopyData;
 
@@ -289,7 +290,7 @@ class ChunkFramer implements Framer {
     const max = this.#maxLength;
     const limit = head.length;
     while (end + 5 <= limit && head[end] === COPY_DATA) {
-      const len = ((head[end + 1] as number) << 24) | ((head[end + 2] as number) << 16) | ((head[end + 3] as number) << 8) | (head[end + 4] as number);
+      const len = int32At(head, end + 1);
       if (len < 4 || len > max || end + 1 + len > limit) break;
       end += 1 + len;
       count++;

@@ -1,6 +1,14 @@
 import { ProtocolError } from '../../../../shared/errors.js';
 
 /**
+ * The big-endian Int32 at `at`, read by hand: for loops over many message headers (a COPY's rows), where
+ * Buffer's `readInt32BE` checks its arguments on every call. The caller keeps `at + 4` within `buf`.
+ */
+export function int32At(buf: Buffer, at: number): number {
+  return ((buf[at] as number) << 24) | ((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
+}
+
+/**
  * A bounds-checked reader over one message body.
  *
  * Each decode call makes its own reader, so the cursor never outlives the call. Reads go through Buffer's
