@@ -1,6 +1,7 @@
 // Reference paths beside hoop's: pgbouncer (when installed) and two plain Node.js relays (--reference).
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ROOT } from './build.mjs';
@@ -39,8 +40,11 @@ export async function startReferenceRelays(stack) {
 /** pgbouncer in transaction mode in front of the target, when it is installed (a reference column only). */
 export async function startPgbouncer(stack) {
   const port = await freePort();
-  const dir = join(stack.tmp, 'pgbouncer');
-  await mkdir(dir, { recursive: true, mode: 0o777 });
+  // A directory of its own, not under the stack's (mode 0700): when the benchmark runs as root, pgbouncer runs
+  // as another user and must reach its files and write its log.
+  const dir = await mkdtemp(join(tmpdir(), 'hoop-bench-pgbouncer-'));
+  await chmod(dir, 0o777);
+  stack.cleanups.push(['pgbouncer dir', () => rm(dir, { recursive: true, force: true })]);
   await writeFile(join(dir, 'userlist.txt'), `"${ROLE}" "${stack.password}"\n`, { mode: 0o644 });
   await writeFile(join(dir, 'pgbouncer.ini'), `[databases]
 ${TARGET_DB} = host=127.0.0.1 port=${stack.pgPort} dbname=${TARGET_DB} user=${ROLE} password=${stack.password}
@@ -63,7 +67,9 @@ pidfile = ${join(dir, 'pgbouncer.pid')}
     const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
     ids = { uid, gid };
   }
-  const child = spawn('pgbouncer', [join(dir, 'pgbouncer.ini')], { stdio: 'ignore', ...ids });
+  const child = spawn('pgbouncer', [join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'ignore', 'pipe'], ...ids });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   let gone;
   child.once('exit', (c) => (gone = c ?? 'signal'));
   stack.cleanups.push(['pgbouncer', () => {
@@ -80,7 +86,8 @@ pidfile = ${join(dir, 'pgbouncer.pid')}
     } catch (e) {
       await c.end().catch(() => undefined);
       if (gone !== undefined || Date.now() > deadline) {
-        log(`pgbouncer did not start (${e.message}); leaving its column out`);
+        const said = (stderr || (await readFile(join(dir, 'pgbouncer.log'), 'utf8').catch(() => ''))).trim().split('\n').slice(-3).join(' | ');
+        log(`pgbouncer did not start (${e.message}${said ? `; it said: ${said}` : ''}); leaving its column out`);
         return;
       }
       await sleep(200);

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { loadAverage, log, median, rotate, round, sleep } from '../lib/util.mjs';
 import { ratioRow, valueRow } from '../lib/rows.mjs';
 import { cpuTable, perUnit, startCpuMeter } from '../lib/cpu.mjs';
+import { ROLE, TARGET_DB } from '../lib/names.mjs';
 
 const TARGETS = { 'passthrough@8': 0.75, 'policy@8': 0.60 };
 
@@ -39,10 +40,12 @@ async function statePerStatement(stack, path, n = 100) {
 export async function throughput(stack, cfg) {
   const extra = ['pgbouncer', 'relay'].filter((p) => stack.ports[p]);
   const paths = ['direct', ...['passthrough', 'policy', ...extra].filter((p) => !cfg.paths || cfg.paths.includes(p))];
-  // The relay reference passes the client's own login through: it needs the real role and password.
+  // The relay reference passes the client's own login through: it needs the real role and password. pgbouncer
+  // knows the role (its auth file) and logs in to the target itself.
   const targetFor = (p) => (p === 'direct' ? stack.direct
     : p === 'relay' ? { ...stack.direct, port: stack.ports.relay }
-      : { host: '127.0.0.1', port: stack.ports[p], user: 'bench', database: 'bench' });
+      : p === 'pgbouncer' ? { host: '127.0.0.1', port: stack.ports.pgbouncer, user: ROLE, database: TARGET_DB }
+        : { host: '127.0.0.1', port: stack.ports[p], user: 'bench', database: 'bench' });
   const probe = await statePerStatement(stack, 'passthrough');
   const probePolicy = await statePerStatement(stack, 'policy');
   log(`  per statement (sequential): passthrough ${probe.write_transactions} state-db write transactions, ${probe.audit_records} audit records; policy ${probePolicy.write_transactions}, ${probePolicy.audit_records}`);
