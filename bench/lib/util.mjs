@@ -79,7 +79,11 @@ export function run(cmd, args, { env, timeoutMs = 60_000, input, onStdout } = {}
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), signal, stdout, stderr, ms: performance.now() - started });
     });
-    child.stdin.end(input ?? '');
+    // A child that exits without reading its input (or closes stdin early) makes the write fail with EPIPE: its
+    // exit code says what happened, so the pipe's error is not the benchmark's.
+    child.stdin.on('error', () => undefined);
+    if (input === undefined) child.stdin.end();
+    else child.stdin.end(input);
   });
 }
 
