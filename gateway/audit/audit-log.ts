@@ -10,11 +10,10 @@
  *   3. stamps seq, time (never before the head's) and prev_hash, and hashes each record in order;
  *   4. inserts them with one multi-row INSERT, their payloads with another, and commits.
  */
-import { createHash } from 'node:crypto';
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { canonicalize } from '../../shared/audit/canonical.js';
-import { auditTime, GENESIS_HASH, hashRecordWithDataText } from '../../shared/audit/record.js';
+import { auditTime, GENESIS_HASH, hashRecordWithDataText, sha256hex } from '../../shared/audit/record.js';
 import type { Database } from '../store/db.js';
 import { sqlLiteral as lit } from '../store/sql-literal.js';
 import { onceThisTick } from '../store/once-this-tick.js';
@@ -115,7 +114,7 @@ function prepare(e: AuditEvent): Omit<Pending, 'resolve' | 'reject' | 'deadline'
     canonicalize([e.type, e.actor, connection]);
     const payloadText = e.payload === undefined ? null : canonicalize(e.payload);
     // payload_sha256 is `payloadDigest(payload)`: the SHA-256 of exactly the text stored in audit_payloads.
-    const data = payloadText === null ? e.data : { ...e.data, payload_sha256: createHash('sha256').update(payloadText, 'utf8').digest('hex') };
+    const data = payloadText === null ? e.data : { ...e.data, payload_sha256: sha256hex(payloadText) };
     return { type: e.type, actor: e.actor, sessionId: sessionId?.toLowerCase() ?? null, connection, dataText: canonicalize(data), payloadText };
   } catch (err) {
     throw invalid('it is not plain JSON', err);

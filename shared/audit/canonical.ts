@@ -15,74 +15,101 @@
  */
 import { HoopError } from '../errors.js';
 
-// A high surrogate not followed by a low one, or a low one not preceded by a high one.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** Returns the canonical JSON text of `value`. @throws HoopError `internal` naming the path of a value JSON cannot carry. */
 export function canonicalize(value: unknown): string {
-  return write(value, '$', 0);
+  try {
+    return write(value, 0);
+  } catch (e) {
+    if (!(e instanceof Refusal)) throw e;
+    throw new HoopError('internal', `cannot canonicalise $${e.path.reverse().join('')}: ${e.what}`, {
+      hint: 'audit data must be plain JSON: finite numbers, strings, booleans, null, arrays and plain objects',
+    });
+  }
 }
 
 /** Whether `value` can be canonicalised (no throw). */
 export function isCanonicalizable(value: unknown): boolean {
   try {
-    canonicalize(value);
+    write(value, 0);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    if (e instanceof Refusal) return false;
+    throw e;
   }
 }
 
 const MAX_DEPTH = 200;
 
-function refuse(path: string, what: string): never {
-  throw new HoopError('internal', `cannot canonicalise ${path}: ${what}`, {
-    hint: 'audit data must be plain JSON: finite numbers, strings, booleans, null, arrays and plain objects',
-  });
+/**
+ * What `write` throws: the path is collected while the refusal unwinds (innermost segment first), so the
+ * common case, a value that can be written, builds no path strings at all.
+ */
+class Refusal {
+  readonly path: string[] = [];
+  constructor(readonly what: string) {}
 }
 
-function writeString(s: string, path: string): string {
-  if (LONE_SURROGATE.test(s)) refuse(path, 'the string holds a lone UTF-16 surrogate');
+/** Adds the segment of the member being written to a refusal on its way out. */
+function within(e: unknown, segment: string): unknown {
+  if (e instanceof Refusal) e.path.push(segment);
+  return e;
+}
+
+// String.prototype.isWellFormed (ES2024, Node 20): false for a lone UTF-16 surrogate (I-JSON, RFC 7493).
+const hasNoLoneSurrogate = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
+function writeString(s: string): string {
+  if (!hasNoLoneSurrogate(s)) throw new Refusal('the string holds a lone UTF-16 surrogate');
   return JSON.stringify(s);
 }
 
-function write(value: unknown, path: string, depth: number): string {
-  if (depth > MAX_DEPTH) refuse(path, `nested deeper than ${MAX_DEPTH}`);
+function write(value: unknown, depth: number): string {
+  if (depth > MAX_DEPTH) throw new Refusal(`nested deeper than ${MAX_DEPTH}`);
   switch (typeof value) {
     case 'string':
-      return writeString(value, path);
+      return writeString(value);
     case 'number':
-      if (!Number.isFinite(value)) refuse(path, `${value} is not a finite number`);
+      if (!Number.isFinite(value)) throw new Refusal(`${value} is not a finite number`);
       // ES Number::toString is the JCS number form; String(-0) is "0".
       return String(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'undefined':
-      return refuse(path, 'undefined');
+      throw new Refusal('undefined');
     case 'object':
       break;
     default:
-      return refuse(path, `a ${typeof value}`);
+      throw new Refusal(`a ${typeof value}`);
   }
   if (value === null) return 'null';
   if (Array.isArray(value)) {
-    const parts: string[] = [];
+    let out = '[';
     for (let i = 0; i < value.length; i++) {
-      // A hole reads as undefined and is refused like one.
-      parts.push(write(value[i], `${path}[${i}]`, depth + 1));
+      if (i > 0) out += ',';
+      try {
+        // A hole reads as undefined and is refused like one.
+        out += write(value[i], depth + 1);
+      } catch (e) {
+        throw within(e, `[${i}]`);
+      }
     }
-    return `[${parts.join(',')}]`;
+    return `${out}]`;
   }
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) {
     const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-    refuse(path, `a ${typeof name === 'string' ? name : 'non-plain object'} (convert it to plain JSON first)`);
+    throw new Refusal(`a ${typeof name === 'string' ? name : 'non-plain object'} (convert it to plain JSON first)`);
   }
   const keys = Object.keys(value).sort();
-  const parts: string[] = [];
-  for (const k of keys) {
-    const childPath = `${path}.${k}`;
-    parts.push(`${writeString(k, childPath)}:${write((value as Record<string, unknown>)[k], childPath, depth + 1)}`);
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (i > 0) out += ',';
+    try {
+      out += `${writeString(k)}:${write((value as Record<string, unknown>)[k], depth + 1)}`;
+    } catch (e) {
+      throw within(e, `.${k}`);
+    }
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
 }

@@ -6,7 +6,7 @@
  * - `prev_hash` of the first record is 64 zeros; every other record carries the `hash` of the one before it.
  * - A checkpoint's `sig` is base64url Ed25519 over `canonicalize({ seq, hash, time })`.
  */
-import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, hash, sign, verify, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { canonicalize } from './canonical.js';
 
@@ -43,26 +43,22 @@ export interface Checkpoint {
   sig: string;
 }
 
-const sha256hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+/** Hex SHA-256 of the UTF-8 bytes of `text` (one-shot `crypto.hash`: no Hash object per call). */
+export const sha256hex = (text: string): string => hash('sha256', text, 'hex');
 
-/** Only the version-1 members, whatever else `r` carries (a stored `hash`, for one). */
-function hashedFields(r: UnhashedRecord): UnhashedRecord {
-  return {
-    v: r.v,
-    seq: r.seq,
-    time: r.time,
-    type: r.type,
-    actor: r.actor,
-    session_id: r.session_id,
-    connection: r.connection,
-    data: r.data,
-    prev_hash: r.prev_hash,
-  };
+/**
+ * The canonical text of the version-1 members of `r` (whatever else it carries, a stored `hash` for one), with
+ * `dataText` as the text of `data`. Written member by member in their canonical order (actor, connection, data,
+ * prev_hash, seq, session_id, time, type, v: sorted by UTF-16 code units), which is what `canonicalize` of the
+ * record gives, without building and sorting an object per record.
+ */
+function recordText(r: Omit<UnhashedRecord, 'data'>, dataText: string): string {
+  return `{"actor":${canonicalize(r.actor)},"connection":${canonicalize(r.connection)},"data":${dataText},"prev_hash":${canonicalize(r.prev_hash)},"seq":${canonicalize(r.seq)},"session_id":${canonicalize(r.session_id)},"time":${canonicalize(r.time)},"type":${canonicalize(r.type)},"v":${canonicalize(r.v)}}`;
 }
 
 /** The canonical text that {@link hashRecord} hashes. */
 export function canonicalRecordText(r: UnhashedRecord): string {
-  return canonicalize(hashedFields(r));
+  return recordText(r, canonicalize(r.data));
 }
 
 /** Hex SHA-256 of the canonical record without `hash`. @throws HoopError when the record holds non-JSON values. */
@@ -75,11 +71,7 @@ export function hashRecord(r: UnhashedRecord): string {
  * text it stores, even if the caller's object changes meanwhile). `dataText` must be `canonicalize(data)`.
  */
 export function hashRecordWithDataText(r: Omit<UnhashedRecord, 'data'>, dataText: string): string {
-  const text = canonicalRecordText({ ...r, data: {} });
-  // `"data":{}` cannot occur inside a JSON string (its quotes would be escaped), and only string or null
-  // members (actor, connection) come before it.
-  const at = text.indexOf('"data":{}');
-  return sha256hex(`${text.slice(0, at + 7)}${dataText}${text.slice(at + 9)}`);
+  return sha256hex(recordText(r, dataText));
 }
 
 /** Hex SHA-256 of a payload's canonical JSON: what a record's `data.payload_sha256` holds. */

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import pg from 'pg';
 import { openDatabase, type Database } from '../../../gateway/store/db.js';
-import { sqlLiteral, sqlRow } from '../../../gateway/store/sql-literal.js';
+import { quoteLiteral, sqlLiteral, sqlRow } from '../../../gateway/store/sql-literal.js';
 import { silentLogger } from '../../../shared/log.js';
 import { freshDatabase, type FreshDatabase } from '../../helpers/pg.js';
 
@@ -28,6 +30,17 @@ describe('sqlLiteral', () => {
     texts.forEach((t, i) => expect(row[`t${i}`]).toBe(t));
     expect(row).toMatchObject({ n: '-42.5', b: true, j: json, z: null });
     expect((row.d as Date).getTime()).toBe(when.getTime());
+  });
+
+  it('quotes any string exactly as libpq does (node-postgres escapeLiteral), and the server reads it back unchanged (property)', async () => {
+    const tricky = fc.constantFrom("'", '\\', "''", '\\\\', "\\'", 'E', ' ', '\n');
+    const text = fc.array(fc.oneof(tricky, fc.string({ unit: 'grapheme' })), { maxLength: 8 }).map((parts) => parts.join(''));
+    fc.assert(fc.property(text, (s) => {
+      expect(quoteLiteral(s)).toBe(pg.escapeLiteral(s));
+    }), { numRuns: 2000 });
+    const samples = fc.sample(text, 200).filter((s) => !s.includes('\u0000'));
+    const [res] = await db.withClient((c) => c.simple(`SELECT ARRAY[${samples.map(sqlLiteral).join(', ')}]::text[] AS a`));
+    expect((res!.rows[0] as { a: string[] }).a).toEqual(samples);
   });
 
   it('renders a VALUES row, and refuses numbers SQL cannot hold', () => {

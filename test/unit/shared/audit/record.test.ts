@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   auditTime, canonicalRecordText, checkpointProblem, GENESIS_HASH, hashRecord, hashRecordAtSeqs, hashRecordWithDataText,
   keysByKid, payloadDigest, signCheckpoint,
@@ -48,6 +49,21 @@ describe('hashRecord', () => {
       expect(at.get(99)).toBe(hashRecord({ ...r, seq: 99 }));
     }
     expect(payloadDigest({ b: 1, a: [2] })).toBe(createHash('sha256').update('{"a":[2],"b":1}').digest('hex'));
+  });
+
+  it('writes the record member by member exactly as canonicalize writes the whole object (property)', () => {
+    const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom('"data":{}', '\\"', '\u2028', 'é😀'));
+    const nullable = fc.option(text, { nil: null });
+    const records = fc.record({
+      v: fc.constant(1 as const), seq: fc.nat(), time: text, type: text, actor: nullable, session_id: nullable, connection: nullable,
+      data: fc.dictionary(text, fc.jsonValue()), prev_hash: text,
+    });
+    fc.assert(fc.property(records, (r) => {
+      const whole = canonicalize({ ...r });
+      expect(canonicalRecordText(r)).toBe(whole);
+      const { data, ...rest } = r;
+      expect(hashRecordWithDataText(rest, canonicalize(data))).toBe(createHash('sha256').update(whole, 'utf8').digest('hex'));
+    }), { numRuns: 500 });
   });
 
   it('formats time with six fractional digits', () => {
