@@ -157,6 +157,22 @@ describe('AuditLog', () => {
     expect((await verifyStoredChain(t.db)).ok).toBe(true);
   });
 
+  it('waits for the chain lock in its one-round-trip append too (the head it wrote is known)', async () => {
+    const log = new AuditLog({ db: t.db, logger: silentLogger, timeoutMs: 300 });
+    await log.append({ type: 'x', actor: null, data: { n: 1 } }); // now the head is known: the next batch is one call
+    const blocker = new pg.Client({ connectionString: t.fresh.url });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
+    const err = await errorOf(log.append({ type: 'x', actor: null, data: { n: 2 } }));
+    expect(isHoopError(err) && err.code).toBe('audit_unavailable');
+    await blocker.query('COMMIT');
+    await blocker.end();
+    expect((await log.append({ type: 'x', actor: null, data: { n: 3 } })).seq).toBeGreaterThan(1);
+    await log.close();
+    expect((await verifyStoredChain(t.db)).ok).toBe(true);
+  });
+
   it('keeps payload digests verifiable after retention prunes the payloads', async () => {
     const clock = steppingClock();
     const log = new AuditLog({ db: t.db, logger: silentLogger, now: clock.now });
