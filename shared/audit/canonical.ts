@@ -32,9 +32,8 @@ export function isCanonicalizable(value: unknown): boolean {
   try {
     write(value, 0);
     return true;
-  } catch (e) {
-    if (e instanceof Refusal) return false;
-    throw e;
+  } catch {
+    return false;
   }
 }
 
