@@ -125,6 +125,16 @@ async function main() {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A crash outside the scenarios' own error handling (an 'error' event nobody listens to, say) must not leave the
+  // gateway, the agent and PostgreSQL running with nobody to stop them.
+  const onCrash = (e) => {
+    log(`the benchmark crashed: ${e?.stack ?? e}`);
+    if (interrupted) return;
+    interrupted = true;
+    void cleanup().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
   const watchdog = setTimeout(() => {
     log(`the benchmark ran longer than ${cfg.watchdogMs / 60_000} min; stopping`);
     void cleanup().finally(() => process.exit(1));
