@@ -1,6 +1,6 @@
 // Reference paths beside hoop's: pgbouncer (when installed) and two plain Node.js relays (--reference).
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -40,13 +40,20 @@ export async function startReferenceRelays(stack) {
 /** pgbouncer in transaction mode in front of the target, when it is installed (a reference column only). */
 export async function startPgbouncer(stack) {
   const port = await freePort();
-  // A directory of its own, not under the stack's (mode 0700): when the benchmark runs as root, pgbouncer runs
-  // as another user and must reach its files and write its log.
+  // pgbouncer refuses to run as root: then it runs as the postgres OS user the embedded server uses, in a
+  // directory of its own (not under the stack's, which that user cannot enter), owned by that user, mode 0700: its
+  // files hold the target's password.
+  let ids = {};
+  if (process.getuid?.() === 0) {
+    const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
+    const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
+    ids = { uid, gid };
+  }
   const dir = await mkdtemp(join(tmpdir(), 'hoop-bench-pgbouncer-'));
-  await chmod(dir, 0o777);
   stack.cleanups.push(['pgbouncer dir', () => rm(dir, { recursive: true, force: true })]);
-  await writeFile(join(dir, 'userlist.txt'), `"${ROLE}" "${stack.password}"\n`, { mode: 0o644 });
-  await writeFile(join(dir, 'pgbouncer.ini'), `[databases]
+  const files = {
+    'userlist.txt': `"${ROLE}" "${stack.password}"\n`,
+    'pgbouncer.ini': `[databases]
 ${TARGET_DB} = host=127.0.0.1 port=${stack.pgPort} dbname=${TARGET_DB} user=${ROLE} password=${stack.password}
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -59,14 +66,13 @@ max_client_conn = 2000
 default_pool_size = 40
 logfile = ${join(dir, 'pgbouncer.log')}
 pidfile = ${join(dir, 'pgbouncer.pid')}
-`, { mode: 0o644 });
-  // pgbouncer refuses to run as root: run it as the postgres OS user the embedded server uses.
-  let ids = {};
-  if (process.getuid?.() === 0) {
-    const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
-    const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
-    ids = { uid, gid };
+`,
+  };
+  for (const [name, text] of Object.entries(files)) {
+    await writeFile(join(dir, name), text, { mode: 0o600 });
+    if (ids.uid !== undefined) await chown(join(dir, name), ids.uid, ids.gid);
   }
+  if (ids.uid !== undefined) await chown(dir, ids.uid, ids.gid);
   const child = spawn('pgbouncer', [join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'ignore', 'pipe'], ...ids });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr = (stderr + d).slice(-2000)));
