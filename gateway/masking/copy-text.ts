@@ -68,6 +68,8 @@ export interface CopyMasker {
    * {@link push} for whole CopyData messages (tag and length included) back to back: returns, in one buffer, a
    * CopyData message for each message in that completes a row, holding the rows it completes. The server's framing
    * is kept (PostgreSQL sends a row per message, and libpq hands a client one message per row).
+   *
+   * It takes `messages` over: the rows are rewritten in it, and what it returns may be a slice of it.
    */
   pushMessages(messages: Buffer): Buffer;
   /** At CopyDone: checks that no row was left unfinished, and returns any bytes still held. */
@@ -393,10 +395,17 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
       const m = maskField(buf, i);
       if (m === UNCHANGED) continue;
       const start = bounds[2 * i] as number;
-      if (w) w.copy(buf, cursor, start);
-      else output.keep(buf, cursor, start);
-      writeField(w ?? output.writer(), m, csv && buf[start] === quote);
-      cursor = bounds[2 * i + 1] as number;
+      const end = bounds[2 * i + 1] as number;
+      const quotedField = csv && buf[start] === quote;
+      if (w) {
+        w.copy(buf, cursor, start);
+        w.until(end); // over the input: the masked value may take the field's own bytes and what was freed before
+        writeField(w, m, quotedField);
+      } else {
+        output.keep(buf, cursor, start);
+        writeField(output.writer(), m, quotedField);
+      }
+      cursor = end;
     }
     if (w) w.copy(buf, cursor, nl + 1);
     else output.keep(buf, cursor, nl + 1);
@@ -546,7 +555,9 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     },
     pushMessages(messages: Buffer): Buffer {
       searched = null;
-      const w = new ByteWriter(messages.length + 64);
+      // Rows are rewritten over the run itself while they only shrink (partial, redact), so no second buffer is
+      // made; a row that grows past the room freed before it moves the output to a buffer of its own.
+      const w = ByteWriter.over(messages);
       const special = csv ? quote : BACKSLASH;
       let nextNewline = -1; // the first newline at or after the current payload, once searched for
       for (let at = 0; at < messages.length; ) {
@@ -566,6 +577,7 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
           if (nextSpecial < from) nextSpecial = indexOrEnd(messages, special, from);
           if (nextNewline === end - 1 && nextSpecial >= end) {
             splitFields(messages, from, end - 1);
+            w.until(from); // this message's header was read
             const header = w.skip(5);
             writeRow(messages, from, end - 1, w);
             writeHeader(w.buffer, header, w.length - header - 1);
@@ -573,6 +585,8 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
             continue;
           }
         }
+        // Rows split across messages, escapes, the header row: rewritten out of place (only here, so rarely).
+        w.detach();
         const header = w.skip(5); // filled in once the payload is written
         output.begin(w, 0);
         feed(messages, from, end);

@@ -40,7 +40,7 @@ const JSONB_VERSION = 1;
  * Masks a string per `action`. Returns `s` itself when nothing changed, null for SQL NULL.
  */
 export function maskString(s: string, action: MaskAction, ctx: MaskContext): string | null {
-  if (action.kind === 'rule') return applyStrategy(action.strategy, s, { hashKey: ctx.hashKey });
+  if (action.kind === 'rule') return applyStrategy(action.strategy, s, ctx);
   const d = detectWhole(s, action.detectors);
   if (d !== null) return applyStrategy(action.strategy, s, { hashKey: ctx.hashKey, detector: d });
   const r = maskEmbedded(s, action.detectors, action.strategy, ctx);

@@ -150,7 +150,8 @@ export class ResultMasker {
   /**
    * The bytes to forward for consecutive CopyData frames (a COPY sends one per row): one buffer of whole CopyData
    * messages, so a batch is masked, recorded and written as one. The frames are usually adjacent in their chunk,
-   * so joining them costs nothing, and the masker reads them in place. Throws HoopError to fail closed.
+   * so joining them costs nothing, and the masker rewrites them in place: the frames' bytes are spent (the caller
+   * forwards what this returns, never the frames). Throws HoopError to fail closed.
    */
   rewriteCopyData(frames: readonly Frame[]): Buffer {
     const messages = wireBytes(frames);

@@ -478,6 +478,37 @@ describe('ByteWriter', () => {
     w.copy(long, 0, 50);
     expect(w.take().toString()).toBe('x'.repeat(50));
   });
+
+  it('over its input: rewrites in place while the output fits below the unread part, then moves to its own buffer', () => {
+    const input = Buffer.from(`keep|${'s'.repeat(20)}|tail-${'t'.repeat(30)}|x|end`);
+    const w = ByteWriter.over(input);
+    w.copy(input, 0, 5); // "keep|" stays where it is
+    w.until(25); // the 20-byte value is read
+    w.utf8('***');
+    w.copy(input, 25, 62); // "|tail-ttt…|" moves down over the freed bytes
+    expect(w.inPlace).toBe(true);
+    w.until(63); // "x" is read; the 5 bytes it grows to fit in the room freed before it
+    w.utf8('XXXXX');
+    w.copy(input, 63, 67);
+    const out = w.take();
+    expect(out.toString()).toBe(`keep|***|tail-${'t'.repeat(30)}|XXXXX|end`);
+    expect(out.buffer).toBe(input.buffer); // no second buffer
+    expect(out.byteOffset).toBe(input.byteOffset);
+
+    const small = Buffer.from('ab|cd');
+    const v = ByteWriter.over(small);
+    v.until(2); // "ab" is read; what replaces it does not fit in place
+    v.utf8('a much longer value');
+    expect(v.inPlace).toBe(false);
+    v.copy(small, 2, 5);
+    expect(v.take().toString()).toBe('a much longer value|cd');
+    expect(small.toString()).toBe('ab|cd'); // the unread bytes were never overwritten
+
+    const bad = ByteWriter.over(Buffer.from('abcdef'));
+    bad.until(4);
+    bad.utf8('zzzz');
+    expect(() => bad.copy(bad.buffer, 2, 6)).toThrow(RangeError); // its bytes 2-3 were overwritten
+  });
 });
 
 describe('COPY masker on CopyData messages', () => {
