@@ -25,6 +25,7 @@ import { decodeCsvField, decodeTextField, encodeCsvField, encodeTextField } from
 import type { CopySyntax } from './copy-fields.js';
 import { typeClassOf } from './type-class.js';
 import type { TypeClass } from './type-class.js';
+import { constantMask, REDACTED } from './strategies.js';
 import { maskText } from './values.js';
 import type { MaskAction, MaskContext } from './values.js';
 
@@ -89,6 +90,7 @@ const CR = 0x0d;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
 const DEFAULT_MAX_ROW = 256 * 1024 * 1024;
+const REDACTED_BYTES = Buffer.from(REDACTED, 'utf8');
 
 function oneByte(name: string, s: string): number {
   const b = Buffer.from(s, 'utf8');
@@ -223,6 +225,8 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     if (a !== null) planned.push(i);
   });
   const active = planned.length > 0;
+  /** Per column: the mask its rule gives every text value (`redact`, `null`), or undefined when it depends on the value. */
+  const constant = actions.map((a, i) => (classes[i] === 'text' && a?.kind === 'rule' ? constantMask(a.strategy) : undefined));
   const masked = new Array<number>(n).fill(0);
   let rows = 0;
   let headerPending = opts.header === true;
@@ -419,13 +423,27 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     if (csv) {
       const quotedField = end > start && buf[start] === quote;
       if (!quotedField && bytesEqual(buf, start, end, nullBytes)) return UNCHANGED; // NULL stays NULL
+      if (!quotedField && constant[i] !== undefined) return constantFor(buf, start, end, i);
       value = quotedField ? decodeCsvField(buf.subarray(start, end), syn).value.toString('utf8') : buf.toString('utf8', start, end);
     } else {
       if (bytesEqual(buf, start, end, nullBytes)) return UNCHANGED;
+      if (!escaped[i] && constant[i] !== undefined) return constantFor(buf, start, end, i);
       value = escaped[i] ? decodeTextField(buf.subarray(start, end)).toString('utf8') : buf.toString('utf8', start, end);
     }
     const m = maskText(value, classes[i] as TypeClass, actions[i] as MaskAction, ctx);
     if (m === value) return UNCHANGED;
+    masked[i] = (masked[i] ?? 0) + 1;
+    return m;
+  }
+
+  /**
+   * The masked value of planned field `i`, whose rule gives every value the same mask, read as it stands (no
+   * escapes, no quotes): the value is compared as bytes, never made a string. As maskText would, a value that
+   * already is the mask stays as it is.
+   */
+  function constantFor(buf: Buffer, start: number, end: number, i: number): string | null | typeof UNCHANGED {
+    const m = constant[i] as string | null;
+    if (m !== null && bytesEqual(buf, start, end, REDACTED_BYTES)) return UNCHANGED;
     masked[i] = (masked[i] ?? 0) + 1;
     return m;
   }

@@ -43,6 +43,16 @@ export function applyStrategy(strategy: MaskStrategy, value: string, ctx: Strate
   }
 }
 
+/**
+ * What {@link applyStrategy} returns for every value under `strategy`, when that does not depend on the value
+ * (`redact`, `null`); undefined when it does.
+ */
+export function constantMask(strategy: MaskStrategy): string | null | undefined {
+  if (strategy === 'redact') return REDACTED;
+  if (strategy === 'null') return null;
+  return undefined;
+}
+
 export interface EmbeddedResult {
   /** The text with each found span masked; null when the strategy is `null` and anything was found. */
   text: string | null;

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyStrategy, maskEmbedded, partialMask, REDACTED } from '../../../../gateway/masking/index.js';
+import { applyStrategy, maskEmbedded, MASK_STRATEGIES, partialMask, REDACTED } from '../../../../gateway/masking/index.js';
+import { constantMask } from '../../../../gateway/masking/strategies.js';
 import type { DetectorName } from '../../../../gateway/masking/index.js';
 
 const key = Buffer.from('k');
@@ -12,6 +13,18 @@ describe('redact and null', () => {
     expect(applyStrategy('redact', v, ctx)).toBe('***');
     expect(REDACTED).toBe('***');
     expect(applyStrategy('null', v, ctx)).toBeNull();
+  });
+});
+
+describe('constantMask', () => {
+  it('is what applyStrategy gives every value, for exactly the strategies that ignore the value', () => {
+    expect(MASK_STRATEGIES.filter((st) => constantMask(st) !== undefined)).toEqual(['redact', 'null']);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (v) => {
+        expect(applyStrategy('redact', v, ctx)).toBe(constantMask('redact'));
+        expect(applyStrategy('null', v, ctx)).toBe(constantMask('null'));
+      }),
+    );
   });
 });
 
