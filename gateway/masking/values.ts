@@ -19,7 +19,7 @@
 import { decodeArray, decodeInteger, decodeNumeric } from './binary-decode.js';
 import { detectWhole, findSpans } from './detectors/index.js';
 import type { DetectorName } from './detectors/index.js';
-import { applyStrategy, maskEmbedded } from './strategies.js';
+import { applyStrategy, constantMask, maskEmbedded, REDACTED } from './strategies.js';
 import type { MaskStrategy } from './strategies.js';
 import { elementClassOf, typeClassOf } from './type-class.js';
 import type { ColumnType, TypeClass } from './type-class.js';
@@ -35,6 +35,8 @@ export interface MaskContext {
 }
 
 const JSONB_VERSION = 1;
+/** The `redact` mask as bytes, shared: callers copy a masked value out, never change it. */
+const REDACTED_BYTES = Buffer.from(REDACTED, 'utf8');
 
 /**
  * Masks a string per `action`. Returns `s` itself when nothing changed, null for SQL NULL.
@@ -155,7 +157,8 @@ export function maskText(s: string, cls: TypeClass, action: MaskAction, ctx: Mas
 }
 
 /**
- * Masks one value of a result column. NULL stays NULL. Returns `raw` itself when nothing changed.
+ * Masks one value of a result column. NULL stays NULL. Returns `raw` itself when nothing changed. A masked value
+ * may be a buffer shared between calls: copy it, do not change it.
  */
 export function maskValue(raw: Buffer | null, column: ColumnType, action: MaskAction, ctx: MaskContext): Buffer | null {
   if (raw === null) return null;
@@ -164,6 +167,12 @@ export function maskValue(raw: Buffer | null, column: ColumnType, action: MaskAc
     if (raw.length === 0 || raw[0] !== JSONB_VERSION) return null; // a version we cannot read: fail closed
     const s = raw.toString('utf8', 1);
     return encodeChanged(raw, s, maskJsonText(s, action, ctx), JSONB_VERSION);
+  }
+  if (cls === 'text' && action.kind === 'rule') {
+    // redact and null give every value the same mask: no need to read the value as a string.
+    const m = constantMask(action.strategy);
+    if (m === null) return null;
+    if (m !== undefined) return raw.equals(REDACTED_BYTES) ? raw : REDACTED_BYTES;
   }
   if (!isTextual(cls)) {
     // Settled without reading the value.

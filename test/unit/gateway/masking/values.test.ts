@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maskText, maskValue, typeClassOf, TypeOid } from '../../../../gateway/masking/index.js';
 import type { ColumnType, DetectorName, MaskAction } from '../../../../gateway/masking/index.js';
@@ -69,6 +70,24 @@ describe('maskValue: text-like types', () => {
 
   it('a column marked textLike (citext, enums) is masked as text', () => {
     expect(str(maskValue(b('alice@example.com'), col(99999, 1, true), rule('partial'), ctx))).toBe('a***@example.com');
+  });
+});
+
+describe('maskValue: redact and null on text, read without a string', () => {
+  it('gives what masking the value as a string gives, in both formats, the mask itself included', () => {
+    const value = fc.oneof(fc.constantFrom('***', '', '**', '****', '\u00e9'), fc.string({ unit: 'binary' }));
+    const bytes = fc.oneof(value.map((v) => b(v)), fc.uint8Array({ maxLength: 8 }).map((u) => Buffer.from(u))); // invalid UTF-8 too
+    fc.assert(
+      fc.property(bytes, fc.constantFrom<'redact' | 'null'>('redact', 'null'), fc.constantFrom<0 | 1>(0, 1), fc.constantFrom(TypeOid.text, TypeOid.varchar), (raw, strategy, format, typeOid) => {
+        const s = raw.toString('utf8');
+        const expected = maskText(s, 'text', rule(strategy), ctx);
+        const out = maskValue(raw, col(typeOid, format), rule(strategy), ctx);
+        if (expected === null) expect(out).toBeNull();
+        else if (expected === s) expect(out).toBe(raw); // unchanged: the same buffer, forwarded as it came
+        else expect(str(out)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
