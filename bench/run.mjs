@@ -16,7 +16,8 @@ import { performance } from 'node:perf_hooks';
 import { clearTimeout } from 'node:timers';
 import { snapshotBuild } from './lib/build.mjs';
 import { startStack } from './lib/stack.mjs';
-import { loadAverage, log, onPath } from './lib/util.mjs';
+import { loadAverage, log, onPath, round } from './lib/util.mjs';
+import { readHostCpu, stealShare } from './lib/cpu.mjs';
 import { machineInfo, reportMarkdown } from './lib/report.mjs';
 import { components } from './scenarios/components.mjs';
 import { connectSetup } from './scenarios/connect.mjs';
@@ -159,6 +160,7 @@ async function main() {
       log(`scenario ${name}`);
       const t0 = performance.now();
       const load1 = [loadAverage()[0]];
+      const host = readHostCpu();
       let s;
       try {
         for (const [what, pid] of [['agent', stack.agentPid], ['gateway', stack.gatewayPid]]) {
@@ -174,7 +176,8 @@ async function main() {
         s = { title: name, rows: [], error: e.message };
       }
       load1.push(loadAverage()[0]);
-      result.scenarios.push({ name, ...s, load1, seconds: Math.round((performance.now() - t0) / 100) / 10 });
+      const steal = stealShare(host, readHostCpu());
+      result.scenarios.push({ name, ...s, load1, ...(steal === undefined ? {} : { host_steal: round(steal, 4) }), seconds: Math.round((performance.now() - t0) / 100) / 10 });
     }
   } catch (e) {
     failed = true;

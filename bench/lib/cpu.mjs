@@ -19,6 +19,27 @@ export const CPU_CLASSES = ['gateway', 'agent', 'reference relays', 'pgbouncer',
 
 export const cpuMeterAvailable = existsSync('/proc/self/stat');
 
+/**
+ * The machine's CPU time so far, from the first line of /proc/stat (seconds, all cores): `steal` is time the
+ * hypervisor gave this VM's virtual CPUs to someone else, `total` all of it (steal included). Null off Linux.
+ */
+export function readHostCpu() {
+  try {
+    const f = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user)
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { steal: (f[7] ?? 0) / TICKS, total: total / TICKS };
+  } catch {
+    return null;
+  }
+}
+
+/** The share of the machine's CPU time the host took between two readHostCpu() readings, or undefined. */
+export function stealShare(before, after) {
+  if (!before || !after || after.total <= before.total) return undefined;
+  return (after.steal - before.steal) / (after.total - before.total);
+}
+
 /** utime + stime in seconds, and the process name (comm), of one pid; null when it is gone. */
 function readStat(pid) {
   try {
@@ -89,6 +110,7 @@ export function startCpuMeter(stack) {
   };
   const started = performance.now();
   const own = process.cpuUsage();
+  const host = readHostCpu();
   sample(true);
   const timer = setInterval(() => sample(false), PERIOD_MS);
   return {
@@ -97,7 +119,7 @@ export function startCpuMeter(stack) {
       sample(false);
       const u = process.cpuUsage(own);
       totals['benchmark process'] = (u.user + u.system) / 1e6;
-      return { wall_s: (performance.now() - started) / 1000, seconds: totals };
+      return { wall_s: (performance.now() - started) / 1000, seconds: totals, steal: stealShare(host, readHostCpu()) };
     },
   };
 }
@@ -112,7 +134,7 @@ export function perUnit(meter, units) {
     us[cls] = (s * 1e6) / units;
     total += s;
   }
-  return { us, total_us: (total * 1e6) / units, cores: total / meter.wall_s };
+  return { us, total_us: (total * 1e6) / units, cores: total / meter.wall_s, steal: meter.steal };
 }
 
 /**
@@ -125,15 +147,17 @@ export function cpuTable(title, unit, byPath) {
   // Classes that spent at least 1 % of some path's total.
   const classes = CPU_CLASSES.filter((c) => paths.some((p) => byPath[p].some((r) => r && (r.us[c] ?? 0) >= 0.01 * r.total_us)));
   const us = (x) => fmt(x, '', Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2);
+  const stealOf = (rounds) => rounds.map((r) => (r.steal === undefined ? '—' : `${(r.steal * 100).toFixed(1)}`)).join(', ');
   const lines = [
-    `${title} (CPU µs per ${unit}, median of rounds, read from /proc; "cores" is the average number of cores busy)`, '',
-    `| path | ${classes.join(' | ')} | total | cores |`,
-    `|---|${classes.map(() => '---:').join('|')}|---:|---:|`,
+    `${title} (CPU µs per ${unit}, median of rounds, read from /proc; "cores" is the average number of cores busy;`
+      + ' "host steal" is the share of the machine\'s CPU time the hypervisor gave to other guests, per round, in %)', '',
+    `| path | ${classes.join(' | ')} | total | cores | host steal |`,
+    `|---|${classes.map(() => '---:').join('|')}|---:|---:|---|`,
   ];
   for (const p of paths) {
     const rounds = byPath[p].filter(Boolean);
     const cols = classes.map((c) => us(median(rounds.map((r) => r.us[c] ?? 0))));
-    lines.push(`| ${p} | ${cols.join(' | ')} | ${us(median(rounds.map((r) => r.total_us)))} | ${fmt(median(rounds.map((r) => r.cores)), '', 2)} |`);
+    lines.push(`| ${p} | ${cols.join(' | ')} | ${us(median(rounds.map((r) => r.total_us)))} | ${fmt(median(rounds.map((r) => r.cores)), '', 2)} | ${stealOf(rounds)} |`);
   }
   lines.push('');
   return lines;

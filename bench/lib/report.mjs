@@ -53,7 +53,10 @@ export function scenarioMarkdown(s) {
     }
   }
   if (s.extra?.length) out.push('', ...s.extra);
-  if (s.load1 !== undefined) out.push('', `Load average (1 min) during this scenario: ${s.load1.join(' → ')}.`);
+  if (s.load1 !== undefined) {
+    const steal = s.host_steal === undefined ? '' : ` Host steal (CPU time the hypervisor gave to other guests): ${(s.host_steal * 100).toFixed(1)} %.`;
+    out.push('', `Load average (1 min) during this scenario: ${s.load1.join(' → ')}.${steal}`);
+  }
   out.push('');
   return out.join('\n');
 }
