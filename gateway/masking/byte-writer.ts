@@ -31,10 +31,10 @@ export class ByteWriter {
   #inPlace = false;
   #limit = 0;
 
-  /** `capacity`: the size to start with (and to start over with after {@link take}). */
+  /** `capacity`: the size to start with (and to start over with after {@link take}), made at the first write. */
   constructor(capacity = 1024) {
     this.#capacity = Math.max(capacity, 16);
-    this.#buf = Buffer.allocUnsafe(this.#capacity);
+    this.#buf = EMPTY;
   }
 
   /**

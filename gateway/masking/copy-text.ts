@@ -25,7 +25,7 @@ import { decodeCsvField, decodeTextField, encodeCsvField, encodeTextField } from
 import type { CopySyntax } from './copy-fields.js';
 import { typeClassOf } from './type-class.js';
 import type { TypeClass } from './type-class.js';
-import { constantMask, REDACTED } from './strategies.js';
+import { constantMask, REDACTED_BYTES } from './strategies.js';
 import { maskText } from './values.js';
 import type { MaskAction, MaskContext } from './values.js';
 
@@ -90,7 +90,6 @@ const CR = 0x0d;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
 const DEFAULT_MAX_ROW = 256 * 1024 * 1024;
-const REDACTED_BYTES = Buffer.from(REDACTED, 'utf8');
 
 function oneByte(name: string, s: string): number {
   const b = Buffer.from(s, 'utf8');

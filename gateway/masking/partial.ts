@@ -19,6 +19,8 @@ import { detectWhole } from './detectors/index.js';
 import type { DetectorName } from './detectors/index.js';
 
 export const REDACTED = '***';
+/** {@link REDACTED} as UTF-8, shared: never change it. */
+export const REDACTED_BYTES: Buffer = Buffer.from(REDACTED, 'utf8');
 
 /** Masks every digit but the last `keep`; other characters stay. */
 function keepLastDigits(s: string, keep: number): string {

@@ -13,7 +13,7 @@ import { findSpans } from './detectors/index.js';
 import type { DetectorName } from './detectors/index.js';
 import { partialMask, REDACTED } from './partial.js';
 
-export { REDACTED } from './partial.js';
+export { REDACTED, REDACTED_BYTES } from './partial.js';
 
 export const MASK_STRATEGIES = ['redact', 'partial', 'hash', 'null'] as const;
 export type MaskStrategy = (typeof MASK_STRATEGIES)[number];

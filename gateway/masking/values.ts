@@ -19,7 +19,7 @@
 import { decodeArray, decodeInteger, decodeNumeric } from './binary-decode.js';
 import { detectWhole, findSpans } from './detectors/index.js';
 import type { DetectorName } from './detectors/index.js';
-import { applyStrategy, constantMask, maskEmbedded, REDACTED } from './strategies.js';
+import { applyStrategy, constantMask, maskEmbedded, REDACTED_BYTES } from './strategies.js';
 import type { MaskStrategy } from './strategies.js';
 import { elementClassOf, typeClassOf } from './type-class.js';
 import type { ColumnType, TypeClass } from './type-class.js';
@@ -35,8 +35,6 @@ export interface MaskContext {
 }
 
 const JSONB_VERSION = 1;
-/** The `redact` mask as bytes, shared: callers copy a masked value out, never change it. */
-const REDACTED_BYTES = Buffer.from(REDACTED, 'utf8');
 
 /**
  * Masks a string per `action`. Returns `s` itself when nothing changed, null for SQL NULL.
