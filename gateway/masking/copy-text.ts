@@ -26,6 +26,7 @@ import type { CopySyntax } from './copy-fields.js';
 import { typeClassOf } from './type-class.js';
 import type { TypeClass } from './type-class.js';
 import { constantMask, REDACTED_BYTES } from './strategies.js';
+import { isGenericAscii } from './partial.js';
 import { maskText } from './values.js';
 import type { MaskAction, MaskContext } from './values.js';
 
@@ -84,11 +85,15 @@ export interface CopyMasker {
 const EMPTY: Buffer = Buffer.alloc(0);
 /** What maskField returns for a value that stays as it is (null means SQL NULL). */
 const UNCHANGED = Symbol('unchanged');
+/** What maskField returns for a `partial` value of the generic shape, read as bytes: see {@link genericCore}. */
+const GENERIC = Symbol('generic');
 const COPY_DATA = 0x64; // 'd'
 const NL = 0x0a;
 const CR = 0x0d;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
+const SPACE = 0x20;
+const STAR = 0x2a;
 const DEFAULT_MAX_ROW = 256 * 1024 * 1024;
 
 function oneByte(name: string, s: string): number {
@@ -226,6 +231,11 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   const active = planned.length > 0;
   /** Per column: the mask its rule gives every text value (`redact`, `null`), or undefined when it depends on the value. */
   const constant = actions.map((a, i) => (classes[i] === 'text' && a?.kind === 'rule' ? constantMask(a.strategy) : undefined));
+  /**
+   * Per column: whether a `partial` rule may mask its values as bytes (text format, a text column; not with a `*`
+   * delimiter, which the mask would have to escape).
+   */
+  const partialBytes = actions.map((a, i) => !csv && delimiter !== STAR && classes[i] === 'text' && a?.kind === 'rule' && a.strategy === 'partial');
   const masked = new Array<number>(n).fill(0);
   let rows = 0;
   let headerPending = opts.header === true;
@@ -241,6 +251,9 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   const bounds = new Array<number>(2 * n).fill(0);
   const escaped = new Uint8Array(n);
   let fieldCount = 0;
+  /** Set by maskField when it returns GENERIC: the value's core (its surrounding spaces excluded). */
+  let genericFrom = 0;
+  let genericTo = 0;
 
   /** Index of the next row end in `chunk[from, to)`, or -1; keeps csv quote state across calls (for a carried row). */
   function rowEnd(chunk: Buffer, from: number, to: number): number {
@@ -397,6 +410,10 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     for (const i of planned) {
       const m = maskField(buf, i);
       if (m === UNCHANGED) continue;
+      if (m === GENERIC) {
+        cursor = writeGeneric(buf, cursor, w);
+        continue;
+      }
       const start = bounds[2 * i] as number;
       const end = bounds[2 * i + 1] as number;
       const quotedField = csv && buf[start] === quote;
@@ -415,7 +432,7 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   }
 
   /** The masked value of planned field `i` of the row just scanned, or UNCHANGED; counts what it masks. */
-  function maskField(buf: Buffer, i: number): string | null | typeof UNCHANGED {
+  function maskField(buf: Buffer, i: number): string | null | typeof UNCHANGED | typeof GENERIC {
     const start = bounds[2 * i] as number;
     const end = bounds[2 * i + 1] as number;
     let value: string;
@@ -427,6 +444,11 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     } else {
       if (bytesEqual(buf, start, end, nullBytes)) return UNCHANGED;
       if (!escaped[i] && constant[i] !== undefined) return constantFor(buf, start, end, i);
+      if (!escaped[i] && partialBytes[i] && genericCore(buf, start, end)) {
+        if (genericUnchanged(buf)) return UNCHANGED;
+        masked[i] = (masked[i] ?? 0) + 1;
+        return GENERIC;
+      }
       value = escaped[i] ? decodeTextField(buf.subarray(start, end)).toString('utf8') : buf.toString('utf8', start, end);
     }
     const m = maskText(value, classes[i] as TypeClass, actions[i] as MaskAction, ctx);
@@ -445,6 +467,49 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     if (m !== null && bytesEqual(buf, start, end, REDACTED_BYTES)) return UNCHANGED;
     masked[i] = (masked[i] ?? 0) + 1;
     return m;
+  }
+
+  /**
+   * Whether `partial` gives the field `buf[start, end)` the generic shape, judged on its bytes (isGenericAscii);
+   * if so, its core's bounds are left in genericFrom and genericTo. An empty core (a value of spaces) is not
+   * masked, so it takes the string path, which leaves it as it is.
+   */
+  function genericCore(buf: Buffer, start: number, end: number): boolean {
+    let from = start;
+    while (from < end && buf[from] === SPACE) from++;
+    let to = end;
+    while (to > from && buf[to - 1] === SPACE) to--;
+    if (from === to || !isGenericAscii(buf, from, to)) return false;
+    genericFrom = from;
+    genericTo = to;
+    return true;
+  }
+
+  /** Whether the generic core found last already reads as its mask (`***`, or `x***y`), as maskText would see it. */
+  function genericUnchanged(buf: Buffer): boolean {
+    const len = genericTo - genericFrom;
+    const stars = len === 5 ? genericFrom + 1 : len === 3 ? genericFrom : -1;
+    return stars >= 0 && buf[stars] === STAR && buf[stars + 1] === STAR && buf[stars + 2] === STAR;
+  }
+
+  /**
+   * Writes the generic `partial` mask of the core found last, from `cursor` on: the bytes up to the core's first
+   * character (kept when the core is longer than four), then `***`; returns the new cursor, where the kept bytes
+   * resume (the last character and the trailing spaces). Into `w`, or into the push's output when `w` is null.
+   */
+  function writeGeneric(buf: Buffer, cursor: number, w: ByteWriter | null): number {
+    const long = genericTo - genericFrom > 4;
+    const keepTo = long ? genericFrom + 1 : genericFrom;
+    const resume = long ? genericTo - 1 : genericTo;
+    if (w) {
+      w.copy(buf, cursor, keepTo);
+      w.until(resume);
+      w.copy(REDACTED_BYTES, 0, REDACTED_BYTES.length);
+    } else {
+      output.keep(buf, cursor, keepTo);
+      output.writer().copy(REDACTED_BYTES, 0, REDACTED_BYTES.length);
+    }
+    return resume;
   }
 
   /** Writes a masked value as a field, escaped (text) or quoted (csv) exactly as encodeTextField/encodeCsvField would. */

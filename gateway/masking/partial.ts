@@ -14,7 +14,7 @@
  * keeps its first and last character around a fixed `***`, which hides the length; 4 characters or fewer become
  * `***`. Surrounding whitespace (`char(n)` padding) is kept as it was.
  */
-import { isAlnum, isDigit, skipSpace, trimSpaceEnd } from './detectors/chars.js';
+import { isAlnum, isAlpha, isDigit, skipSpace, trimSpaceEnd } from './detectors/chars.js';
 import { detectWhole } from './detectors/index.js';
 import type { DetectorName } from './detectors/index.js';
 
@@ -104,6 +104,34 @@ function looksLikeEmail(s: string): boolean {
   if (dot <= at + 1 || s.endsWith('.')) return false;
   for (const ch of s) if (NOT_IN_ADDRESS.has(ch)) return false;
   return true;
+}
+
+/** Characters a card number, an SSN or a phone number may hold: digits, space, `+ ( ) - .`. */
+function isNumberish(c: number): boolean {
+  return isDigit(c) || c === 32 || c === 43 || c === 40 || c === 41 || c === 45 || c === 46;
+}
+
+/**
+ * Whether {@link partialMask} (with no detector given) gives the value whose trimmed core is `b[from, to)` the
+ * generic shape, `first***last` or `***`, judged on its bytes without decoding them: true only when the core is
+ * printable ASCII (so a byte is a character), and not one of the shapes partialMask keeps:
+ * - email (and anything email-like) needs an `@`;
+ * - card numbers, SSNs and phone numbers hold nothing but digits, spaces and `+ ( ) - .`;
+ * - an IBAN is 15-42 characters and starts with two letters and two digits.
+ * A secret takes the generic shape too. False means "read it as a string", never "it is not generic": a COPY of
+ * a million hex digests, ids or names is masked without a string per value (the string path is the reference,
+ * and property tests hold this to it).
+ */
+export function isGenericAscii(b: Uint8Array, from: number, to: number): boolean {
+  let numberish = true;
+  for (let i = from; i < to; i++) {
+    const c = b[i] as number;
+    if (c < 0x20 || c > 0x7e || c === 0x40) return false;
+    if (numberish && !isNumberish(c)) numberish = false;
+  }
+  if (numberish) return false;
+  const len = to - from;
+  return !(len >= 15 && len <= 42 && isAlpha(b[from] as number) && isAlpha(b[from + 1] as number) && isDigit(b[from + 2] as number) && isDigit(b[from + 3] as number));
 }
 
 function shapeOf(core: string, detector: DetectorName | undefined): DetectorName | 'other' {

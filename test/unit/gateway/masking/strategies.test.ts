@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyStrategy, maskEmbedded, MASK_STRATEGIES, partialMask, REDACTED } from '../../../../gateway/masking/index.js';
 import { constantMask } from '../../../../gateway/masking/strategies.js';
+import { isGenericAscii } from '../../../../gateway/masking/partial.js';
 import type { DetectorName } from '../../../../gateway/masking/index.js';
 
 const key = Buffer.from('k');
@@ -81,6 +82,46 @@ describe('partial on values of no known shape', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('isGenericAscii (partial judged on bytes)', () => {
+  /** partialMask's generic shape for an ASCII core: first and last character around `***`, or `***`. */
+  const generic = (core: string): string => (core.length <= 4 ? REDACTED : `${core[0] ?? ''}${REDACTED}${core.at(-1) ?? ''}`);
+  const judged = (core: string): boolean => {
+    const b = Buffer.from(core, 'latin1');
+    return isGenericAscii(b, 0, b.length);
+  };
+  // Valid values of every shape partialMask keeps, in the layouts the detectors accept (a lower-case IBAN too).
+  const shaped = [
+    'DE89370400440532013000', 'DE89 3704 0044 0532 0130 00', 'gb82west12345698765432', 'GB82 WEST 1234 5698 7654 32',
+    '4242 4242 4242 4242', '4242424242424242', '378282246310005', '123-45-6789', '+1 415-555-0100', '(415) 555-0100',
+    '415.555.0100', '+44 (0)20 7946 0958', '020 7946 0958', 'alice@example.com', 'a@b.co', 'x@y',
+  ];
+
+  it('says generic only where partialMask gives the generic shape', () => {
+    const alphabet = fc.constantFrom(...'0123456789 -+().@*abcxyzDEGBWST_~'.split(''));
+    const core = fc.oneof(
+      fc.constantFrom(...shaped),
+      fc.array(alphabet, { minLength: 1, maxLength: 30 }).map((a) => a.join('')),
+      // Shaped values with one character changed: a letter in a card number, a digit in a name.
+      fc.tuple(fc.constantFrom(...shaped), fc.nat(), alphabet).map(([v, i, c]) => v.slice(0, i % v.length) + c + v.slice((i % v.length) + 1)),
+    ).filter((c) => c.trim() === c && c !== '');
+    fc.assert(
+      fc.property(core, (c) => {
+        if (judged(c)) expect(partialMask(c)).toBe(generic(c));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('takes hex digests, ids and names as generic, and no shaped value or non-printable byte', () => {
+    for (const v of ['c4ca4238a0b923820dcc509a6f75849b', 'ord_3kx9a', 'Alice Smith', 'a***b', 'x', 'Hello, world']) {
+      expect(judged(v)).toBe(true);
+      expect(partialMask(v)).toBe(generic(v));
+    }
+    for (const v of shaped) expect(judged(v)).toBe(false);
+    for (const v of ['1234', '2024-01-05', 'Zoë', 'a\tb', 'del\x7f']) expect(judged(v)).toBe(false);
   });
 });
 
