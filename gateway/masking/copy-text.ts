@@ -26,7 +26,7 @@ import type { CopySyntax } from './copy-fields.js';
 import { typeClassOf } from './type-class.js';
 import type { TypeClass } from './type-class.js';
 import { constantMask, REDACTED_BYTES } from './strategies.js';
-import { isGenericAscii } from './partial.js';
+import { genericAsciiCore, genericCore, genericCoreMasked } from './partial.js';
 import { maskText } from './values.js';
 import type { MaskAction, MaskContext } from './values.js';
 
@@ -85,7 +85,7 @@ export interface CopyMasker {
 const EMPTY: Buffer = Buffer.alloc(0);
 /** What maskField returns for a value that stays as it is (null means SQL NULL). */
 const UNCHANGED = Symbol('unchanged');
-/** What maskField returns for a `partial` value of the generic shape, read as bytes: see {@link genericCore}. */
+/** What maskField returns for a `partial` value of the generic shape, read as bytes (its core in `genericCore`). */
 const GENERIC = Symbol('generic');
 const COPY_DATA = 0x64; // 'd'
 const NL = 0x0a;
@@ -251,9 +251,6 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   const bounds = new Array<number>(2 * n).fill(0);
   const escaped = new Uint8Array(n);
   let fieldCount = 0;
-  /** Set by maskField when it returns GENERIC: the value's core (its surrounding spaces excluded). */
-  let genericFrom = 0;
-  let genericTo = 0;
 
   /** Index of the next row end in `chunk[from, to)`, or -1; keeps csv quote state across calls (for a carried row). */
   function rowEnd(chunk: Buffer, from: number, to: number): number {
@@ -444,8 +441,8 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     } else {
       if (bytesEqual(buf, start, end, nullBytes)) return UNCHANGED;
       if (!escaped[i] && constant[i] !== undefined) return constantFor(buf, start, end, i);
-      if (!escaped[i] && partialBytes[i] && genericCore(buf, start, end)) {
-        if (genericUnchanged(buf)) return UNCHANGED;
+      if (!escaped[i] && partialBytes[i] && genericAsciiCore(buf, start, end)) {
+        if (genericCoreMasked(buf)) return UNCHANGED;
         masked[i] = (masked[i] ?? 0) + 1;
         return GENERIC;
       }
@@ -470,37 +467,15 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   }
 
   /**
-   * Whether `partial` gives the field `buf[start, end)` the generic shape, judged on its bytes (isGenericAscii);
-   * if so, its core's bounds are left in genericFrom and genericTo. An empty core (a value of spaces) is not
-   * masked, so it takes the string path, which leaves it as it is.
-   */
-  function genericCore(buf: Buffer, start: number, end: number): boolean {
-    let from = start;
-    while (from < end && buf[from] === SPACE) from++;
-    let to = end;
-    while (to > from && buf[to - 1] === SPACE) to--;
-    if (from === to || !isGenericAscii(buf, from, to)) return false;
-    genericFrom = from;
-    genericTo = to;
-    return true;
-  }
-
-  /** Whether the generic core found last already reads as its mask (`***`, or `x***y`), as maskText would see it. */
-  function genericUnchanged(buf: Buffer): boolean {
-    const len = genericTo - genericFrom;
-    const stars = len === 5 ? genericFrom + 1 : len === 3 ? genericFrom : -1;
-    return stars >= 0 && buf[stars] === STAR && buf[stars + 1] === STAR && buf[stars + 2] === STAR;
-  }
-
-  /**
    * Writes the generic `partial` mask of the core found last, from `cursor` on: the bytes up to the core's first
    * character (kept when the core is longer than four), then `***`; returns the new cursor, where the kept bytes
    * resume (the last character and the trailing spaces). Into `w`, or into the push's output when `w` is null.
    */
   function writeGeneric(buf: Buffer, cursor: number, w: ByteWriter | null): number {
-    const long = genericTo - genericFrom > 4;
-    const keepTo = long ? genericFrom + 1 : genericFrom;
-    const resume = long ? genericTo - 1 : genericTo;
+    const { from, to } = genericCore;
+    const long = to - from > 4;
+    const keepTo = long ? from + 1 : from;
+    const resume = long ? to - 1 : to;
     if (w) {
       w.copy(buf, cursor, keepTo);
       w.until(resume);

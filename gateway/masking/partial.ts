@@ -106,10 +106,15 @@ function looksLikeEmail(s: string): boolean {
   return true;
 }
 
-/** Characters a card number, an SSN or a phone number may hold: digits, space, `+ ( ) - .`. */
-function isNumberish(c: number): boolean {
-  return isDigit(c) || c === 32 || c === 43 || c === 40 || c === 41 || c === 45 || c === 46;
-}
+/** For {@link isGenericAscii}, per byte: printable ASCII, and whether a card number, SSN or phone may hold it. */
+const OTHER = 0;
+const NUMBERISH = 1;
+const UNFIT = 2;
+const BYTE_KIND = new Uint8Array(256).fill(UNFIT);
+for (let c = 0x20; c <= 0x7e; c++) BYTE_KIND[c] = OTHER;
+// Digits, space and `+ ( ) - .`: all a card number, an SSN or a phone number is made of.
+for (const c of '0123456789 +()-.') BYTE_KIND[c.charCodeAt(0)] = NUMBERISH;
+BYTE_KIND[0x40] = UNFIT; // `@`: an address, maybe
 
 /**
  * Whether {@link partialMask} (with no detector given) gives the value whose trimmed core is `b[from, to)` the
@@ -123,15 +128,61 @@ function isNumberish(c: number): boolean {
  * and property tests hold this to it).
  */
 export function isGenericAscii(b: Uint8Array, from: number, to: number): boolean {
-  let numberish = true;
+  let numberish = NUMBERISH;
   for (let i = from; i < to; i++) {
-    const c = b[i] as number;
-    if (c < 0x20 || c > 0x7e || c === 0x40) return false;
-    if (numberish && !isNumberish(c)) numberish = false;
+    const kind = BYTE_KIND[b[i] as number] as number;
+    if (kind === UNFIT) return false;
+    numberish &= kind;
   }
-  if (numberish) return false;
+  if (numberish === NUMBERISH) return false;
   const len = to - from;
   return !(len >= 15 && len <= 42 && isAlpha(b[from] as number) && isAlpha(b[from + 1] as number) && isDigit(b[from + 2] as number) && isDigit(b[from + 3] as number));
+}
+
+/** The core (surrounding spaces excluded) of the value {@link genericAsciiCore} last said yes to. */
+export const genericCore = { from: 0, to: 0 };
+
+/**
+ * Whether `partial` gives the value `b[start, end)` the generic shape, judged on its bytes ({@link isGenericAscii});
+ * if so, its core's bounds are left in {@link genericCore}. A value of spaces only is not masked, so it gets a no.
+ */
+export function genericAsciiCore(b: Uint8Array, start: number, end: number): boolean {
+  let from = start;
+  while (from < end && b[from] === 0x20) from++;
+  let to = end;
+  while (to > from && b[to - 1] === 0x20) to--;
+  if (from === to || !isGenericAscii(b, from, to)) return false;
+  genericCore.from = from;
+  genericCore.to = to;
+  return true;
+}
+
+/** Whether the core {@link genericAsciiCore} found last already reads as its mask (`***`, or `x***y`). */
+export function genericCoreMasked(b: Uint8Array): boolean {
+  const { from, to } = genericCore;
+  const stars = to - from === 5 ? from + 1 : to - from === 3 ? from : -1;
+  return stars >= 0 && b[stars] === 0x2a && b[stars + 1] === 0x2a && b[stars + 2] === 0x2a;
+}
+
+/**
+ * `partial` of a value {@link genericAsciiCore} said yes to, as bytes: the same as {@link partialMask} on its text.
+ * Returns `raw` itself when it already reads as its mask.
+ */
+export function partialGenericBytes(raw: Buffer): Buffer {
+  if (genericCoreMasked(raw)) return raw;
+  const { from, to } = genericCore;
+  const long = to - from > 4;
+  const keepTo = long ? from + 1 : from;
+  const resume = long ? to - 1 : to;
+  const out = Buffer.allocUnsafe(keepTo + 3 + raw.length - resume);
+  // A few bytes each side: loops, cheaper than Buffer.copy's checks.
+  let w = 0;
+  for (let i = 0; i < keepTo; i++) out[w++] = raw[i] as number;
+  out[w++] = 0x2a;
+  out[w++] = 0x2a;
+  out[w++] = 0x2a;
+  for (let i = resume; i < raw.length; i++) out[w++] = raw[i] as number;
+  return out;
 }
 
 function shapeOf(core: string, detector: DetectorName | undefined): DetectorName | 'other' {

@@ -20,6 +20,7 @@ import { decodeArray, decodeInteger, decodeNumeric } from './binary-decode.js';
 import { detectWhole, findSpans } from './detectors/index.js';
 import type { DetectorName } from './detectors/index.js';
 import { applyStrategy, constantMask, maskEmbedded, REDACTED_BYTES } from './strategies.js';
+import { genericAsciiCore, partialGenericBytes } from './partial.js';
 import type { MaskStrategy } from './strategies.js';
 import { elementClassOf, typeClassOf } from './type-class.js';
 import type { ColumnType, TypeClass } from './type-class.js';
@@ -171,6 +172,8 @@ export function maskValue(raw: Buffer | null, column: ColumnType, action: MaskAc
     const m = constantMask(action.strategy);
     if (m === null) return null;
     if (m !== undefined) return raw.equals(REDACTED_BYTES) ? raw : REDACTED_BYTES;
+    // partial of an id, a digest or a name: first and last character around ***, found on the bytes.
+    if (action.strategy === 'partial' && genericAsciiCore(raw, 0, raw.length)) return partialGenericBytes(raw);
   }
   if (!isTextual(cls)) {
     // Settled without reading the value.

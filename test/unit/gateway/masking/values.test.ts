@@ -91,6 +91,28 @@ describe('maskValue: redact and null on text, read without a string', () => {
   });
 });
 
+describe('maskValue: partial on text, read as bytes where it can', () => {
+  it('gives what masking the value as a string gives, spaces, shaped values and the mask itself included', () => {
+    const ascii = fc.array(fc.constantFrom(...'0123456789 -+().@*abxyzDEGB_'.split('')), { maxLength: 30 }).map((a) => a.join(''));
+    const value = fc.oneof(
+      fc.constantFrom('***', 'a***b', ' c4ca4238a0b923820dcc509a6f75849b ', 'ab', 'DE89 3704 0044 0532 0130 00', 'gb82west12345698765432', '4242 4242 4242 4242', '+1 415-555-0100', 'alice@example.com', 'Zo\u00eb'),
+      ascii,
+      fc.string({ unit: 'binary' }),
+    );
+    const bytes = fc.oneof(value.map((v) => b(v)), fc.uint8Array({ maxLength: 8 }).map((u) => Buffer.from(u))); // invalid UTF-8 too
+    fc.assert(
+      fc.property(bytes, fc.constantFrom<0 | 1>(0, 1), fc.constantFrom(TypeOid.text, TypeOid.varchar), (raw, format, typeOid) => {
+        const s = raw.toString('utf8');
+        const expected = maskText(s, 'text', rule('partial'), ctx);
+        const out = maskValue(raw, col(typeOid, format), rule('partial'), ctx);
+        if (expected === s) expect(out).toBe(raw); // unchanged: the same buffer, forwarded as it came
+        else expect(str(out)).toBe(expected);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe('maskValue: json and jsonb stay valid JSON', () => {
   it.each([
     ['{"email":"alice@example.com"}', rule('redact'), '"***"'],
