@@ -92,7 +92,6 @@ const NL = 0x0a;
 const CR = 0x0d;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
-const SPACE = 0x20;
 const STAR = 0x2a;
 const DEFAULT_MAX_ROW = 256 * 1024 * 1024;
 
