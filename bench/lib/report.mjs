@@ -32,6 +32,12 @@ export function machineLine(m) {
 
 const verdict = (p) => (p === null || p === undefined ? '' : p ? 'pass' : '**miss**');
 
+/**
+ * A ratio as it was recorded (rounded to 3 decimals): with 2 decimals when that is exact, else 3, so a median of
+ * 0.598 never reads as 0.60 beside a missed "≥ 0.60" target.
+ */
+const ratioText = (x) => fmt(x, '', x < 0.1 || Math.abs(Math.round(x * 100) - x * 100) > 1e-6 ? 3 : 2);
+
 export function scenarioMarkdown(s) {
   const out = [`### ${s.title}`, ''];
   if (s.error) {
@@ -43,7 +49,7 @@ export function scenarioMarkdown(s) {
     out.push('| measure | direct | hoop | ratio per round | median ratio | target | result |', '|---|---:|---:|---|---:|---|---|');
     for (const r of s.rows) {
       const hoop = fmt(r.hoop, r.unit, r.digits) + (r.delta !== undefined ? ` (${r.delta >= 0 ? '+' : ''}${fmt(r.delta, '', 2)})` : '');
-      out.push(`| ${r.measure} | ${fmt(r.direct, r.unit, r.digits)} | ${hoop} | ${r.ratios.map((x) => fmt(x, '', x < 0.1 ? 3 : 2)).join(', ')} | ${fmt(r.medianRatio, '', r.medianRatio < 0.1 ? 3 : 2)} | ${r.target} | ${verdict(r.pass)} |`);
+      out.push(`| ${r.measure} | ${fmt(r.direct, r.unit, r.digits)} | ${hoop} | ${r.ratios.map(ratioText).join(', ')} | ${ratioText(r.medianRatio)} | ${r.target} | ${verdict(r.pass)} |`);
     }
   } else {
     out.push('| measure | value (median of rounds) | per round | target | result |', '|---|---:|---|---|---|');
