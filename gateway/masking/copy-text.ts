@@ -231,10 +231,15 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   /** Per column: the mask its rule gives every text value (`redact`, `null`), or undefined when it depends on the value. */
   const constant = actions.map((a, i) => (classes[i] === 'text' && a?.kind === 'rule' ? constantMask(a.strategy) : undefined));
   /**
-   * Per column: whether a `partial` rule may mask its values as bytes (text format, a text column; not with a `*`
-   * delimiter, which the mask would have to escape).
+   * Whether a generic `partial` mask written as bytes is a field as it stands, never one to escape or quote: in
+   * text, unless `*` is the delimiter; in csv, unless `*` or a space is the delimiter, quote or escape, or the NULL
+   * string could read as a mask (one with a `*`). The kept first and last bytes are checked per value (csvKeeps).
    */
-  const partialBytes = actions.map((a, i) => !csv && delimiter !== STAR && classes[i] === 'text' && a?.kind === 'rule' && a.strategy === 'partial');
+  const bytesSafe = csv
+    ? ![delimiter, quote, escape].some((c) => c === STAR || c === 0x20) && !nullBytes.includes(STAR)
+    : delimiter !== STAR;
+  /** Per column: whether a `partial` rule may mask its values as bytes (a text column, bytesSafe). */
+  const partialBytes = actions.map((a, i) => bytesSafe && classes[i] === 'text' && a?.kind === 'rule' && a.strategy === 'partial');
   const masked = new Array<number>(n).fill(0);
   let rows = 0;
   let headerPending = opts.header === true;
@@ -436,15 +441,12 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
       const quotedField = end > start && buf[start] === quote;
       if (!quotedField && bytesEqual(buf, start, end, nullBytes)) return UNCHANGED; // NULL stays NULL
       if (!quotedField && constant[i] !== undefined) return constantFor(buf, start, end, i);
+      if (!quotedField && partialBytes[i] && genericAsciiCore(buf, start, end) && csvKeeps(buf)) return generic(buf, i);
       value = quotedField ? decodeCsvField(buf.subarray(start, end), syn).value.toString('utf8') : buf.toString('utf8', start, end);
     } else {
       if (bytesEqual(buf, start, end, nullBytes)) return UNCHANGED;
       if (!escaped[i] && constant[i] !== undefined) return constantFor(buf, start, end, i);
-      if (!escaped[i] && partialBytes[i] && genericAsciiCore(buf, start, end)) {
-        if (genericCoreMasked(buf)) return UNCHANGED;
-        masked[i] = (masked[i] ?? 0) + 1;
-        return GENERIC;
-      }
+      if (!escaped[i] && partialBytes[i] && genericAsciiCore(buf, start, end)) return generic(buf, i);
       value = escaped[i] ? decodeTextField(buf.subarray(start, end)).toString('utf8') : buf.toString('utf8', start, end);
     }
     const m = maskText(value, classes[i] as TypeClass, actions[i] as MaskAction, ctx);
@@ -463,6 +465,22 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
     if (m !== null && bytesEqual(buf, start, end, REDACTED_BYTES)) return UNCHANGED;
     masked[i] = (masked[i] ?? 0) + 1;
     return m;
+  }
+
+  /** The generic `partial` mask of planned field `i`, whose core genericAsciiCore just found: counted, or UNCHANGED. */
+  function generic(buf: Buffer, i: number): typeof UNCHANGED | typeof GENERIC {
+    if (genericCoreMasked(buf)) return UNCHANGED;
+    masked[i] = (masked[i] ?? 0) + 1;
+    return GENERIC;
+  }
+
+  /** csv: whether the bytes the generic mask keeps (the core's first, when kept, and last) need no quotes. */
+  function csvKeeps(buf: Buffer): boolean {
+    const { from, to } = genericCore;
+    if (to - from <= 4) return true; // `***` alone
+    const first = buf[from];
+    const last = buf[to - 1];
+    return first !== quote && first !== escape && first !== delimiter && last !== quote && last !== escape && last !== delimiter;
   }
 
   /**

@@ -415,6 +415,29 @@ describe('COPY masker against the plain reading', () => {
     );
   });
 
+  it('masks partial on the bytes only where csv needs no quotes for it, as the string path decides', () => {
+    const text = { typeOid: TypeOid.text };
+    const cases: [Opts, string][] = [
+      // Kept first or last bytes that are the escape character: quoted, as encodeCsvField quotes them.
+      [{ format: 'csv', escape: '\\', plan: [partial], columns: [text] }, 'abcd\\\n\\bcde\nabcde\nab\\\n'],
+      // `*` as the delimiter or the quote: every mask must be quoted (or its stars doubled).
+      [{ format: 'csv', delimiter: '*', plan: [partial, null], columns: [text, text] }, 'abcdef*x\nab*y\n'],
+      [{ format: 'csv', quote: '*', plan: [partial], columns: [text] }, 'abcdef\nab\n'],
+      // A NULL string with a star: a mask that reads as it is quoted.
+      [{ format: 'csv', null: '***', plan: [partial], columns: [text] }, 'abc\nabcdef\n'],
+      // Spaces kept around the mask, and a space delimiter.
+      [{ format: 'csv', plan: [partial], columns: [text] }, '  abcdef \n'],
+      [{ format: 'csv', delimiter: ' ', plan: [partial, null], columns: [text, text] }, 'abcdef x\n'],
+      [{ format: 'csv', escape: ' ', plan: [partial], columns: [text] }, '  abcdef\n'],
+    ];
+    for (const [o, data] of cases) {
+      const raw = Buffer.from(data);
+      const expected = reference(o, raw);
+      expect(expected).not.toBe('error');
+      for (const messages of [false, true]) expect(stream(o, lines(raw), messages)).toEqual(expected);
+    }
+  });
+
   it('quotes a masked csv value that reads as the NULL string, and leaves a text one as it is', () => {
     const redact: MaskAction = { kind: 'rule', strategy: 'redact' };
     const cols = [{ typeOid: TypeOid.text }, { typeOid: TypeOid.text }];
