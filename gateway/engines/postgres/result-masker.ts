@@ -11,7 +11,7 @@ import type { ColumnType } from '../../masking/index.js';
 import type { CopySettings, StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
 import { planCopy, planResult, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
-import { BackendTag, decodeBackend, encodeCopyData, type FieldDescription, type Frame } from './protocol/index.js';
+import { BackendTag, decodeBackend, encodeCopyData, wireBytes, type FieldDescription, type Frame } from './protocol/index.js';
 
 interface Plan {
   actions: (MaskAction | null)[];
@@ -148,11 +148,13 @@ export class ResultMasker {
   }
 
   /**
-   * The bytes to forward for whole CopyData messages back to back (a COPY sends one per row; a batch's run of
-   * them is masked as one). The masker rewrites them in place: `messages` is spent (the caller forwards what this
-   * returns, never the input). Throws HoopError to fail closed.
+   * The bytes to forward for consecutive CopyData frames (a COPY sends one per row): one buffer of whole CopyData
+   * messages, so a batch is masked, recorded and written as one. The frames are usually adjacent in their chunk,
+   * so joining them costs nothing, and the masker rewrites them in place: the frames' bytes are spent (the caller
+   * forwards what this returns, never the frames). Throws HoopError to fail closed.
    */
-  rewriteCopyData(messages: Buffer): Buffer {
+  rewriteCopyData(frames: readonly Frame[]): Buffer {
+    const messages = wireBytes(frames);
     return this.#copy ? this.#copy.masker.pushMessages(messages) : messages;
   }
 

@@ -16,7 +16,7 @@ import { FrameSource } from './frame-source.js';
 import {
   BackendTag, FrontendTag, MAX_STARTUP_LENGTH, TransactionStatus, createFramer, decodeBackend, decodeFrontend,
   encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse, encodeNoticeResponse, encodeParameterStatus, encodeQuery,
-  encodeReadyForQuery, encodeTerminate, buildFrame, wireSpans,
+  encodeReadyForQuery, encodeTerminate, buildFrame, wireBytes,
   type Frame, type TransactionStatusValue,
 } from './protocol/index.js';
 import { routineFor, sqlStateFor } from './sqlstate.js';
@@ -552,16 +552,14 @@ export class PostgresSession {
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i]!;
       if (f.tag === BackendTag.CopyData) {
-        // A COPY sends a message per row: the run of them in this batch is masked, recorded and queued a stretch
-        // of one chunk at a time (usually the row the last chunk cut, then the rest of this one), never copied.
+        // A COPY sends a message per row: the run of them in this batch is masked, recorded and queued as one.
         let j = i + 1;
         while (j < frames.length && frames[j]!.tag === BackendTag.CopyData) j++;
-        for (const span of wireSpans(i === 0 && j === frames.length ? frames : frames.slice(i, j))) {
-          const data = this.#masker ? this.#masker.rewriteCopyData(span) : span;
-          if (data.length) {
-            this.#capture.copyData(data);
-            out.push(data);
-          }
+        const run = i === 0 && j === frames.length ? frames : frames.slice(i, j);
+        const data = this.#masker ? this.#masker.rewriteCopyData(run) : wireBytes(run);
+        if (data.length) {
+          this.#capture.copyData(data);
+          out.push(data);
         }
         i = j - 1;
         continue;

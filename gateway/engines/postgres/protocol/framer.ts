@@ -87,8 +87,8 @@ class WireFrame implements Frame {
     return (this.#body ??= this.raw.subarray(this.#headerLen));
   }
 
-  /** {@link wireSpans}: frames that follow each other in one chunk are joined as one slice of it. */
-  static spans(frames: readonly Frame[]): Buffer[] {
+  /** {@link wireBytes}: frames that follow each other in one chunk are joined as one slice of it. */
+  static join(frames: readonly Frame[]): Buffer {
     const spans: Buffer[] = [];
     let chunk: Buffer | null = null;
     let start = 0;
@@ -110,7 +110,7 @@ class WireFrame implements Frame {
       }
     }
     if (chunk !== null) spans.push(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end));
-    return spans;
+    return spans.length === 1 ? (spans[0] as Buffer) : Buffer.concat(spans);
   }
 }
 
@@ -119,17 +119,7 @@ class WireFrame implements Frame {
  * (without slicing each frame), else a copy.
  */
 export function wireBytes(frames: readonly Frame[]): Buffer {
-  const spans = WireFrame.spans(frames);
-  return spans.length === 1 ? (spans[0] as Buffer) : Buffer.concat(spans);
-}
-
-/**
- * The wire bytes of consecutive frames as one buffer per stretch of one chunk, none copied: a run of COPY rows
- * usually comes as the message the previous chunk's end cut (copied out once, by the framer) and a slice of the
- * next chunk, and joining those would copy the whole chunk.
- */
-export function wireSpans(frames: readonly Frame[]): Buffer[] {
-  return WireFrame.spans(frames);
+  return WireFrame.join(frames);
 }
 
 /**

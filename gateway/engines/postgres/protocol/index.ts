@@ -7,7 +7,7 @@ export * from './constants.js';
 export { Reader } from './reader.js';
 export { buildFrame } from './writer.js';
 export type { Part } from './writer.js';
-export { createFramer, wireBytes, wireSpans } from './framer.js';
+export { createFramer, wireBytes } from './framer.js';
 export type { Frame, Framer, FramerOptions } from './framer.js';
 export { decodeFrontend, decodePasswordMessage, decodeSaslInitialResponse, decodeStartupPacket } from './frontend.js';
 export type { DescribeTarget, FrontendMessage, StartupPacket } from './frontend.js';
