@@ -484,15 +484,12 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   }
 
   /**
-   * Writes the generic `partial` mask of the core found last, from `cursor` on: the bytes up to the core's first
-   * character (kept when the core is longer than four), then `***`; returns the new cursor, where the kept bytes
-   * resume (the last character and the trailing spaces). Into `w`, or into the push's output when `w` is null.
+   * Writes the generic `partial` mask of the value found last (genericCore), from `cursor` on: the bytes it keeps
+   * in front, then `***`; returns the new cursor, where the kept bytes resume. Into `w`, or into the push's output
+   * when `w` is null.
    */
   function writeGeneric(buf: Buffer, cursor: number, w: ByteWriter | null): number {
-    const { from, to } = genericCore;
-    const long = to - from > 4;
-    const keepTo = long ? from + 1 : from;
-    const resume = long ? to - 1 : to;
+    const { keepTo, resume } = genericCore;
     if (w) {
       w.copy(buf, cursor, keepTo);
       w.until(resume);

@@ -139,8 +139,12 @@ export function isGenericAscii(b: Uint8Array, from: number, to: number): boolean
   return !(len >= 15 && len <= 42 && isAlpha(b[from] as number) && isAlpha(b[from + 1] as number) && isDigit(b[from + 2] as number) && isDigit(b[from + 3] as number));
 }
 
-/** The core (surrounding spaces excluded) of the value {@link genericAsciiCore} last said yes to. */
-export const genericCore = { from: 0, to: 0 };
+/**
+ * The value {@link genericAsciiCore} last said yes to: its core `[from, to)` (surrounding spaces excluded), and
+ * how its generic mask splits it: the bytes before `keepTo` stay, `***` follows, and the bytes from `resume` on
+ * stay (the core's first and last character when it is longer than four, and the spaces around it).
+ */
+export const genericCore = { from: 0, to: 0, keepTo: 0, resume: 0 };
 
 /**
  * Whether `partial` gives the value `b[start, end)` the generic shape, judged on its bytes ({@link isGenericAscii});
@@ -152,8 +156,11 @@ export function genericAsciiCore(b: Uint8Array, start: number, end: number): boo
   let to = end;
   while (to > from && b[to - 1] === 0x20) to--;
   if (from === to || !isGenericAscii(b, from, to)) return false;
+  const long = to - from > 4;
   genericCore.from = from;
   genericCore.to = to;
+  genericCore.keepTo = long ? from + 1 : from;
+  genericCore.resume = long ? to - 1 : to;
   return true;
 }
 
@@ -170,10 +177,7 @@ export function genericCoreMasked(b: Uint8Array): boolean {
  */
 export function partialGenericBytes(raw: Buffer): Buffer {
   if (genericCoreMasked(raw)) return raw;
-  const { from, to } = genericCore;
-  const long = to - from > 4;
-  const keepTo = long ? from + 1 : from;
-  const resume = long ? to - 1 : to;
+  const { keepTo, resume } = genericCore;
   const out = Buffer.allocUnsafe(keepTo + 3 + raw.length - resume);
   // A few bytes each side: loops, cheaper than Buffer.copy's checks.
   let w = 0;
