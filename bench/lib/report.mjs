@@ -36,7 +36,7 @@ const verdict = (p) => (p === null || p === undefined ? '' : p ? 'pass' : '**mis
  * Host steal over a scenario above which its figures say more about the host than about hoop: full runs on a
  * quiet host read 0-6 %, and a run at 67-72 % once read a direct COPY at a hundredth of its usual speed.
  */
-export const DISTURBED_STEAL = 0.1;
+const DISTURBED_STEAL = 0.1;
 
 const disturbed = (s) => s.host_steal !== undefined && s.host_steal >= DISTURBED_STEAL;
 

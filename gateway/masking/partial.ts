@@ -167,8 +167,10 @@ export function genericAsciiCore(b: Uint8Array, start: number, end: number): boo
 /** Whether the core {@link genericAsciiCore} found last already reads as its mask (`***`, or `x***y`). */
 export function genericCoreMasked(b: Uint8Array): boolean {
   const { from, to } = genericCore;
-  const stars = to - from === 5 ? from + 1 : to - from === 3 ? from : -1;
-  return stars >= 0 && b[stars] === 0x2a && b[stars + 1] === 0x2a && b[stars + 2] === 0x2a;
+  const at = to - from === 5 ? from + 1 : to - from === 3 ? from : -1;
+  if (at < 0) return false;
+  for (let i = 0; i < REDACTED_BYTES.length; i++) if (b[at + i] !== REDACTED_BYTES[i]) return false;
+  return true;
 }
 
 /**
@@ -178,13 +180,11 @@ export function genericCoreMasked(b: Uint8Array): boolean {
 export function partialGenericBytes(raw: Buffer): Buffer {
   if (genericCoreMasked(raw)) return raw;
   const { keepTo, resume } = genericCore;
-  const out = Buffer.allocUnsafe(keepTo + 3 + raw.length - resume);
-  // A few bytes each side: loops, cheaper than Buffer.copy's checks.
+  const out = Buffer.allocUnsafe(keepTo + REDACTED_BYTES.length + raw.length - resume);
+  // A few bytes each: loops, cheaper than Buffer.copy's checks.
   let w = 0;
   for (let i = 0; i < keepTo; i++) out[w++] = raw[i] as number;
-  out[w++] = 0x2a;
-  out[w++] = 0x2a;
-  out[w++] = 0x2a;
+  for (let i = 0; i < REDACTED_BYTES.length; i++) out[w++] = REDACTED_BYTES[i] as number;
   for (let i = resume; i < raw.length; i++) out[w++] = raw[i] as number;
   return out;
 }
