@@ -288,14 +288,16 @@ async function startAgent(stack, o) {
 }
 
 /**
- * Profiling only: the daemon `hoop connect` would spawn (`hoop agent run`, detached), started here under
- * --cpu-prof (Node refuses it in NODE_OPTIONS); `hoop connect` then finds it answering and uses it.
+ * Profiling only: the daemon `hoop connect` would spawn (`hoop agent run`, detached, with the agent's Node.js
+ * flags), started here under --cpu-prof (Node refuses it in NODE_OPTIONS); `hoop connect` then finds it answering
+ * and uses it.
  */
 async function startProfiledAgent(stack, dir) {
+  const { AGENT_NODE_FLAGS } = await import(dist('shared/agent/spawn.js'));
   await mkdir(dir, { recursive: true });
   await mkdir(stack.configDir, { recursive: true, mode: 0o700 });
   const fd = openSync(join(stack.configDir, 'agent.log'), 'a', 0o600);
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, hoopBin(), 'agent', 'run'], {
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...AGENT_NODE_FLAGS, hoopBin(), 'agent', 'run'], {
     env: stack.cliEnv, detached: true, stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

@@ -36,8 +36,14 @@ const POLL_MS = 50;
  * growing to 16 MB) is sized for allocation-heavy servers; in the agent it grows to about 16 MB resident as soon
  * as a few hundred clients connect, and stays there. 2 MB semi-spaces keep it to a few MB, at the price of more
  * frequent (and, with so little live data, short) scavenges.
+ *
+ * V8 also counts the buffers that socket reads allocate outside the heap against the old generation's limit,
+ * which it sets from the live heap: about 25 MB for the agent's 10. A bulk transfer then ran a full mark-compact
+ * for every 15-20 MB relayed (12 in a benchmark run of two 1,000,000-row COPYs), about a third of the agent's CPU
+ * per row. A 64 MB floor under that limit leaves bulk transfers without any (docs/performance.md, seventh round).
+ * It reserves nothing: it only lets garbage reach 64 MB before a full collection.
  */
-export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--initial-old-space-size=64'];
 
 /** `bin/hoop`, found from this compiled file: dist/shared/agent/spawn.js → ../../../bin/hoop. */
 export function defaultHoopBinPath(): string {

@@ -93,14 +93,14 @@ describe('ensureAgentRunning', () => {
     expect(existsSync(agentSocketPath(dir))).toBe(false);
   });
 
-  it('starts the daemon with the agent\'s Node.js flags (a small young generation)', async () => {
+  it('starts the daemon with the agent\'s Node.js flags (a small young generation, a floor under the old one)', async () => {
     const { dir, bin } = setup();
     writeFileSync(bin, `console.log('execArgv=' + JSON.stringify(process.execArgv));\n${FAKE_AGENT}`);
     const env = { ...process.env, HOOP_CONFIG_DIR: dir };
     const started = await ensureAgentRunning({ configDir: dir, env, binPath: bin });
     killLater(started.pid);
-    expect(AGENT_NODE_FLAGS).toEqual(['--max-semi-space-size=2']);
-    await expect.poll(() => readFileSync(agentLogPath(dir), 'utf8')).toContain('execArgv=["--max-semi-space-size=2"]');
+    expect(AGENT_NODE_FLAGS).toEqual(['--max-semi-space-size=2', '--initial-old-space-size=64']);
+    await expect.poll(() => readFileSync(agentLogPath(dir), 'utf8')).toContain('execArgv=["--max-semi-space-size=2","--initial-old-space-size=64"]');
   });
 
   it('an agent that exits while starting is reported with the log file to look at', async () => {
