@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick] [--only throughput,bulk,...] [--rounds N] [--seconds N] [--clients 1,8,32]
-//   [--paths passthrough,policy] [--reference] [--profile DIR]`
+//   [--paths passthrough,policy] [--reference] [--profile DIR] [--gateway-node-flags "--flag ..."]`
 // --reference adds a throughput path through two plain Node.js TCP relays (bench/reference-relay.mjs): the
 // ceiling of any two-hop Node.js proxy on this machine, to read the targets against.
+// --gateway-node-flags starts the gateway under these Node.js flags, to measure a deployment choice (see
+// docs/configuration.md); the report says so, since the targets are judged on the gateway as shipped.
 //
 // Starts one embedded PostgreSQL, the dev IdP, the gateway (its own process) and the agent (through the real
 // CLI), runs each scenario with direct and hoop runs interleaved, and prints Markdown tables; everything also
@@ -43,7 +45,7 @@ const MODES = {
 };
 
 function parseArgs(argv) {
-  const a = { quick: false, reference: false, only: null, paths: undefined, rounds: undefined, seconds: undefined, clients: undefined, profile: undefined, out: undefined };
+  const a = { quick: false, reference: false, only: null, paths: undefined, rounds: undefined, seconds: undefined, clients: undefined, profile: undefined, out: undefined, gatewayNodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = () => {
@@ -60,13 +62,22 @@ function parseArgs(argv) {
     else if (k === '--profile') a.profile = val();
     else if (k === '--paths') a.paths = val().split(',').map((s) => s.trim()).filter(Boolean);
     else if (k === '--out') a.out = val();
+    else if (k === '--gateway-node-flags') a.gatewayNodeFlags = nodeFlags(val(), k);
     else if (k === '--help' || k === '-h') {
-      process.stdout.write('usage: node bench/run.mjs [--quick] [--only ' + Object.keys(SCENARIOS).join(',') + '] [--rounds N] [--seconds N] [--clients 1,8,32] [--paths passthrough,policy] [--reference] [--profile DIR] [--out FILE]\n');
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--only ' + Object.keys(SCENARIOS).join(',') + '] [--rounds N] [--seconds N] [--clients 1,8,32] [--paths passthrough,policy] [--reference] [--profile DIR] [--gateway-node-flags "--flag ..."] [--out FILE]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
   for (const s of a.only ?? []) if (!SCENARIOS[s]) throw new Error(`unknown scenario "${s}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
   return a;
+}
+
+/** `--a=1 --b` into its flags; each must be a Node.js option, so nothing else (a script) rides along. */
+function nodeFlags(v, k) {
+  const flags = v.split(/\s+/).filter(Boolean);
+  const bad = flags.find((f) => !/^--[a-z0-9][a-z0-9-]*(=\S+)?$/i.test(f));
+  if (flags.length === 0 || bad !== undefined) throw new Error(`${k} takes Node.js flags such as "--initial-old-space-size=64", got ${JSON.stringify(bad ?? v)}`);
+  return flags;
 }
 
 function alive(pid) {
@@ -143,7 +154,7 @@ async function main() {
   watchdog.unref();
 
   const result = {
-    mode, rounds: cfg.rounds, config: cfg, machine, started_at: new Date().toISOString(),
+    mode, rounds: cfg.rounds, config: cfg, machine, gateway_node_flags: args.gatewayNodeFlags, started_at: new Date().toISOString(),
     tools: { pgbench: onPath('pgbench') ?? null, psql: onPath('psql') ?? null, pgbouncer: onPath('pgbouncer') ?? null },
     scenarios: [],
   };
@@ -152,7 +163,7 @@ async function main() {
     dropBuild = await snapshotBuild();
     stack = await startStack({
       scale: cfg.scale, bulkRows: cfg.bulkRows, maxConnections: Math.max(300, cfg.scaleConnections + 200),
-      profileDir: args.profile, reference: args.reference && (selected.includes('throughput') || selected.includes('bulk')), withPgbouncer: Boolean(result.tools.pgbouncer) && selected.includes('throughput'),
+      profileDir: args.profile, gatewayNodeFlags: args.gatewayNodeFlags, reference: args.reference && (selected.includes('throughput') || selected.includes('bulk')), withPgbouncer: Boolean(result.tools.pgbouncer) && selected.includes('throughput'),
     });
     result.setup_s = Math.round((performance.now() - started) / 100) / 10;
     log(`stack ready in ${result.setup_s} s (gateway pid ${stack.gatewayPid}, agent pid ${stack.agentPid})`);

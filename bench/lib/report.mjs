@@ -84,6 +84,9 @@ export function reportMarkdown(result) {
   const lines = [
     `## hoop benchmark (${result.mode}${result.rounds ? `, ${result.rounds} rounds` : ''})`, '',
     machineLine(result.machine), '',
+    ...(result.gateway_node_flags?.length
+      ? [`**The gateway ran under the Node.js flags \`${result.gateway_node_flags.join(' ')}\`, not as shipped.**`, '']
+      : []),
     'Ratios are hoop / direct measured in the same round (paths interleaved, order rotated per round); the verdict uses the median ratio.', '',
   ];
   for (const s of result.scenarios) lines.push(scenarioMarkdown(s));

@@ -209,7 +209,7 @@ async function startGatewayProcess(stack, o) {
   await writeFile(yamlPath, gatewayYaml(stack, port));
   stack.gatewayUrl = `http://127.0.0.1:${port}`;
   stack.gatewayLog = join(stack.tmp, 'gateway.log');
-  const nodeArgs = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, 'gateway')}`] : [];
+  const nodeArgs = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, 'gateway')}`] : []), ...(o.gatewayNodeFlags ?? [])];
   if (o.profileDir) await mkdir(join(o.profileDir, 'gateway'), { recursive: true });
   const fd = openSync(stack.gatewayLog, 'a');
   log(`starting the gateway on ${stack.gatewayUrl}`);
