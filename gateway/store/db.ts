@@ -94,8 +94,35 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
       }
     },
 
-    close: () => (closing ??= pool.end()),
+    close: () => (closing ??= endPool(pool)),
   };
+}
+
+/** The longest `close` waits for connections to finish closing after the pool has let them go. */
+const CLOSE_WAIT_MS = 5_000;
+
+/**
+ * `pool.end()` resolves once the pool has let go of its connections, before they are closed: a server stopped
+ * right after (the embedded one, at shutdown) would cut them while they close, and their idle error handler
+ * would report it. This also waits for each connection's end, up to CLOSE_WAIT_MS.
+ */
+async function endPool(pool: pg.Pool): Promise<void> {
+  let open = pool.totalCount;
+  let timer: NodeJS.Timeout | undefined;
+  const closed = new Promise<void>((resolve) => {
+    if (open === 0) return resolve();
+    const onRemove = (): void => {
+      if (--open > 0) return;
+      pool.off('remove', onRemove);
+      resolve();
+    };
+    pool.on('remove', onRemove);
+    timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    timer.unref();
+  });
+  await pool.end();
+  await closed;
+  clearTimeout(timer);
 }
 
 /** The same server and credentials, another database. */

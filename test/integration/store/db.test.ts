@@ -43,6 +43,30 @@ describe('openDatabase', () => {
   });
 });
 
+describe('closing the pool', () => {
+  it('resolves only once every connection has closed, so a server stopped right after cuts none', async () => {
+    const fresh = await freshDatabase('db_close');
+    cleanups.push(() => fresh.drop());
+    const lines: string[] = [];
+    const db = openDatabase({ url: fresh.url, logger: createLogger({ level: 'warn', write: (l) => lines.push(l) }) });
+    await Promise.all(Array.from({ length: 5 }, () => db.query('SELECT pg_sleep(0.05)'))); // five idle connections
+    const admin = new pg.Client({ connectionString: pgAdminUrl() });
+    await admin.connect();
+    try {
+      await db.close();
+      // What a shutdown does next: the server ends whatever is still connected (here: terminate, at once).
+      const { rows } = await admin.query<{ cut: number }>(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS cut FROM pg_stat_activity WHERE datname = $1 AND application_name = 'hoop-gateway'",
+        [fresh.name]);
+      expect(rows[0]!.cut).toBe(0);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lines).toEqual([]);
+  });
+});
+
 describe('the test server', () => {
   it('is shared with test files through inject and HOOP_TEST_PG_URL', () => {
     expect(inject('pgAdminUrl')).toMatch(/^postgres:\/\/postgres:[0-9a-f]{32}@127\.0\.0\.1:\d+\/postgres$/);
