@@ -56,14 +56,19 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
       stop = demo.close;
     });
 
+  const shutdown = listenForShutdown();
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
+    shutdown.dispose();
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return report(e);
   }
-  if (!stop) return EXIT.ok;
-  await waitForShutdown();
+  if (!stop) {
+    shutdown.dispose();
+    return EXIT.ok;
+  }
+  await shutdown.requested;
   await stop();
   return EXIT.ok;
 }
@@ -75,15 +80,34 @@ function report(e: unknown, logger?: Logger): number {
   return exitCodeFor(err.code);
 }
 
-function waitForShutdown(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      process.stderr.write('\nshutting down…\n');
-      resolve();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+type ShutdownSignal = keyof typeof SIGNAL_EXIT;
+
+/**
+ * Listens for SIGINT and SIGTERM from before the program starts its servers, so a signal during start-up is not
+ * the default abrupt death: the first one asks for the graceful shutdown (`requested`, at the latest once
+ * start-up is done); a second one exits at once through `process.exit`, whose `exit` listeners still stop the
+ * embedded PostgreSQL (it runs in a process group of its own, so no terminal signal reaches it).
+ */
+function listenForShutdown(): { requested: Promise<void>; dispose: () => void } {
+  let asked: (() => void) | undefined;
+  const requested = new Promise<void>((resolve) => (asked = resolve));
+  const final = (signal: ShutdownSignal): void => {
+    process.stderr.write(`\n${signal} again: stopping at once\n`);
+    process.exit(SIGNAL_EXIT[signal]);
+  };
+  const first = (): void => {
+    dispose();
+    process.on('SIGINT', final);
+    process.on('SIGTERM', final);
+    process.stderr.write('\nshutting down… (signal again to stop at once)\n');
+    asked!();
+  };
+  const dispose = (): void => {
+    process.off('SIGINT', first);
+    process.off('SIGTERM', first);
+  };
+  process.on('SIGINT', first);
+  process.on('SIGTERM', first);
+  return { requested, dispose };
 }

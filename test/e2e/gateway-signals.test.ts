@@ -1,0 +1,140 @@
+/**
+ * Stopping `hoop gateway start` the way people do: Ctrl-C at the terminal (SIGINT to the whole foreground process
+ * group), or `timeout` / `kill -- -PGID` / a supervisor signalling the group (SIGTERM). The gateway runs its
+ * embedded PostgreSQL; the signal must not reach that server before the gateway has written its last records.
+ *
+ * Needs nothing beyond the repository: the gateway's embedded PostgreSQL comes from npm, and its identity
+ * provider is never contacted (no one logs in).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startEmbeddedPostgres } from '../../gateway/store/embedded.js';
+import { createLogger } from '../../shared/log.js';
+import { HOOP_BIN } from '../helpers/stack.js';
+
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the gateway as the leader of its own process group, as a shell starts a foreground job. */
+async function startGatewayProcess(dir: string, until = '"gateway listening"'): Promise<{ pid: number; stderr: () => string; exited: Promise<number | null> }> {
+  const config = join(dir, 'gateway.yaml');
+  await writeFile(config, [
+    'listen: 127.0.0.1:0',
+    `data_dir: ${join(dir, 'data')}`,
+    'identity:',
+    '  issuer: http://127.0.0.1:9/',
+    '  allow_insecure_http: true',
+    '  cli_client_id: hoop-cli',
+    '  audience: hoop',
+    'connections: []',
+    '',
+  ].join('\n'));
+  const child = spawn(process.execPath, [HOOP_BIN, 'gateway', 'start', '--config', config], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOOP_LOG_LEVEL: 'info' },
+  });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the gateway did not start:\n${stderr}`)), 90_000);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes(until)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => reject(new Error(`the gateway exited (${code}) before it printed ${until}:\n${stderr}`)));
+  });
+  return { pid: child.pid!, stderr: () => stderr, exited };
+}
+
+async function serverPid(dir: string): Promise<number> {
+  return Number.parseInt((await readFile(join(dir, 'data', 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]!, 10);
+}
+
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !alive(pid);
+}
+
+describe('stopping `hoop gateway start` with a signal to its process group', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s: the embedded PostgreSQL outlives the gateway\'s shutdown, which signs a final checkpoint over every record', async (signal) => {
+    const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
+    dirs.push(dir);
+    const gw = await startGatewayProcess(dir);
+    const dataDir = join(dir, 'data', 'postgres');
+    const server = await serverPid(dir);
+
+    process.kill(-gw.pid, signal); // the whole group, as the terminal's Ctrl-C or `timeout` sends it
+    expect(await gw.exited, gw.stderr()).toBe(0);
+    expect(gw.stderr()).toContain('shutting down');
+    expect(gw.stderr()).not.toContain('shutdown step failed');
+    expect(gw.stderr()).not.toMatch(/57P01|57P03|terminating connection due to administrator command/);
+    expect(alive(server)).toBe(false); // stopped by the gateway, as its last step
+
+    // The evidence, read back: the final checkpoint covers the chain's last record.
+    const embedded = await startEmbeddedPostgres({
+      dataDir, logger: createLogger({ level: 'warn', write: () => undefined }),
+      password: (await readFile(join(dir, 'data', 'postgres.password'), 'utf8')).trim(),
+    });
+    try {
+      const client = new pg.Client({ connectionString: embedded.url.replace(/\/postgres$/, '/hoop') });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ head: string; checkpoint: string | null }>(
+          'SELECT (SELECT max(seq) FROM audit_log)::text AS head, (SELECT max(seq) FROM audit_checkpoints)::text AS checkpoint');
+        expect(Number(rows[0]!.head)).toBeGreaterThan(0);
+        expect(rows[0]!.checkpoint).toBe(rows[0]!.head);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await embedded.stop();
+    }
+  }, 180_000);
+
+  it('a signal during start-up is not an abrupt death: the gateway finishes starting, then shuts down cleanly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
+    dirs.push(dir);
+    const gw = await startGatewayProcess(dir, '"embedded PostgreSQL started"'); // migrations and the rest still to come
+    const server = await serverPid(dir);
+    process.kill(-gw.pid, 'SIGINT');
+    expect(await gw.exited, gw.stderr()).toBe(0);
+    expect(gw.stderr()).toContain('shutting down');
+    expect(gw.stderr()).not.toContain('shutdown step failed');
+    expect(await gone(server)).toBe(true);
+  }, 180_000);
+
+  it('a second signal stops the gateway at once, and its embedded PostgreSQL with it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
+    dirs.push(dir);
+    const gw = await startGatewayProcess(dir);
+    const server = await serverPid(dir);
+    process.kill(-gw.pid, 'SIGINT');
+    for (let i = 0; i < 200 && !gw.stderr().includes('shutting down'); i++) await new Promise((r) => setTimeout(r, 10));
+    process.kill(-gw.pid, 'SIGINT');
+    // The second signal usually comes while the graceful shutdown still runs (exit 130); it may come after (exit 0).
+    const code = await gw.exited;
+    expect([0, 130], gw.stderr()).toContain(code);
+    if (code === 130) expect(gw.stderr()).toContain('SIGINT again: stopping at once');
+    expect(await gone(server)).toBe(true); // no server left behind either way
+  }, 180_000);
+});
