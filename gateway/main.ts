@@ -57,6 +57,9 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
     });
 
   const shutdown = listenForShutdown();
+  // A closed terminal (SIGHUP) makes every write to it fail (EIO). Unheard, that error would crash the process
+  // in the middle of its graceful shutdown, before the final checkpoint; there is nobody left to tell anyway.
+  for (const out of [process.stdout, process.stderr]) out.on('error', () => undefined);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -80,14 +83,17 @@ function report(e: unknown, logger?: Logger): number {
   return exitCodeFor(err.code);
 }
 
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+/** The signals that stop the gateway, and the exit code of a stop at once (128 + the signal's number). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 type ShutdownSignal = keyof typeof SIGNAL_EXIT;
+const SIGNALS = Object.keys(SIGNAL_EXIT) as ShutdownSignal[];
 
 /**
- * Listens for SIGINT and SIGTERM from before the program starts its servers, so a signal during start-up is not
- * the default abrupt death: the first one asks for the graceful shutdown (`requested`, at the latest once
- * start-up is done); a second one exits at once through `process.exit`, whose `exit` listeners still stop the
- * embedded PostgreSQL (it runs in a process group of its own, so no terminal signal reaches it).
+ * Listens for SIGINT, SIGTERM and SIGHUP (the terminal closed) from before the program starts its servers, so a
+ * signal during start-up is not the default abrupt death: the first one asks for the graceful shutdown
+ * (`requested`, at the latest once start-up is done); a second one exits at once through `process.exit`, whose
+ * `exit` listeners still stop the embedded PostgreSQL (it runs in a process group of its own, so no terminal
+ * signal reaches it).
  */
 function listenForShutdown(): { requested: Promise<void>; dispose: () => void } {
   let asked: (() => void) | undefined;
@@ -98,16 +104,13 @@ function listenForShutdown(): { requested: Promise<void>; dispose: () => void } 
   };
   const first = (): void => {
     dispose();
-    process.on('SIGINT', final);
-    process.on('SIGTERM', final);
+    for (const s of SIGNALS) process.on(s, final);
     process.stderr.write('\nshutting down… (signal again to stop at once)\n');
     asked!();
   };
   const dispose = (): void => {
-    process.off('SIGINT', first);
-    process.off('SIGTERM', first);
+    for (const s of SIGNALS) process.off(s, first);
   };
-  process.on('SIGINT', first);
-  process.on('SIGTERM', first);
+  for (const s of SIGNALS) process.on(s, first);
   return { requested, dispose };
 }

@@ -1,10 +1,12 @@
 /**
  * Stopping `hoop gateway start` the way people do: Ctrl-C at the terminal (SIGINT to the whole foreground process
- * group), or `timeout` / `kill -- -PGID` / a supervisor signalling the group (SIGTERM). The gateway runs its
- * embedded PostgreSQL; the signal must not reach that server before the gateway has written its last records.
+ * group), `timeout` / `kill -- -PGID` / a supervisor signalling the group (SIGTERM), or closing the terminal
+ * (SIGHUP to its foreground group). The gateway runs its embedded PostgreSQL; the signal must not reach that
+ * server before the gateway has written its last records.
  *
- * Needs nothing beyond the repository: the gateway's embedded PostgreSQL comes from npm, and its identity
- * provider is never contacted (no one logs in).
+ * Needs `script` (Debian's bsdutils, installed by .ci/run when missing) to give the gateway a real terminal to
+ * lose. Nothing else: the gateway's embedded PostgreSQL comes from npm, and its identity provider is never
+ * contacted (no one logs in).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,8 +33,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Starts the gateway as the leader of its own process group, as a shell starts a foreground job. */
-async function startGatewayProcess(dir: string, until = '"gateway listening"'): Promise<{ pid: number; stderr: () => string; exited: Promise<number | null> }> {
+async function writeConfig(dir: string): Promise<string> {
   const config = join(dir, 'gateway.yaml');
   await writeFile(config, [
     'listen: 127.0.0.1:0',
@@ -45,6 +46,12 @@ async function startGatewayProcess(dir: string, until = '"gateway listening"'): 
     'connections: []',
     '',
   ].join('\n'));
+  return config;
+}
+
+/** Starts the gateway as the leader of its own process group, as a shell starts a foreground job. */
+async function startGatewayProcess(dir: string, until = '"gateway listening"'): Promise<{ pid: number; stderr: () => string; exited: Promise<number | null> }> {
+  const config = await writeConfig(dir);
   const child = spawn(process.execPath, [HOOP_BIN, 'gateway', 'start', '--config', config], {
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -75,12 +82,33 @@ async function gone(pid: number): Promise<boolean> {
   return !alive(pid);
 }
 
+/** The evidence, read back from the stopped gateway's data dir: the final checkpoint covers the chain's last record. */
+async function expectFinalCheckpoint(dir: string): Promise<void> {
+  const embedded = await startEmbeddedPostgres({
+    dataDir: join(dir, 'data', 'postgres'), logger: createLogger({ level: 'warn', write: () => undefined }),
+    password: (await readFile(join(dir, 'data', 'postgres.password'), 'utf8')).trim(),
+  });
+  try {
+    const client = new pg.Client({ connectionString: embedded.url.replace(/\/postgres$/, '/hoop') });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ head: string; checkpoint: string | null }>(
+        'SELECT (SELECT max(seq) FROM audit_log)::text AS head, (SELECT max(seq) FROM audit_checkpoints)::text AS checkpoint');
+      expect(Number(rows[0]!.head)).toBeGreaterThan(0);
+      expect(rows[0]!.checkpoint).toBe(rows[0]!.head);
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await embedded.stop();
+  }
+}
+
 describe('stopping `hoop gateway start` with a signal to its process group', () => {
-  it.each(['SIGINT', 'SIGTERM'] as const)('%s: the embedded PostgreSQL outlives the gateway\'s shutdown, which signs a final checkpoint over every record', async (signal) => {
+  it.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)('%s: the embedded PostgreSQL outlives the gateway\'s shutdown, which signs a final checkpoint over every record', async (signal) => {
     const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
     dirs.push(dir);
     const gw = await startGatewayProcess(dir);
-    const dataDir = join(dir, 'data', 'postgres');
     const server = await serverPid(dir);
 
     process.kill(-gw.pid, signal); // the whole group, as the terminal's Ctrl-C or `timeout` sends it
@@ -90,25 +118,7 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     expect(gw.stderr()).not.toMatch(/57P01|57P03|terminating connection due to administrator command/);
     expect(alive(server)).toBe(false); // stopped by the gateway, as its last step
 
-    // The evidence, read back: the final checkpoint covers the chain's last record.
-    const embedded = await startEmbeddedPostgres({
-      dataDir, logger: createLogger({ level: 'warn', write: () => undefined }),
-      password: (await readFile(join(dir, 'data', 'postgres.password'), 'utf8')).trim(),
-    });
-    try {
-      const client = new pg.Client({ connectionString: embedded.url.replace(/\/postgres$/, '/hoop') });
-      await client.connect();
-      try {
-        const { rows } = await client.query<{ head: string; checkpoint: string | null }>(
-          'SELECT (SELECT max(seq) FROM audit_log)::text AS head, (SELECT max(seq) FROM audit_checkpoints)::text AS checkpoint');
-        expect(Number(rows[0]!.head)).toBeGreaterThan(0);
-        expect(rows[0]!.checkpoint).toBe(rows[0]!.head);
-      } finally {
-        await client.end();
-      }
-    } finally {
-      await embedded.stop();
-    }
+    await expectFinalCheckpoint(dir);
   }, 180_000);
 
   it('a signal during start-up is not an abrupt death: the gateway finishes starting, then shuts down cleanly', async () => {
@@ -136,5 +146,26 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     expect([0, 130], gw.stderr()).toContain(code);
     if (code === 130) expect(gw.stderr()).toContain('SIGINT again: stopping at once');
     expect(await gone(server)).toBe(true); // no server left behind either way
+  }, 180_000);
+
+  it('closing its terminal (a real pseudo-terminal hung up under it) still ends in a clean shutdown', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
+    dirs.push(dir);
+    const config = await writeConfig(dir);
+    // script runs the gateway on a new pseudo-terminal, as its foreground job; its output is the terminal's.
+    const term = spawn('script', ['-qfec', `"${process.execPath}" "${HOOP_BIN}" gateway start --config "${config}"`, '/dev/null'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, HOOP_LOG_LEVEL: 'info' },
+    });
+    let screen = '';
+    term.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+    for (let i = 0; i < 900 && !screen.includes('"gateway listening"'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(screen).toContain('"gateway listening"');
+    const server = await serverPid(dir);
+    const gateway = Number.parseInt((await readFile(`/proc/${server}/stat`, 'utf8')).split(') ')[1]!.split(' ')[1]!, 10);
+    term.kill('SIGKILL'); // the terminal goes away: the kernel sends SIGHUP to the job on it
+    expect(await gone(gateway)).toBe(true);
+    expect(await gone(server)).toBe(true);
+    await expectFinalCheckpoint(dir);
   }, 180_000);
 });
