@@ -16,6 +16,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../../gateway/store/embedded.js';
 import { createLogger } from '../../shared/log.js';
+import { alive, gone } from '../helpers/process.js';
 import { HOOP_BIN } from '../helpers/stack.js';
 
 const dirs: string[] = [];
@@ -24,14 +25,6 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function writeConfig(dir: string): Promise<string> {
   const config = join(dir, 'gateway.yaml');
@@ -77,10 +70,6 @@ async function serverPid(dir: string): Promise<number> {
   return Number.parseInt((await readFile(join(dir, 'data', 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]!, 10);
 }
 
-async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-  return !alive(pid);
-}
 
 /** The evidence, read back from the stopped gateway's data dir: the final checkpoint covers the chain's last record. */
 async function expectFinalCheckpoint(dir: string): Promise<void> {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../../agent/main.js';
 import { AGENT_NODE_FLAGS, ensureAgentRunning } from '../../../shared/agent/spawn.js';
 import { agentLogPath, agentSocketPath } from '../../../shared/paths.js';
+import { alive } from '../../helpers/process.js';
 
 const FAKE_AGENT = `
 import { createServer } from 'node:http';
@@ -53,20 +54,6 @@ function killLater(pid: number): void {
   });
 }
 
-/** A process that still runs; an exited one waiting to be reaped (a zombie, state Z) counts as gone. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 describe('ensureAgentRunning', () => {
   it('starts a detached agent that answers on the socket, logs to the agent log, and is found the second time', async () => {

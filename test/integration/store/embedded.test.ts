@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from '../../../gateway/store/embedded.js';
 import type { EmbeddedPostgres } from '../../../gateway/store/embedded.js';
 import { createLogger } from '../../../shared/log.js';
 import type { Logger } from '../../../shared/log.js';
+import { alive } from '../../helpers/process.js';
 
 const PASSWORD = 'test-password-not-a-secret';
 const asRoot = process.getuid?.() === 0;
@@ -41,14 +42,6 @@ async function waitForLogin(url: string): Promise<void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function postmasterPid(dataDir: string): Promise<number> {
   return Number.parseInt((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]!, 10);
