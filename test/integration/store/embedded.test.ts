@@ -191,4 +191,18 @@ describe('startEmbeddedPostgres', () => {
       message: expect.stringContaining('not empty but holds no cluster'),
     });
   });
+
+  it('explains a server that exits before it is ready with what the server said, and leaves nothing running', async () => {
+    const { logger } = captureLogger();
+    await expect(startEmbeddedPostgres({ dataDir, logger, password: PASSWORD, settings: { shared_buffers: 'lots' } })).rejects.toMatchObject({
+      code: 'internal',
+      message: expect.stringMatching(/did not start: .*invalid value for parameter "shared_buffers": "lots"/),
+    });
+    expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+    // And the data dir starts normally afterwards.
+    const server = await startEmbeddedPostgres({ dataDir, logger, password: PASSWORD });
+    running.push(server);
+    expect(await queryOne(server.url, 'SELECT v FROM kept')).toEqual({ v: 42 });
+    await server.stop();
+  });
 });
