@@ -16,7 +16,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../../gateway/store/embedded.js';
 import { createLogger } from '../../shared/log.js';
-import { alive, gone } from '../helpers/process.js';
+import { alive, gone, postmasterPid } from '../helpers/process.js';
 import { HOOP_BIN } from '../helpers/stack.js';
 
 const dirs: string[] = [];
@@ -24,7 +24,6 @@ const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
-
 
 async function writeConfig(dir: string): Promise<string> {
   const config = join(dir, 'gateway.yaml');
@@ -66,11 +65,6 @@ async function startGatewayProcess(dir: string, until = '"gateway listening"'): 
   return { pid: child.pid!, stderr: () => stderr, exited };
 }
 
-async function serverPid(dir: string): Promise<number> {
-  return Number.parseInt((await readFile(join(dir, 'data', 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]!, 10);
-}
-
-
 /** The evidence, read back from the stopped gateway's data dir: the final checkpoint covers the chain's last record. */
 async function expectFinalCheckpoint(dir: string): Promise<void> {
   const embedded = await startEmbeddedPostgres({
@@ -98,7 +92,7 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
     dirs.push(dir);
     const gw = await startGatewayProcess(dir);
-    const server = await serverPid(dir);
+    const server = await postmasterPid(join(dir, 'data', 'postgres'));
 
     process.kill(-gw.pid, signal); // the whole group, as the terminal's Ctrl-C or `timeout` sends it
     expect(await gw.exited, gw.stderr()).toBe(0);
@@ -114,7 +108,7 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
     dirs.push(dir);
     const gw = await startGatewayProcess(dir, '"embedded PostgreSQL started"'); // migrations and the rest still to come
-    const server = await serverPid(dir);
+    const server = await postmasterPid(join(dir, 'data', 'postgres'));
     process.kill(-gw.pid, 'SIGINT');
     expect(await gw.exited, gw.stderr()).toBe(0);
     expect(gw.stderr()).toContain('shutting down');
@@ -126,7 +120,7 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
     dirs.push(dir);
     const gw = await startGatewayProcess(dir);
-    const server = await serverPid(dir);
+    const server = await postmasterPid(join(dir, 'data', 'postgres'));
     process.kill(-gw.pid, 'SIGINT');
     for (let i = 0; i < 200 && !gw.stderr().includes('shutting down'); i++) await new Promise((r) => setTimeout(r, 10));
     process.kill(-gw.pid, 'SIGINT');
@@ -150,7 +144,7 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     term.stdout.on('data', (d: Buffer) => (screen += d.toString()));
     for (let i = 0; i < 900 && !screen.includes('"gateway listening"'); i++) await new Promise((r) => setTimeout(r, 100));
     expect(screen).toContain('"gateway listening"');
-    const server = await serverPid(dir);
+    const server = await postmasterPid(join(dir, 'data', 'postgres'));
     const gateway = Number.parseInt((await readFile(`/proc/${server}/stat`, 'utf8')).split(') ')[1]!.split(' ')[1]!, 10);
     term.kill('SIGKILL'); // the terminal goes away: the kernel sends SIGHUP to the job on it
     expect(await gone(gateway)).toBe(true);

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,7 +9,7 @@ import { startEmbeddedPostgres } from '../../../gateway/store/embedded.js';
 import type { EmbeddedPostgres } from '../../../gateway/store/embedded.js';
 import { createLogger } from '../../../shared/log.js';
 import type { Logger } from '../../../shared/log.js';
-import { alive } from '../../helpers/process.js';
+import { alive, postmasterPid } from '../../helpers/process.js';
 
 const PASSWORD = 'test-password-not-a-secret';
 const asRoot = process.getuid?.() === 0;
@@ -40,11 +40,6 @@ async function waitForLogin(url: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-}
-
-
-async function postmasterPid(dataDir: string): Promise<number> {
-  return Number.parseInt((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]!, 10);
 }
 
 function osId(flag: '-u' | '-g'): number {
