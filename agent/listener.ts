@@ -23,6 +23,12 @@ export interface Listener {
   readonly port: number;
   readonly closed: boolean;
   /**
+   * Sends the connections accepted from now on to `onConnection` instead: a tunnel replaced on the same port
+   * hands its listener to its successor, so the port is never released (nothing else can take it, and there is
+   * no moment when clients are refused).
+   */
+  redirect(onConnection: (socket: Socket) => void): void;
+  /**
    * Stops accepting: from now on, connecting to the port is refused. Sockets already accepted are not touched
    * (their tunnels end on their own terms). Idempotent.
    */
@@ -31,12 +37,8 @@ export interface Listener {
 
 /** Binds 127.0.0.1 on the requested port. A busy port that was asked for explicitly is a `conflict` error. */
 export async function openListener(opts: ListenerOptions): Promise<Listener> {
-  const server = createServer({ noDelay: true, keepAlive: true }, (socket) => {
-    // Small round trips (SELECT 1) would wait on Nagle's algorithm otherwise: LIBRARY-NOTES.md "Nagle".
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 30_000);
-    opts.onConnection(socket);
-  });
+  // The connection handler is attached by TcpListener, once bound: nothing can connect before that.
+  const server = createServer({ noDelay: true, keepAlive: true });
   const explicit = opts.port !== undefined;
   const first = opts.port ?? opts.defaultPort ?? 0;
   try {
@@ -54,7 +56,7 @@ export async function openListener(opts: ListenerOptions): Promise<Listener> {
     server.close();
     throw new HoopError('internal', 'the listener has no TCP address');
   }
-  return new TcpListener(server, address.port);
+  return new TcpListener(server, address.port, opts.onConnection);
 }
 
 class TcpListener implements Listener {
@@ -62,16 +64,28 @@ class TcpListener implements Listener {
   readonly port: number;
   #server: Server;
   #closed = false;
+  #onConnection: (socket: Socket) => void;
 
-  constructor(server: Server, port: number) {
+  constructor(server: Server, port: number, onConnection: (socket: Socket) => void) {
     this.#server = server;
     this.port = port;
+    this.#onConnection = onConnection;
+    server.on('connection', (socket: Socket) => {
+      // Small round trips (SELECT 1) would wait on Nagle's algorithm otherwise: LIBRARY-NOTES.md "Nagle".
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 30_000);
+      this.#onConnection(socket);
+    });
     // An error after listening (rare: EMFILE on accept) must not crash the daemon; accept simply fails.
     server.on('error', () => {});
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  redirect(onConnection: (socket: Socket) => void): void {
+    this.#onConnection = onConnection;
   }
 
   close(): void {

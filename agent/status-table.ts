@@ -1,13 +1,8 @@
 /**
  * The readable form of `hoop agent status`.
  */
-import type { AgentStatus, TunnelInfo } from '../shared/api/agent-control.js';
+import { tunnelState, type AgentStatus } from '../shared/api/agent-control.js';
 import { formatDuration } from '../shared/duration.js';
-
-/** Whether a tunnel still accepts connections: its grant has not expired. */
-export function tunnelState(t: TunnelInfo, now: number): 'open' | 'expired' {
-  return Date.parse(t.expires_at) > now ? 'open' : 'expired';
-}
 
 export function formatStatus(status: AgentStatus, now: number): string {
   const lines = [`agent running (pid ${status.pid}, version ${status.version}, since ${status.started_at})`];

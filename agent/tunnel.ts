@@ -13,6 +13,7 @@ import type { Logger } from '../shared/log.js';
 import { LOOPBACK, openListener, type Listener } from './listener.js';
 import { relay } from '../shared/net/relay.js';
 import { isPermanentRenewalFailure, renewalDelay, retryDelay, type Clock } from './renewal.js';
+import { TUNNEL_CLOSE } from '../shared/tunnel/protocol.js';
 import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
 
 /** A grant together with its signed token, as the agent holds it. */
@@ -21,7 +22,30 @@ export type TunnelGrant = Grant & { token: string };
 /** Asks the gateway for a renewed grant. Rejects with a HoopError (login_required, grant_revoked, …). */
 export type RenewGrant = (grant: TunnelGrant, gatewayUrl: string) => Promise<TunnelGrant>;
 
-export type TunnelState = 'open' | 'expired' | 'closed';
+/**
+ * `open` accepts clients. The others do not, and say why: `expired` (the grant ran out), `revoked` (the gateway
+ * says the grant was revoked), `refused` (the gateway no longer accepts the grant: not valid, or access was
+ * withdrawn), `closed` (closed or replaced here).
+ */
+export type TunnelState = 'open' | EndedState | 'closed';
+type EndedState = 'expired' | 'revoked' | 'refused';
+
+/** The gateway's close codes that mean no stream will ever open with this grant again. */
+const GRANT_ENDED: ReadonlyMap<number, { state: EndedState; why: string }> = new Map([
+  [TUNNEL_CLOSE.grantRevoked, { state: 'revoked', why: 'the grant was revoked' }],
+  [TUNNEL_CLOSE.grantExpired, { state: 'expired', why: 'grant expired' }],
+  [TUNNEL_CLOSE.grantInvalid, { state: 'refused', why: 'the gateway no longer accepts the grant' }],
+  [TUNNEL_CLOSE.accessDenied, { state: 'refused', why: 'access to the connection was withdrawn' }],
+]);
+
+/** Renewal failures that mean the grant itself is over (a login problem is not one: the grant runs on). */
+const RENEWAL_ENDS: Readonly<Partial<Record<string, EndedState>>> = {
+  grant_revoked: 'revoked',
+  grant_expired: 'expired',
+  grant_invalid: 'refused',
+  access_denied: 'refused',
+  not_found: 'refused',
+};
 
 export interface TunnelDeps {
   dialer: TunnelDialer;
@@ -71,15 +95,28 @@ export class Tunnel {
     this.openedAt = new Date(deps.clock.now()).toISOString();
   }
 
-  /** Binds the listener and starts the expiry and renewal timers. */
-  static async open(spec: TunnelSpec, deps: TunnelDeps): Promise<Tunnel> {
-    const t = new Tunnel(spec, deps);
-    if (Date.parse(spec.grant.expires_at) <= deps.clock.now()) {
-      throw new HoopError('grant_expired', `the grant for ${spec.connection} has already expired`, {
-        hint: `run \`hoop connect ${spec.connection}\` again`,
+  /** Throws grant_expired when `grant` has already run out: a tunnel for it would refuse every client. */
+  static checkGrant(connection: string, grant: TunnelGrant, clock: Clock): void {
+    if (Date.parse(grant.expires_at) <= clock.now()) {
+      throw new HoopError('grant_expired', `the grant for ${connection} has already expired`, {
+        hint: `run \`hoop connect ${connection}\` again`,
       });
     }
-    t.#listener = await openListener({ port: spec.port, defaultPort: spec.defaultPort, onConnection: (s) => t.#accept(s) });
+  }
+
+  /**
+   * Binds the listener (or takes over `listener`, handed over by the tunnel this one replaces: see
+   * {@link handOver}) and starts the expiry and renewal timers.
+   */
+  static async open(spec: TunnelSpec, deps: TunnelDeps, listener?: Listener): Promise<Tunnel> {
+    const t = new Tunnel(spec, deps);
+    Tunnel.checkGrant(spec.connection, spec.grant, deps.clock);
+    if (listener) {
+      listener.redirect((s) => t.#accept(s));
+      t.#listener = listener;
+    } else {
+      t.#listener = await openListener({ port: spec.port, defaultPort: spec.defaultPort, onConnection: (s) => t.#accept(s) });
+    }
     t.#armExpiry();
     t.#scheduleRenewal();
     t.#log.info('tunnel open', { port: t.#listener.port, grant_id: spec.grant.id, expires_at: spec.grant.expires_at });
@@ -106,6 +143,7 @@ export class Tunnel {
   info(): TunnelInfo {
     return {
       connection: this.connection,
+      state: this.#state,
       type: this.#grant.type,
       host: LOOPBACK,
       port: this.#listener.port,
@@ -126,6 +164,24 @@ export class Tunnel {
     if (this.#state === 'open') this.#state = 'closed';
     this.#stopTimers();
     this.#listener.close();
+  }
+
+  /**
+   * Retires the tunnel but leaves its listener open and returns it, for the tunnel that replaces this one on the
+   * same port ({@link open}); null when the listener is closed already. Live client streams run on.
+   */
+  handOver(): Listener | null {
+    const listener = this.#listener;
+    if (listener.closed || this.#state !== 'open') {
+      this.retire();
+      return null;
+    }
+    this.#accepting = false;
+    this.#state = 'closed';
+    this.#stopTimers();
+    // Until the successor redirects it (at once, before anything can be accepted), refuse.
+    listener.redirect((s) => s.destroy());
+    return listener;
   }
 
   /** Retires the tunnel and ends every live client stream; resolves when they have all closed. Idempotent. */
@@ -161,12 +217,19 @@ export class Tunnel {
         this.#bytesFromClients += up;
         this.#bytesToClients += down;
       },
+      onGatewayClose: (code) => {
+        // The gateway said the grant is over (revoked, say): no client will get through again, so stop
+        // listening now rather than at expiry, and let `hoop agent status` and the connect view say why.
+        const over = code === null ? undefined : GRANT_ENDED.get(code);
+        if (over) this.#end(over.state, over.why);
+      },
     }).then((result) => {
       this.#relays.delete(entry);
       if (result.maxBuffered > this.maxBuffered) this.maxBuffered = result.maxBuffered;
       const fields = { end: result.end, bytes_from_client: result.bytesFromClient, bytes_to_client: result.bytesToClient };
       if (result.error !== null) {
-        this.#lastError = result.error;
+        // Once the grant is over, the status keeps saying so (the stream that brought the news ends with an error too).
+        if (this.#state === 'open') this.#lastError = result.error;
         log.warn('client stream ended with an error', { ...fields, error: result.error });
       } else {
         log.debug('client disconnected', fields);
@@ -184,13 +247,18 @@ export class Tunnel {
   }
 
   #expire(): void {
+    this.#end('expired', this.#renewalError ? `grant expired; ${this.#renewalError}` : 'grant expired');
+  }
+
+  /** The grant is over: stops accepting and renewing, closes the listener, and keeps why for the status. */
+  #end(state: EndedState, why: string): void {
     if (this.#state !== 'open') return;
     this.#accepting = false;
-    this.#state = 'expired';
+    this.#state = state;
     this.#stopTimers();
     this.#listener.close();
-    this.#lastError = this.#renewalError ? `grant expired; ${this.#renewalError}` : 'grant expired';
-    this.#log.info('grant expired: listener closed', { grant_id: this.#grant.id, expires_at: this.#grant.expires_at });
+    this.#lastError = why;
+    this.#log.info(`${why}: listener closed`, { grant_id: this.#grant.id, expires_at: this.#grant.expires_at, state });
   }
 
   #scheduleRenewal(delay?: number): void {
@@ -230,7 +298,10 @@ export class Tunnel {
       this.#renewalError = `grant renewal failed: ${err.message}`;
       this.#lastError = permanent ? this.#renewalError : `${this.#renewalError} (will retry)`;
       this.#log.warn('grant renewal failed', { code: err.code, error: err.message, permanent });
-      if (permanent) {
+      const ended = RENEWAL_ENDS[err.code];
+      if (ended) {
+        this.#end(ended, this.#renewalError);
+      } else if (permanent) {
         this.#renewStopped = true;
       } else {
         this.#scheduleRenewal(retryDelay(this.#deps.clock.now(), Date.parse(this.#grant.expires_at)));

@@ -47,25 +47,39 @@ export class TunnelRegistry {
       if (req.grant.connection !== req.connection) {
         throw new HoopError('usage', `the grant is for connection ${req.grant.connection}, not ${req.connection}`);
       }
-      const old = this.#tunnels.get(req.connection);
-      if (old) {
-        this.#tunnels.delete(req.connection);
-        old.retire();
-        this.#keepUntilIdle(old);
-      }
-      const tunnel = await Tunnel.open({
+      Tunnel.checkGrant(req.connection, req.grant, this.#clock);
+      const spec = {
         connection: req.connection,
         gatewayUrl: req.gateway_url,
         grant: req.grant,
         port: req.port,
         defaultPort: (this.#opts.defaultPorts ?? DEFAULT_PORTS)[req.grant.type],
-      }, {
+      };
+      const deps = {
         dialer: this.#opts.dialerFor(req.gateway_url, req.connection),
         renewGrant: this.#opts.renewGrant,
         clock: this.#clock,
         logger: this.#logger,
         openTimeoutMs: this.#opts.openTimeoutMs,
-      });
+      };
+      const old = this.#tunnels.get(req.connection);
+      let tunnel: Tunnel;
+      if (old && old.state === 'open' && (req.port === undefined || req.port === old.port)) {
+        // Replaced on its own port (the default when none is asked for): the new tunnel takes over the
+        // listener, so the port is never free for a moment and the replacement cannot fail to bind.
+        const listener = old.handOver();
+        this.#tunnels.delete(req.connection);
+        this.#keepUntilIdle(old);
+        tunnel = await Tunnel.open(spec, deps, listener ?? undefined);
+      } else {
+        // Another port: bind it first, so that a port in use leaves the working tunnel as it was.
+        tunnel = await Tunnel.open(spec, deps);
+        if (old) {
+          this.#tunnels.delete(req.connection);
+          old.retire();
+          this.#keepUntilIdle(old);
+        }
+      }
       this.#tunnels.set(req.connection, tunnel);
       return tunnel.info();
     });

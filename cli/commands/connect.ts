@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { HoopError, isHoopError } from '../../shared/errors.js';
 import { formatDuration } from '../../shared/duration.js';
 import { ensureAgentRunning } from '../../shared/agent/spawn.js';
-import type { TunnelInfo } from '../../shared/api/agent-control.js';
+import { tunnelState, type TunnelInfo } from '../../shared/api/agent-control.js';
+import { isSameTunnel, tunnelEnd, type TunnelEnd } from '../services/tunnel-watch.js';
 import type { CliContext } from '../services/context.js';
 import { table } from '../ui/output.js';
 import { login } from './login.js';
@@ -91,14 +92,15 @@ Examples:
           if (opts.detach) c.out.print(`Close it with: hoop disconnect ${connection}`);
         }
         if (opts.detach) return;
-        await waitForSignal();
-        await c.agent().closeTunnel(connection).catch(() => undefined);
+        const end = await holdTunnel(c, tunnel);
+        await closeIfOurs(c, tunnel, end);
+        reportEnd(c, connection, end);
         return;
       }
       const { runConnectView } = await import('../ui/connect-view.js');
-      await runConnectView({ ctx: c, gatewayUrl, grant, tunnel, command: cmd });
-      await c.agent().closeTunnel(connection).catch(() => undefined);
-      c.out.print(`Tunnel to ${connection} closed.`);
+      const end = await runConnectView({ ctx: c, gatewayUrl, grant, tunnel, command: cmd });
+      await closeIfOurs(c, tunnel, end);
+      reportEnd(c, connection, end);
     });
 
   program
@@ -128,13 +130,16 @@ Examples:
       } catch (e) {
         if (!(isHoopError(e) && e.code === 'agent_unavailable')) throw e;
       }
+      const now = c.now().getTime();
       const rows = conns.map((x) => {
         const t = tunnels.find((tt) => tt.connection === x.name);
-        return { ...x, tunnel: t ? { port: t.port, expires_at: t.expires_at, active_clients: t.active_clients } : null };
+        return {
+          ...x,
+          tunnel: t ? { port: t.port, state: tunnelState(t, now), expires_at: t.expires_at, active_clients: t.active_clients, last_error: t.last_error } : null,
+        };
       });
       if (opts.json) return c.out.json({ connections: rows });
       if (rows.length === 0) return c.out.print('No connections are configured on this gateway.');
-      const now = c.now().getTime();
       c.out.print(table(
         ['NAME', 'TYPE', 'DATABASE', 'ACCESS', 'MAX', 'TUNNEL'],
         rows.map((r) => [
@@ -143,20 +148,76 @@ Examples:
           r.database ?? '',
           r.allowed ? (r.requires_approval ? 'approval' : 'yes') : 'no',
           formatDuration(r.max_duration_seconds * 1000).replace(' 0m', ''),
-          r.tunnel ? `127.0.0.1:${r.tunnel.port} (${formatDuration(new Date(r.tunnel.expires_at).getTime() - now)} left, ${r.tunnel.active_clients} clients)` : '-',
+          tunnelCell(r.tunnel, now),
         ]),
       ));
     });
 }
 
-function waitForSignal(): Promise<void> {
+function tunnelCell(t: { port: number; state: string; expires_at: string; active_clients: number } | null, now: number): string {
+  if (!t) return '-';
+  if (t.state !== 'open') return `127.0.0.1:${t.port} (${t.state}, ${t.active_clients} clients)`;
+  return `127.0.0.1:${t.port} (${formatDuration(new Date(t.expires_at).getTime() - now)} left, ${t.active_clients} clients)`;
+}
+
+/** How often a foreground tunnel asks the agent how it is. */
+const WATCH_MS = 2000;
+
+/**
+ * Holds a tunnel in the foreground without a terminal (a script, `nohup`, a pipe): until SIGINT or SIGTERM, or
+ * until the agent says it ended. The poll timer is what keeps the process alive while it waits.
+ */
+function holdTunnel(c: CliContext, ours: TunnelInfo): Promise<TunnelEnd> {
   return new Promise((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = (end: TunnelEnd): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(end);
     };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+    const onSignal = (): void => finish({ kind: 'interrupted' });
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const poll = async (): Promise<void> => {
+      const status = await c.agent().status().catch((e: unknown) => (isHoopError(e) && e.code === 'agent_unavailable' ? null : undefined));
+      if (settled) return;
+      // undefined: the agent did not answer this time (busy); ask again rather than give up on the tunnel.
+      const end = status === undefined ? null : tunnelEnd(ours, status, c.now().getTime());
+      if (end) finish(end);
+      else timer = setTimeout(() => void poll(), WATCH_MS);
+    };
+    timer = setTimeout(() => void poll(), WATCH_MS);
   });
+}
+
+/** After Ctrl-C: closes the tunnel in the agent, unless another `hoop connect` has replaced it since. */
+async function closeIfOurs(c: CliContext, ours: TunnelInfo, end: TunnelEnd): Promise<void> {
+  if (end.kind !== 'interrupted') return;
+  const status = await c.agent().status().catch(() => null);
+  const t = status?.tunnels.find((x) => x.connection === ours.connection);
+  if (isSameTunnel(ours, t)) await c.agent().closeTunnel(ours.connection).catch(() => undefined);
+}
+
+/** Says how the tunnel ended; a revoked or refused grant is an error (exit 4), the rest are not. */
+function reportEnd(c: CliContext, connection: string, end: TunnelEnd): void {
+  if (end.kind === 'interrupted') {
+    c.out.print(`Tunnel to ${connection} closed.`);
+    return;
+  }
+  if (end.kind === 'gone') {
+    c.out.print(`Tunnel to ${connection} closed: ${end.why}.`);
+    return;
+  }
+  const why = end.why ?? end.state;
+  if (end.state === 'revoked') {
+    throw new HoopError('grant_revoked', `the tunnel to ${connection} closed: ${why}`, { hint: `run \`hoop connect ${connection}\` for a new grant, if you still may` });
+  }
+  if (end.state === 'refused') {
+    throw new HoopError('access_denied', `the tunnel to ${connection} closed: ${why}`, { hint: `run \`hoop connect ${connection}\` to find out whether you still have access` });
+  }
+  c.out.print(`Tunnel to ${connection} closed: ${why}.`);
 }

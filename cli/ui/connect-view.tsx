@@ -8,6 +8,7 @@ import { formatDuration } from '../../shared/duration.js';
 import type { Grant } from '../../shared/api/schemas.js';
 import type { TunnelInfo } from '../../shared/api/agent-control.js';
 import type { CliContext } from '../services/context.js';
+import { tunnelEnd, type TunnelEnd } from '../services/tunnel-watch.js';
 
 interface Props {
   ctx: CliContext;
@@ -17,31 +18,40 @@ interface Props {
   command: string;
 }
 
+interface ViewProps extends Props {
+  onEnd: (end: TunnelEnd) => void;
+}
+
 interface Live {
   expiresAt: string;
   activeClients: number;
   totalClients: number;
   statements: number | null;
   error: string | null;
-  gone: boolean;
+  /** How the tunnel ended, once the agent says it did. */
+  end: TunnelEnd | null;
 }
 
-function ConnectView({ ctx, gatewayUrl, grant, tunnel, command }: Props): React.JSX.Element {
+function ConnectView({ ctx, gatewayUrl, grant, tunnel, command, onEnd }: ViewProps): React.JSX.Element {
   const { exit } = useApp();
   const [now, setNow] = useState(() => Date.now());
   const [live, setLive] = useState<Live>({
-    expiresAt: tunnel.expires_at, activeClients: tunnel.active_clients, totalClients: tunnel.total_clients, statements: null, error: null, gone: false,
+    expiresAt: tunnel.expires_at, activeClients: tunnel.active_clients, totalClients: tunnel.total_clients, statements: null, error: null, end: null,
   });
 
   useInput((input, key) => {
-    if (input === 'q' || (key.ctrl && input === 'c')) exit();
+    if (input === 'q' || (key.ctrl && input === 'c')) {
+      onEnd({ kind: 'interrupted' });
+      exit();
+    }
   });
 
   useEffect(() => {
     const tick = setInterval(() => setNow(Date.now()), 1000);
     let stopped = false;
     const poll = async (): Promise<void> => {
-      const status = await ctx.agent().status().catch(() => null);
+      // null: the agent is gone; undefined: it did not answer this time.
+      const status = await ctx.agent().status().catch((e: unknown) => ((e as { code?: string }).code === 'agent_unavailable' ? null : undefined));
       const t = status?.tunnels.find((x) => x.connection === tunnel.connection);
       const sessions = await ctx.gateway(gatewayUrl).sessions({ grant: grant.id, limit: 1000 }).catch(() => null);
       if (stopped) return;
@@ -51,7 +61,7 @@ function ConnectView({ ctx, gatewayUrl, grant, tunnel, command }: Props): React.
         totalClients: t?.total_clients ?? prev.totalClients,
         statements: sessions ? sessions.reduce((n, s) => n + s.statement_count, 0) : prev.statements,
         error: t?.last_error ?? null,
-        gone: status !== null && !t,
+        end: prev.end ?? (status === undefined ? null : tunnelEnd(tunnel, status, Date.now())),
       }));
     };
     void poll();
@@ -65,8 +75,11 @@ function ConnectView({ ctx, gatewayUrl, grant, tunnel, command }: Props): React.
 
   const left = new Date(live.expiresAt).getTime() - now;
   useEffect(() => {
-    if (live.gone) exit();
-  }, [live.gone]);
+    if (live.end) {
+      onEnd(live.end);
+      exit();
+    }
+  }, [live.end]);
 
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1}>
@@ -87,13 +100,16 @@ function ConnectView({ ctx, gatewayUrl, grant, tunnel, command }: Props): React.
         Clients: {live.activeClients} connected, {live.totalClients} total · Statements: {live.statements ?? '…'}
       </Text>
       {live.error ? <Text color="red">Last error: {live.error}</Text> : null}
-      {live.gone ? <Text color="red">The tunnel has closed.</Text> : null}
+      {live.end ? <Text color="red">The tunnel has closed.</Text> : null}
       <Text dimColor>Ctrl-C or q closes the tunnel · run with --detach to keep it in the background</Text>
     </Box>
   );
 }
 
-export async function runConnectView(props: Props): Promise<void> {
-  const app = render(<ConnectView {...props} />, { exitOnCtrlC: false });
+/** Shows the live view until Ctrl-C or q, or until the tunnel ends; says which. */
+export async function runConnectView(props: Props): Promise<TunnelEnd> {
+  let end: TunnelEnd = { kind: 'interrupted' };
+  const app = render(<ConnectView {...props} onEnd={(e) => (end = e)} />, { exitOnCtrlC: false });
   await app.waitUntilExit();
+  return end;
 }

@@ -16,6 +16,7 @@ import type { Connection, ConnectionCatalog } from '../connections/connection.js
 import type { GrantService, LiveGrant } from '../grants/grant-service.js';
 import type { GrantWatcher } from '../grants/grant-watcher.js';
 import type { SessionRecorder } from '../recording/recorder.js';
+import { TunnelSocket } from './tunnel-socket.js';
 import type { ConnectionPolicy, StatementReviews } from '../policy/connection-policy.js';
 
 export interface TunnelEndpointOptions {
@@ -63,6 +64,7 @@ export class TunnelEndpoint {
       noServer: true,
       perMessageDeflate: false,
       maxPayload: 64 * 1024 * 1024,
+      WebSocket: TunnelSocket,
       handleProtocols: (protocols) => (protocols.has(TUNNEL_SUBPROTOCOL) ? TUNNEL_SUBPROTOCOL : false),
     });
   }
@@ -160,11 +162,17 @@ export class TunnelEndpoint {
     // for its review): end the session so nothing it sent runs later. (`on`: 'close' comes once anyway, and
     // `once` would add a wrapper object per session.)
     ws.on('close', () => session.terminate(new HoopError('interrupted', 'the client went away')));
-    const untrack = this.#o.watcher.track(grant.grantId, connection.name, grant.expiresAt, (reason) => session.terminate(reason));
+    const untrack = this.#o.watcher.track(grant.grantId, connection.name, grant.expiresAt, (reason) => {
+      // The socket closes with why (revoked, expired) once the session's FATAL is out: the agent then stops
+      // listening for this grant at once, and says why (shared/tunnel/protocol.ts).
+      const code = CLOSE_FOR[reason.code];
+      if (code !== undefined && ws instanceof TunnelSocket) ws.endWith(code, reason.code);
+      session.terminate(reason);
+    });
     const ended = (): void => {
       untrack();
       this.#sessions.delete(session);
-      if (ws.readyState === ws.OPEN) ws.close(TUNNEL_CLOSE.normal);
+      if (ws.readyState === ws.OPEN) ws.close();
     };
     void session.done.then(ended, ended);
   }

@@ -22,8 +22,15 @@ export const OpenTunnelRequestSchema = z.object({
 });
 export type OpenTunnelRequest = z.infer<typeof OpenTunnelRequestSchema>;
 
+export const TunnelStateSchema = z.enum(['open', 'expired', 'revoked', 'refused', 'closed']);
+
 export const TunnelInfoSchema = z.object({
   connection: z.string(),
+  /**
+   * `open` accepts clients; `expired`, `revoked` (by an admin or the user) and `refused` (the gateway no longer
+   * accepts the grant) do not, and `last_error` says why. Optional: an agent from before it was added omits it.
+   */
+  state: TunnelStateSchema.optional(),
   type: z.string(),
   host: z.literal('127.0.0.1'),
   port: z.number().int(),
@@ -37,6 +44,16 @@ export const TunnelInfoSchema = z.object({
   last_error: z.string().nullable(),
 });
 export type TunnelInfo = z.infer<typeof TunnelInfoSchema>;
+export type TunnelState = z.infer<typeof TunnelStateSchema>;
+
+/**
+ * Whether a tunnel still accepts connections, and if not, why: the agent's own word when it gives one (a
+ * revoked grant closes the listener before expiry), else whether the grant has expired.
+ */
+export function tunnelState(t: TunnelInfo, now: number): TunnelState {
+  if (t.state !== undefined && t.state !== 'open') return t.state;
+  return Date.parse(t.expires_at) > now ? 'open' : 'expired';
+}
 
 export const AgentStatusSchema = z.object({
   pid: z.number().int(),

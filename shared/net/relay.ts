@@ -36,6 +36,8 @@ export interface RelayOptions {
   preOpenLimit?: number;
   /** Live byte counts, called as data moves (for the tunnel's counters). */
   onBytes?: (fromClient: number, toClient: number) => void;
+  /** The stream closed: with the close code the gateway sent (TUNNEL_CLOSE), or null when it never opened. */
+  onGatewayClose?: (code: number | null) => void;
 }
 
 /**
@@ -145,6 +147,9 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
       if (ended === null) client.resume();
     },
     close: (info) => {
+      // Even after the client went first: a client that reads a FATAL closes at once, before the close frame
+      // that says why the gateway ended the stream (a revoked grant) arrives.
+      opts.onGatewayClose?.(info.code);
       finish(info.opened ? 'gateway_closed' : 'dial_failed', info.error);
     },
   });

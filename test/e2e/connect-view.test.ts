@@ -1,26 +1,65 @@
 /**
- * `hoop connect` on a terminal (a real pseudo-terminal, see helpers/terminal.ts): the live ink view, and `q`
- * typed into it as a user would.
+ * `hoop connect` in the foreground: on a terminal (a real pseudo-terminal, see helpers/terminal.ts) the live ink
+ * view, with `q` typed into it as a user would; off a terminal (a script, nohup) a plain wait for Ctrl-C. Both
+ * hold the tunnel until then, and both end when the agent says the tunnel ended (revoked, replaced).
  */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
+import { HOOP_BIN, startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
 import { hoopOnTerminal } from '../helpers/terminal.js';
 
 let stack: Stack;
 let alice: User;
+let bob: User;
 
 beforeAll(async () => {
   stack = await startStack();
   alice = new User('alice', stack);
-  const login = await alice.login();
-  expect(login.code, login.stderr).toBe(0);
+  bob = new User('bob', stack);
+  for (const u of [alice, bob]) {
+    const login = await u.login();
+    expect(login.code, login.stderr).toBe(0);
+  }
 });
 
 afterAll(async () => {
   await alice?.stopAgent();
   await stack?.close();
 });
+
+/** `hoop connect` with pipes for stdio (no terminal), left running; its output is collected as it comes. */
+function connectInBackground(args: string[]): { child: ChildProcessWithoutNullStreams; out: () => string; exited: Promise<number | null>; until: (re: RegExp) => Promise<RegExpExecArray> } {
+  const child = spawn(process.execPath, [HOOP_BIN, 'connect', ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...alice.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  return {
+    child, exited, out: () => text,
+    async until(re) {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const m = re.exec(text);
+        if (m) return m;
+        if (code !== undefined || Date.now() > deadline) throw new Error(`never saw ${re} (exit ${String(code)}); the output:\n${text}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  };
+}
+
+async function agentTunnel(connection: string): Promise<{ state?: string; port: number; grant_id: string; last_error: string | null } | undefined> {
+  const r = await alice.hoop(['agent', 'status', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { tunnels: Array<{ connection: string; state?: string; port: number; grant_id: string; last_error: string | null }> })
+    .tunnels.find((t) => t.connection === connection);
+}
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -55,6 +94,69 @@ describe('hoop connect on a terminal', () => {
       expect(await refused(port)).toBe(true);
     } finally {
       term.child.kill('SIGKILL');
+    }
+  });
+
+  it('ends the view when the grant is revoked: says why, exits 4, and the port is closed', async () => {
+    const term = hoopOnTerminal(['connect', 'shop', '--port', '0'], alice.env);
+    try {
+      const port = Number((await term.until(/Listening on 127\.0\.0\.1:(\d+)/))[1]);
+      const c = tunnelClient(port);
+      c.on('error', () => undefined); // the revocation ends it with a FATAL
+      await c.connect();
+      await c.query('SELECT 1');
+      const grantId = (await agentTunnel('shop'))!.grant_id;
+      const r = await bob.hoop(['revoke', grantId]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await term.exited).toBe(4);
+      expect(term.screen()).toContain('The tunnel has closed.');
+      expect(term.screen()).toMatch(/error: the tunnel to shop closed: the grant was revoked/);
+      expect(await refused(port)).toBe(true);
+      expect(await agentTunnel('shop')).toMatchObject({ state: 'revoked', last_error: 'the grant was revoked' });
+    } finally {
+      term.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('hoop connect off a terminal', () => {
+  it('holds the tunnel until SIGINT, then closes it and exits 0', async () => {
+    const run = connectInBackground(['shop', '--port', '0']);
+    try {
+      const port = Number((await run.until(/Tunnel to shop open on 127\.0\.0\.1:(\d+)/))[1]);
+      // Well past the moment the process used to exit (at once, with code 13: nothing kept it alive).
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(run.child.exitCode).toBeNull();
+      const c = tunnelClient(port);
+      await c.connect();
+      expect((await c.query('SELECT 6 * 7 AS n')).rows).toEqual([{ n: 42 }]);
+      await c.end();
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(0);
+      expect(run.out()).toContain('Tunnel to shop closed.');
+      expect(await refused(port)).toBe(true);
+      expect(await agentTunnel('shop')).toBeUndefined();
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+
+  it('returns when another hoop connect replaces the tunnel, and leaves the replacement open', async () => {
+    const run = connectInBackground(['shop', '--port', '0']);
+    try {
+      const port = Number((await run.until(/Tunnel to shop open on 127\.0\.0\.1:(\d+)/))[1]);
+      const second = await alice.connect('shop', []);
+      expect(second.port).not.toBe(port); // --port 0 again: any free port, so the first listener closed
+      expect(await run.exited).toBe(0);
+      expect(run.out()).toContain('Tunnel to shop closed: another `hoop connect` replaced it.');
+      const c = tunnelClient(second.port);
+      await c.connect();
+      expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+      await c.end();
+      expect(await agentTunnel('shop')).toMatchObject({ state: 'open', grant_id: second.grantId });
+    } finally {
+      run.child.kill('SIGKILL');
+      await alice.hoop(['disconnect', 'shop']);
     }
   });
 });

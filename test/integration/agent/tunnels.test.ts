@@ -87,7 +87,7 @@ describe('tunnel registry', () => {
     expect(await tryConnect(b.port)).toBe('ECONNREFUSED');
   });
 
-  it('opening a connection again replaces its tunnel: the old listener closes first and the port can be reused', async () => {
+  it('opening a connection again on its port replaces its tunnel: the listener is handed over, live streams run on', async () => {
     const gw = await standIn(['old', 'new']);
     const { reg } = registry();
     const first = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('old', Date.now() + MIN) });
@@ -98,12 +98,80 @@ describe('tunnel registry', () => {
     expect(second.port).toBe(first.port);
     expect(reg.status()).toHaveLength(1);
     expect(reg.status()[0]!.grant_id).toBe('grant-2');
+    expect(reg.status()[0]!.state).toBe('open');
     expect(await roundTrip(second.port)).toBe('ping');
     expect(gw.tokensSeen).toEqual(['old', 'new']);
     // The stream opened before the replacement keeps working.
     live.write('b');
     expect((await readBytes(live, 1)).toString()).toBe('b');
     live.destroy();
+  });
+
+  it('replaced with no port asked for, a tunnel keeps the port it had, even one that is not the default', async () => {
+    const gw = await standIn(['old', 'new']);
+    const busy = await occupy();
+    const { reg } = registry({ defaultPorts: { postgres: busy } });
+    const first = await reg.open({ connection: 'shop', gateway_url: gw.url, grant: grantFixture('old', Date.now() + MIN) });
+    expect(first.port).not.toBe(busy); // the default was taken: a free port
+    const second = await reg.open({ connection: 'shop', gateway_url: gw.url, grant: grantFixture('new', Date.now() + MIN, { id: 'grant-2' }) });
+    expect(second.port).toBe(first.port);
+    expect(await roundTrip(second.port)).toBe('ping');
+    expect(gw.tokensSeen).toEqual(['new']);
+  });
+
+  it('a replacement that cannot bind its port leaves the working tunnel as it was', async () => {
+    const gw = await standIn(['old', 'new']);
+    const busy = await occupy();
+    const { reg } = registry();
+    const first = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('old', Date.now() + MIN) });
+    const err = await reg.open({ connection: 'shop', gateway_url: gw.url, port: busy, grant: grantFixture('new', Date.now() + MIN, { id: 'grant-2' }) })
+      .catch((e: unknown) => e);
+    expect((err as HoopError).message).toBe(`port ${busy} on 127.0.0.1 is already in use`);
+    expect(reg.status()).toMatchObject([{ connection: 'shop', port: first.port, grant_id: 'grant-1', state: 'open' }]);
+    expect(await roundTrip(first.port)).toBe('ping');
+    expect(gw.tokensSeen).toEqual(['old']);
+  });
+
+  it('replaced on another port, the old listener closes once the new one is bound', async () => {
+    const gw = await standIn(['old', 'new']);
+    const { reg } = registry();
+    const first = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('old', Date.now() + MIN) });
+    const second = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('new', Date.now() + MIN, { id: 'grant-2' }) });
+    expect(second.port).not.toBe(first.port);
+    expect(await tryConnect(first.port)).toBe('ECONNREFUSED');
+    expect(await roundTrip(second.port)).toBe('ping');
+    expect(reg.status()).toMatchObject([{ grant_id: 'grant-2', port: second.port }]);
+  });
+
+  it('when the gateway ends a stream because the grant was revoked, the listener closes at once and the status says why', async () => {
+    const gw = await standIn(['tok']);
+    const { reg, logs } = registry();
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok', Date.now() + 10 * MIN) });
+    const live = await connectTo(info.port);
+    const closed = once(live, 'close');
+    live.write('a');
+    await readBytes(live, 1);
+    (await gw.stream(1)).ws.close(4403, 'grant revoked');
+    await closed;
+    await expect.poll(() => reg.status()[0]!.state).toBe('revoked');
+    expect(reg.status()[0]!.last_error).toBe('the grant was revoked');
+    expect(await tryConnect(info.port)).toBe('ECONNREFUSED');
+    expect(logs.join('\n')).toMatch(/the grant was revoked: listener closed/);
+  });
+
+  it('a stream the gateway ends for another reason (the database went away) leaves the tunnel open', async () => {
+    const gw = await standIn(['tok']);
+    const { reg } = registry();
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok', Date.now() + 10 * MIN) });
+    const live = await connectTo(info.port);
+    const closed = once(live, 'close');
+    live.write('a');
+    await readBytes(live, 1);
+    (await gw.stream(1)).ws.close(4502, 'upstream');
+    await closed;
+    await expect.poll(() => reg.status()[0]!.last_error).toMatch(/the database is unavailable \(4502\)/);
+    expect(reg.status()[0]!.state).toBe('open');
+    expect(await roundTrip(info.port)).toBe('ping');
   });
 
   it('refuses a grant for another connection, and an expired grant', async () => {
@@ -155,7 +223,33 @@ describe('grant renewal', () => {
     expect(logs.join('\n')).not.toMatch(/tok-[12]/);
   });
 
-  it('when renewal is refused, the listener closes at expiry and new connections are refused, not left hanging', async () => {
+  it('when renewal fails for want of a login, the grant runs on: the listener closes at expiry, not before, and is not left hanging', async () => {
+    const gw = await standIn(['tok-1']);
+    const clock = new ManualClock();
+    const expiry = clock.now() + 5 * MIN;
+    let calls = 0;
+    const renewGrant = async (): Promise<TunnelGrant> => {
+      calls += 1;
+      throw new HoopError('login_required', 'not logged in to the gateway');
+    };
+    const { reg } = registry({ clock, renewGrant });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok-1', expiry) });
+    clock.advance(4 * MIN); // 5 min → renew at min(4 min, 4 min)
+    await expect.poll(() => calls).toBe(1);
+    await expect.poll(() => reg.status()[0]!.last_error).toBe('grant renewal failed: not logged in to the gateway');
+    expect(await roundTrip(info.port)).toBe('ping'); // still usable until expiry
+    expect(reg.status()[0]!.state).toBe('open');
+
+    clock.advance(MIN);
+    expect(calls).toBe(1); // no retry after a permanent failure
+    expect(await tryConnect(info.port)).toBe('ECONNREFUSED');
+    const st = reg.status()[0]!;
+    expect(st.last_error).toBe('grant expired; grant renewal failed: not logged in to the gateway');
+    expect(Date.parse(st.expires_at)).toBeLessThanOrEqual(clock.now());
+    expect(st.state).toBe('expired');
+  });
+
+  it('when renewal finds the grant revoked, the listener closes then, not at expiry', async () => {
     const gw = await standIn(['tok-1']);
     const clock = new ManualClock();
     const expiry = clock.now() + 5 * MIN;
@@ -166,18 +260,13 @@ describe('grant renewal', () => {
     };
     const { reg } = registry({ clock, renewGrant });
     const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok-1', expiry) });
-    clock.advance(4 * MIN); // 5 min → renew at min(4 min, 4 min)
-    await expect.poll(() => calls).toBe(1);
-    await expect.poll(() => reg.status()[0]!.last_error).toBe('grant renewal failed: grant grant-1 was revoked by bob');
-    expect(await roundTrip(info.port)).toBe('ping'); // still usable until expiry
-
-    clock.advance(MIN);
-    expect(calls).toBe(1); // no retry after a permanent failure
+    clock.advance(4 * MIN);
+    await expect.poll(() => reg.status()[0]!.state).toBe('revoked');
+    expect(reg.status()[0]!.last_error).toBe('grant renewal failed: grant grant-1 was revoked by bob');
     expect(await tryConnect(info.port)).toBe('ECONNREFUSED');
-    const st = reg.status()[0]!;
-    expect(st.last_error).toBe('grant expired; grant renewal failed: grant grant-1 was revoked by bob');
-    expect(Date.parse(st.expires_at)).toBeLessThanOrEqual(clock.now());
-    expect(reg.get('shop')!.state).toBe('expired');
+    clock.advance(2 * MIN);
+    expect(calls).toBe(1);
+    expect(reg.status()[0]!.state).toBe('revoked'); // not turned into 'expired' later
   });
 
   it('retries a renewal that failed for a passing reason (gateway unreachable)', async () => {

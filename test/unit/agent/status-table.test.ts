@@ -20,6 +20,7 @@ describe('formatStatus', () => {
       pid: 4242, version: '0.1.0', started_at: '2025-01-01T10:00:00.000Z',
       tunnels: [
         tunnel({}),
+        tunnel({ connection: 'crm', port: 6000, state: 'revoked', active_clients: 0, last_error: 'the grant was revoked' }),
         tunnel({ connection: 'billing-replica', port: 61000, expires_at: '2025-01-01T11:59:00Z', active_clients: 0, total_clients: 0,
           bytes_from_clients: 0, bytes_to_clients: 0, last_error: 'grant expired; grant renewal failed: grant revoked' }),
       ],
@@ -28,6 +29,7 @@ describe('formatStatus', () => {
       'agent running (pid 4242, version 0.1.0, since 2025-01-01T10:00:00.000Z)',
       'CONNECTION       ADDRESS          STATE    EXPIRES IN  ACTIVE/TOTAL  FROM CLIENTS  TO CLIENTS  LAST ERROR',
       'shop             127.0.0.1:5433   open     59m 12s     1/3           2.0 KiB       3.0 MiB     -',
+      'crm              127.0.0.1:6000   revoked  -           0/3           2.0 KiB       3.0 MiB     the grant was revoked',
       'billing-replica  127.0.0.1:61000  expired  -           0/0           0 B           0 B         grant expired; grant renewal failed: grant revoked',
     ]);
   });
