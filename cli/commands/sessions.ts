@@ -1,5 +1,6 @@
 /** `hoop sessions`, `hoop sessions show <id>`. */
 import type { Command } from 'commander';
+import { HoopError } from '../../shared/errors.js';
 import type { CliContext } from '../services/context.js';
 import { ago, table } from '../ui/output.js';
 
@@ -98,25 +99,64 @@ export function oneLine(sql: string): string {
 
 interface ResultPayload { columns: string[]; rows: (string | null)[][] }
 
+function parseRows(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new HoopError('usage', `--rows ${v} is not a number of rows`, { hint: 'use 0 or more (0 shows none)' });
+  return n;
+}
+
+/** A replay event with at most `limit` of its returned rows (row_count still says how many there were). */
+function limitPayloadRows<E extends { payload?: unknown }>(e: E, limit: number): E {
+  const p = e.payload as ResultPayload | undefined;
+  if (!p || !Array.isArray(p.rows) || p.rows.length <= limit) return e;
+  return { ...e, payload: { ...p, rows: p.rows.slice(0, limit) } };
+}
+
+/**
+ * The events with each statement's result right after the statement. The chain holds them in the order they
+ * were recorded, and a result can come after the next statement (a blocked statement's is written with the
+ * statement the client sends next): matched by the statement's number in the session (`data.seq`).
+ */
+export function inStatementOrder<E extends { type: string; data: Record<string, unknown> }>(events: readonly E[]): E[] {
+  // A statement held for review is recorded again when it is decided: its result goes after the last record.
+  const lastRecord = new Map<unknown, E>();
+  for (const e of events) if (e.type === 'statement') lastRecord.set(e.data.seq, e);
+  const resultsAfter = new Map<E, E[]>();
+  const moved = new Set<E>();
+  for (const e of events) {
+    const statement = e.type === 'statement.result' ? lastRecord.get(e.data.seq) : undefined;
+    if (!statement) continue;
+    resultsAfter.set(statement, [...(resultsAfter.get(statement) ?? []), e]);
+    moved.add(e);
+  }
+  const out: E[] = [];
+  for (const e of events) {
+    if (moved.has(e)) continue;
+    out.push(e, ...(resultsAfter.get(e) ?? []));
+  }
+  return out;
+}
+
 /** `hoop sessions replay <id>`: the session on a timeline, with what each statement returned. */
 export function registerReplay(sessions: Command, ctx: () => CliContext): void {
   sessions
     .command('replay')
     .description('replay a session: each statement with its time offset, decision, approver, masked columns and returned rows')
     .argument('<id>', 'the session id')
-    .option('--rows <n>', 'returned rows to show per statement (default 10)', '10')
+    .option('--rows <n>', 'returned rows to show per statement (default 10; with --json, all unless given)')
     .option('--gateway <url>', 'the gateway URL')
     .option('--json', 'print JSON (the same data)')
-    .action(async (id: string, opts: { rows: string; gateway?: string; json?: boolean }) => {
+    .action(async (id: string, opts: { rows?: string; gateway?: string; json?: boolean }) => {
       const c = ctx();
+      const limit = opts.rows === undefined ? undefined : parseRows(opts.rows);
       const r = await c.gateway(c.gatewayUrl(opts.gateway)).replay(id);
-      if (opts.json) return c.out.json(r);
+      if (opts.json) return c.out.json(limit === undefined ? r : { ...r, events: r.events.map((e) => limitPayloadRows(e, limit)) });
       const s = r.session;
       const t0 = new Date(s.started_at).getTime();
       const off = (iso: string): string => `+${((new Date(iso).getTime() - t0) / 1000).toFixed(3)}s`.padEnd(10);
       c.out.print(`Session ${s.id}: ${s.subject} on ${s.connection}${s.client_application ? ` (${s.client_application})` : ''}, started ${s.started_at}`);
-      const limit = Math.max(0, Number(opts.rows) || 0);
-      for (const e of r.events) {
+      const shownRows = limit ?? 10;
+      for (const e of inStatementOrder(r.events)) {
         const d = e.data as Record<string, unknown>;
         switch (e.type) {
           case 'session.opened':
@@ -137,8 +177,8 @@ export function registerReplay(sessions: Command, ctx: () => CliContext): void {
             const outcome = d.error_code ? `ERROR ${String(d.error_code)}: ${String(d.error_message)}` : `${String(d.command_tag ?? '')}${d.duration_ms !== null ? ` in ${Number(d.duration_ms).toFixed(1)} ms` : ''}`;
             c.out.print(`${' '.repeat(10)}→ ${outcome}${masking ? ` · masked: ${Object.entries(masking).map(([col, m]) => `${col} (${m.rule}, ${m.values})`).join(', ')}` : ''}`);
             const p = e.payload as ResultPayload | undefined;
-            if (p?.rows.length && limit) {
-              const shown = p.rows.slice(0, limit).map((row) => row.map((v) => (v === null ? 'NULL' : v)));
+            if (p?.rows.length && shownRows) {
+              const shown = p.rows.slice(0, shownRows).map((row) => row.map((v) => (v === null ? 'NULL' : v)));
               for (const line of table(p.columns, shown).split('\n')) c.out.print(`${' '.repeat(12)}${line}`);
               const more = (returned?.row_count ?? p.rows.length) - shown.length;
               if (more > 0) c.out.print(`${' '.repeat(12)}… ${more} more row${more === 1 ? '' : 's'}${returned?.truncated ? ' (kept: ' + p.rows.length + ')' : ''}`);

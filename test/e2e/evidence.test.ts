@@ -84,6 +84,15 @@ describe('replay', () => {
     expect(r.stdout).toContain('rule ddl');
     expect(r.stdout).toContain('[approved by bob] DELETE FROM orders WHERE id = 1');
     expect(r.stdout).toContain('DELETE 1');
+    // Each statement's outcome right under it, though the chain holds the DROP's after the DELETE's record.
+    const lines = r.stdout.split('\n');
+    const drop = lines.findIndex((l) => l.includes('[BLOCK] DROP TABLE orders'));
+    expect(lines.slice(drop + 1, drop + 3).join('\n')).toMatch(/rule ddl[^\n]*\n\s+→ ERROR 42501: hoop: DDL is blocked/);
+    const del = lines.findIndex((l) => l.includes('DELETE FROM orders WHERE id = 1'));
+    expect(lines.slice(del + 1, del + 3).join('\n')).toMatch(/rule order-deletes[^\n]*\n\s+→ DELETE 1 in [\d.]+ ms/);
+    const one = JSON.parse((await bob.hoop(['sessions', 'replay', sessionId, '--json', '--rows', '1'])).stdout) as { events: { payload?: { rows: unknown[] } }[] };
+    expect(one.events.filter((e) => e.payload).map((e) => e.payload!.rows.length)).toEqual([1]);
+    expect((await bob.hoop(['sessions', 'replay', sessionId, '--rows', 'many'])).code).toBe(2);
     const json = JSON.parse((await bob.hoop(['sessions', 'replay', sessionId, '--json'])).stdout) as { events: { type: string; data: { decision?: string }; approvers?: string[]; payload?: { rows: string[][] } }[] };
     expect(json.events.map((e) => e.type)).toEqual(expect.arrayContaining(['session.opened', 'statement', 'statement.result', 'session.closed']));
     expect(json.events.find((e) => e.data.decision === 'approved')?.approvers).toEqual(['bob']);
