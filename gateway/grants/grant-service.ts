@@ -271,22 +271,33 @@ export class GrantService {
     return out;
   }
 
+  /** Whether `identity` may be granted `conn` (perhaps after an approval): what `hoop connections` shows. */
+  allows(identity: Identity, conn: GrantableConnection): boolean {
+    return this.#accessProblem(identity, conn) === null;
+  }
+
   #checkAccess(identity: Identity, conn: GrantableConnection): void {
+    const problem = this.#accessProblem(identity, conn);
+    if (problem) throw problem;
+  }
+
+  #accessProblem(identity: Identity, conn: GrantableConnection): HoopError | null {
     // Separation of duties: who reads the evidence does not touch the data it is about.
     if (hasRole(identity, this.#o.roles, 'auditor')) {
-      throw new HoopError('access_denied', `${identity.subject} is an auditor: auditors read sessions and the audit log, and may not connect`, {
+      return new HoopError('access_denied', `${identity.subject} is an auditor: auditors read sessions and the audit log, and may not connect`, {
         hint: 'connect with an account that is not in an auditor group',
         details: { connection: conn.name },
       });
     }
     if (!identity.groups.some((g) => conn.accessGroups.includes(g))) {
-      throw new HoopError('access_denied', `${identity.subject} may not access "${conn.name}"`, {
+      return new HoopError('access_denied', `${identity.subject} may not access "${conn.name}"`, {
         hint: conn.accessGroups.length
           ? `access needs membership of one of: ${conn.accessGroups.join(', ')}`
           : 'no group has access to this connection',
         details: { connection: conn.name, groups: identity.groups },
       });
     }
+    return null;
   }
 
   #checkLive(row: GrantRow): void {

@@ -90,7 +90,7 @@ export function createApi(o: ApiOptions): Router {
         type: c.type,
         ...(c.description ? { description: c.description } : {}),
         database: c.database,
-        allowed: id.groups.some((g) => c.accessGroups.includes(g)),
+        allowed: o.grants.allows(id, c),
         requires_approval: c.requireApproval !== undefined && id.groups.some((g) => c.requireApproval!.groups.includes(g)),
         max_duration_seconds: Math.floor(c.maxDurationMs / 1000),
         default_port: c.defaultLocalPort,

@@ -59,6 +59,11 @@ describe('refusals at the API', () => {
     const r = await bob.hoop(['connect', 'shop', '--detach']);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('bob is an auditor: auditors read sessions and the audit log, and may not connect');
+    // and the connection list says so up front, as it does for alice's access
+    const list = async (u: User): Promise<unknown> => (JSON.parse((await u.hoop(['connections', '--json'])).stdout) as { connections: Array<{ name: string; allowed: boolean }> })
+      .connections.find((c) => c.name === 'shop')?.allowed;
+    expect(await list(bob)).toBe(false);
+    expect(await list(alice)).toBe(true);
   });
 
   it('refuses an unknown connection with a hint', async () => {
