@@ -23,6 +23,28 @@ interface VerifyOptions {
   gateway?: string;
 }
 
+/** The verifier's result with the keys every other `--json` output uses (last_seq, last_hash). */
+function snakeCase<R extends VerifyResult>(r: R): Omit<R, 'lastSeq' | 'lastHash'> & { last_seq?: number; last_hash?: string } {
+  if (!r.ok) return r;
+  const { lastSeq, lastHash, ...rest } = r;
+  return { ...rest, last_seq: lastSeq, last_hash: lastHash };
+}
+
+/** A directory that holds no bundle at all is said to be so, not verified into a "chain OK" over nothing. */
+async function checkBundleDir(dir: string): Promise<void> {
+  const st = await stat(dir).catch(() => null);
+  if (!st?.isDirectory()) {
+    throw new HoopError('not_found', `no evidence bundle at ${dir}: ${st ? 'it is not a directory' : 'no such directory'}`, {
+      hint: 'export one with `hoop audit export --out DIR`',
+    });
+  }
+  if (!(await stat(join(dir, 'manifest.json')).catch(() => null))) {
+    throw new HoopError('not_found', `no evidence bundle in ${dir}: it has no manifest.json`, {
+      hint: 'name the directory `hoop audit export --out` wrote',
+    });
+  }
+}
+
 export function registerAudit(program: Command, ctx: () => CliContext): void {
   const audit = program.command('audit').description('verify and export the tamper-evident audit log (auditors and admins)');
 
@@ -41,8 +63,9 @@ checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
       const c = ctx();
       const pinned = opts.keys ? await readKeys(opts.keys) : undefined;
       if (opts.bundle) {
+        await checkBundleDir(opts.bundle);
         const r = await verifyBundle(opts.bundle, pinned ? { publicKeys: pinned } : {});
-        if (opts.json) c.out.json(r);
+        if (opts.json) c.out.json(snakeCase(r));
         else {
           if (r.ok) c.out.print(`chain OK: ${r.records} records, ${r.checkpoints} signed checkpoints, last seq ${r.lastSeq}`);
           else c.out.print(`chain BROKEN at seq ${r.position}: ${r.kind} (${r.detail})`);
@@ -71,9 +94,13 @@ checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
       }
       const result: VerifyResult = verifier.finish();
       const unsigned = result.ok ? result.lastSeq - Math.max(0, ...checkpoints.map((k) => k.seq)) : 0;
-      if (opts.json) c.out.json({ ...result, first_seq: first ?? null, unsigned_tail: Math.max(0, unsigned) });
-      else if (result.ok) {
-        const last = checkpoints.at(-1);
+      const last = checkpoints.at(-1);
+      if (opts.json) {
+        c.out.json({
+          ...snakeCase(result), first_seq: first ?? null, unsigned_tail: Math.max(0, unsigned),
+          last_checkpoint: last ? { seq: last.seq, time: last.time } : null,
+        });
+      } else if (result.ok) {
         c.out.print(`audit log OK: ${result.records} records (seq ${first ?? '-'}–${result.lastSeq}), ${result.checkpoints} signed checkpoints verified`);
         if (last) c.out.print(`last checkpoint: seq ${last.seq} at ${last.time}${unsigned > 0 ? `; ${unsigned} later records are linked but not signed yet` : ''}`);
       } else {

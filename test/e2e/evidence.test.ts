@@ -128,6 +128,16 @@ describe('export', () => {
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toContain('chain OK');
     expect(ok.stdout).toContain('manifest signature verifies');
+    const json = JSON.parse((await offline.hoop(['audit', 'verify', '--bundle', dir, '--json'])).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ ok: true, valid: true, manifest_ok: true, last_seq: expect.any(Number) as number });
+    expect(json).not.toHaveProperty('lastSeq');
+    // A directory with no bundle in it is said to be so, never "chain OK" over nothing.
+    for (const where of [join(stack.tmp, 'no-such-dir'), stack.tmp]) {
+      const none = await offline.hoop(['audit', 'verify', '--bundle', where]);
+      expect(none.code).toBe(1);
+      expect(none.stdout).toBe('');
+      expect(none.stderr).toMatch(/no evidence bundle (at|in) .*(no such directory|it has no manifest\.json)/);
+    }
     const readme = await readFile(join(dir, 'README.md'), 'utf8');
     expect(readme).toContain('hoop audit verify --bundle');
     for (const file of ['records.jsonl', 'statements.csv']) {
@@ -164,6 +174,9 @@ describe('verification', () => {
     const r = await verify();
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^audit log OK: \d+ records \(seq 1–\d+\), [1-9]\d* signed checkpoints verified/);
+    const json = JSON.parse((await verify(bob, ['--json'])).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ ok: true, first_seq: 1, last_seq: expect.any(Number) as number, last_checkpoint: { seq: expect.any(Number) as number } });
+    expect(json).not.toHaveProperty('lastSeq');
   });
 
   /** Runs `tamper`, expects verify to name `kind` at the seq `position` returns, then undoes it. */
