@@ -51,19 +51,28 @@ export const CREDENTIALS_FILE = 'credentials.json';
 
 /**
  * Opens the token store: the OS keychain (Secret Service on Linux) when it answers, else a 0600 file under
- * `dir`, announced with one warning line.
+ * `dir`, announced with one warning line when a login is first stored there.
  */
 export async function createTokenStore(options: TokenStoreOptions): Promise<TokenStore> {
   const file = fileStore(join(options.dir, CREDENTIALS_FILE), options.dir, (options.platform ?? process.platform) !== 'win32');
   let keychain: TokenStore | undefined;
+  let why: unknown;
   let warned = false;
   const fallBack = (e: unknown): TokenStore => {
     keychain = undefined;
-    if (!warned) {
-      warned = true;
-      options.warn(`warning: OS keychain unavailable (${shortReason(e)}); storing tokens in ${file.path} (mode 0600)`);
-    }
+    why = e;
     return file;
+  };
+  /**
+   * The warning, once, when a login is first written to the file: at `hoop login`, not on every command that
+   * reads (or refreshes) a login the file already holds.
+   */
+  const saveToFile = async (key: string, login: StoredLogin): Promise<void> => {
+    if (!warned && (await file.load(key).catch(() => null)) === null) {
+      warned = true;
+      options.warn(`warning: OS keychain unavailable (${shortReason(why)}); storing tokens in ${file.path} (mode 0600)`);
+    }
+    await file.save(key, login);
   };
 
   try {
@@ -92,7 +101,7 @@ export async function createTokenStore(options: TokenStoreOptions): Promise<Toke
       return keychain ? 'keychain' : 'file';
     },
     load: (key) => run((s) => s.load(key)),
-    save: (key, login) => run((s) => s.save(key, login)),
+    save: (key, login) => run((s) => (s === file ? saveToFile(key, login) : s.save(key, login))),
     clear: (key) => run((s) => s.clear(key)),
   };
 }

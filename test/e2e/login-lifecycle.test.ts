@@ -51,6 +51,10 @@ describe('login lifecycle', () => {
     expect(r.code, r.stderr).toBe(0);
     const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: OS keychain unavailable'));
     expect(warnings).toHaveLength(1);
+    // said once, at login: not again on every command that reads the stored login
+    const who = await alice.hoop(['whoami']);
+    expect(who.code, who.stderr).toBe(0);
+    expect(who.stderr).not.toContain('keychain');
     const { stat } = await import('node:fs/promises');
     expect((await stat(join(alice.env.HOOP_CONFIG_DIR!, 'credentials.json'))).mode & 0o777).toBe(0o600);
     // nothing secret in what the user sees

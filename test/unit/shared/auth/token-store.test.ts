@@ -80,6 +80,18 @@ describe('token store', () => {
     expect(await readdir(dir)).toEqual(['credentials.json']); // no temp files left behind
   });
 
+  test('without a keychain, a store that only reads or refreshes a login the file holds says nothing', async () => {
+    const first = await createTokenStore({ dir, warn: () => undefined, keyring: brokenKeyring() });
+    await first.save(GATEWAY, login());
+    const warnings: string[] = [];
+    const later = await createTokenStore({ dir, warn: (m) => warnings.push(m), keyring: brokenKeyring() });
+    expect(await later.load(GATEWAY)).toEqual(login());
+    await later.save(GATEWAY, login('at-2', 'rt-2')); // a silent refresh
+    expect(warnings).toEqual([]);
+    await later.save('https://other.example.com', login()); // a new login: said where it goes
+    expect(warnings).toHaveLength(1);
+  });
+
   test('a credentials file with loose permissions is rewritten as 0600', async () => {
     await mkdir(dir, { recursive: true });
     const file = join(dir, 'credentials.json');
@@ -121,12 +133,12 @@ describe('token store', () => {
   test('the real keyring module either answers or falls back to the file with one warning', async () => {
     const warnings: string[] = [];
     const store = await createTokenStore({ dir, warn: (m) => warnings.push(m) });
-    // Headless CI has no D-Bus session: the file. A desktop: the keychain. Either way the login survives.
+    // Headless CI has no D-Bus session: the file. A desktop: the keychain. Either way the login survives, and
+    // the file is announced when the login is written to it.
+    await store.save(GATEWAY, login());
+    expect(await store.load(GATEWAY)).toEqual(login());
     expect(warnings).toHaveLength(store.kind === 'file' ? 1 : 0);
-    if (store.kind === 'file') {
-      await store.save(GATEWAY, login());
-      expect(await store.load(GATEWAY)).toEqual(login());
-    }
+    await store.clear(GATEWAY);
   });
 
   test('an unreadable credentials file is reported, naming the file and the fix', async () => {
