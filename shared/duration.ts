@@ -30,3 +30,21 @@ export function formatDuration(ms: number): string {
   if (m > 0) return `${m}m ${s}s`;
   return `${s}s`;
 }
+
+/**
+ * Formats a configured length (a grant, a wait) with no zero parts: "10m", "1h", "1h 30m", "2d 4h", "45s". Unlike
+ * {@link formatDuration}, which counts down and keeps its shape, this reads as the length was written.
+ */
+export function formatSpan(ms: number): string {
+  const sec = Math.round(ms / 1000);
+  if (sec <= 0) return '0s';
+  const parts: string[] = [];
+  const units: Array<[number, string]> = [[86_400, 'd'], [3600, 'h'], [60, 'm'], [1, 's']];
+  let left = sec;
+  for (const [size, unit] of units) {
+    const n = Math.floor(left / size);
+    left -= n * size;
+    if (n > 0) parts.push(`${n}${unit}`);
+  }
+  return parts.join(' ');
+}

@@ -1,7 +1,7 @@
 /** `hoop connect`, `hoop disconnect`, `hoop connections`. */
 import type { Command } from 'commander';
 import { HoopError, isHoopError } from '../../shared/errors.js';
-import { formatDuration } from '../../shared/duration.js';
+import { formatDuration, formatSpan } from '../../shared/duration.js';
 import { ensureAgentRunning } from '../../shared/agent/spawn.js';
 import { tunnelState, type TunnelInfo } from '../../shared/api/agent-control.js';
 import { isSameTunnel, tunnelEnd, type TunnelEnd } from '../services/tunnel-watch.js';
@@ -147,7 +147,7 @@ Examples:
           r.type,
           r.database ?? '',
           r.allowed ? (r.requires_approval ? 'approval' : 'yes') : 'no',
-          formatDuration(r.max_duration_seconds * 1000).replace(' 0m', ''),
+          formatSpan(r.max_duration_seconds * 1000),
           tunnelCell(r.tunnel, now),
         ]),
       ));

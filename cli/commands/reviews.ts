@@ -1,7 +1,7 @@
 /** `hoop reviews`, `hoop approve`, `hoop reject`, `hoop request`. */
 import type { Command } from 'commander';
 import { HoopError } from '../../shared/errors.js';
-import { formatDuration } from '../../shared/duration.js';
+import { formatSpan } from '../../shared/duration.js';
 import type { Review } from '../../shared/api/schemas.js';
 import type { CliContext } from '../services/context.js';
 import { decisionError, waitForDecision } from '../services/grants.js';
@@ -9,7 +9,7 @@ import { ago, table } from '../ui/output.js';
 
 export function describeReview(r: Review): string {
   if (r.kind === 'statement') return oneLine(r.statement ?? '') + (r.parameters?.length ? `  -- params ${JSON.stringify(r.parameters)}` : '');
-  return `access for ${formatDuration((r.duration_seconds ?? 0) * 1000).replace(' 0m', '')}`;
+  return `access for ${formatSpan((r.duration_seconds ?? 0) * 1000)}`;
 }
 
 function oneLine(s: string): string {
@@ -57,7 +57,6 @@ min_approvals: 2 needs two different approvers. The waiting session learns of th
           if (!process.stdin.isTTY || !process.stdout.isTTY) {
             throw new HoopError('usage', `name the review to ${decision}`, { hint: 'list them with `hoop reviews --pending`' });
           }
-          await c.tokenStore(); // any keychain warning is printed now, not in the middle of the live view
           const { runReviewPicker } = await import('../ui/review-picker.js');
           await runReviewPicker({ ctx: c, gatewayUrl, initial: decision });
           return;
@@ -66,7 +65,9 @@ min_approvals: 2 needs two different approvers. The waiting session learns of th
         if (opts.json) return c.out.json({ review: r });
         const verb = decision === 'approve' ? 'Approved' : 'Rejected';
         const left = r.status === 'pending' ? ` (${r.decisions.filter((d) => d.decision === 'approve').length} of ${r.min_approvals} approvals so far)` : '';
-        c.out.print(`${verb} review ${r.id}: ${r.requester} on ${r.connection}: ${describeReview(r)}. Status: ${r.status}${left}.`);
+        // The statement may end in its own `;`: the status is set apart, so no doubled punctuation.
+        c.out.print(`${verb} review ${r.id}: ${r.requester} on ${r.connection}: ${describeReview(r)}`);
+        c.out.print(`Status: ${r.status}${left}.`);
       });
   }
 

@@ -138,6 +138,7 @@ describe('statement approvals', () => {
     await expect.poll(() => /Review ([0-9a-f-]{36})/.exec(err)?.[1], { timeout: 15_000 }).toBeDefined();
     const id = /Review ([0-9a-f-]{36})/.exec(err)![1]!;
     expect(err).toContain(`NOTICE:  hoop: this statement needs approval (rule order-deletes). Review ${id} is waiting for dba`);
+    expect(err).toContain('Waiting up to 2m…'); // the rule's timeout as written, not "2m 0s"
     expect((await bob.hoop(['approve', id])).code).toBe(0);
     expect(await closed).toBe(0);
     expect(out).toContain('DELETE 1');

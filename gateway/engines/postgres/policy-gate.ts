@@ -4,7 +4,7 @@
  * review waits for its approvers; an approval binds to the hash of exactly the statement and parameters held.
  */
 import { HoopError } from '../../../shared/errors.js';
-import { formatDuration } from '../../../shared/duration.js';
+import { formatSpan } from '../../../shared/duration.js';
 import type { Review } from '../../../shared/api/schemas.js';
 import type { Identity } from '../../identity/identity.js';
 import { evaluate, type ApprovalRule } from '../../policy/guardrails.js';
@@ -95,7 +95,7 @@ export class PolicyGate {
       };
     }
     notice(`hoop: this statement needs approval (rule ${rule.name}). Review ${review.id} is waiting for ${who}: `
-      + `they run \`hoop approve ${review.id}\`. Waiting up to ${formatDuration(waitMs)}…`);
+      + `they run \`hoop approve ${review.id}\`. Waiting up to ${formatSpan(waitMs)}…`);
     const status = await reviews.waitForDecision(review.id, waitMs, signal);
     if (status === 'approved' && (await reviews.consumeStatement(review.id, s.requester.subject, s.connection, hash))) {
       return { approved: true, reviewId: review.id };
