@@ -38,8 +38,12 @@ export function registerGrants(program: Command, ctx: () => CliContext): void {
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { gateway?: string; json?: boolean }) => {
       const c = ctx();
-      const g = await c.gateway(c.gatewayUrl(opts.gateway)).revokeGrant(id);
-      if (opts.json) return c.out.json({ grant: g });
+      const { grant: g, alreadyRevoked } = await c.gateway(c.gatewayUrl(opts.gateway)).revokeGrant(id);
+      if (opts.json) return c.out.json({ grant: g, already_revoked: alreadyRevoked });
+      if (alreadyRevoked) {
+        c.out.print(`Grant ${g.id} (${g.subject} on ${g.connection}) was already revoked${g.revoked_at ? ` at ${g.revoked_at}` : ''}; nothing changed.`);
+        return;
+      }
       c.out.print(`Revoked grant ${g.id} (${g.subject} on ${g.connection}).`);
     });
 }

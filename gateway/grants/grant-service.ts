@@ -207,21 +207,24 @@ export class GrantService {
     return this.#toApi(next, await this.#token(next));
   }
 
-  /** Revokes a grant: its own subject or an admin may. Live tunnels close within seconds (see TunnelRegistry). */
-  async revoke(identity: Identity, grantId: string): Promise<Grant> {
+  /**
+   * Revokes a grant: its own subject or an admin may. Live tunnels close within seconds (see TunnelRegistry).
+   * A grant revoked already stays as it was (first revoker, first time), and nothing more is recorded.
+   */
+  async revoke(identity: Identity, grantId: string): Promise<{ grant: Grant; alreadyRevoked: boolean }> {
     const row = await this.#get(grantId);
     const admin = hasRole(identity, this.#o.roles, 'admin');
     if (!row || (row.subject !== identity.subject && !admin)) throw new HoopError('not_found', `no grant ${grantId}`);
     const updated = await this.#o.db.query<GrantRow>(
-      `UPDATE grants SET revoked_at = COALESCE(revoked_at, $2), revoked_by = COALESCE(revoked_by, $3)
-        WHERE id = $1 RETURNING *`,
+      `UPDATE grants SET revoked_at = $2, revoked_by = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING *`,
       [row.id, this.#now(), identity.subject],
     );
-    const next = updated.rows[0]!;
+    const next = updated.rows[0];
+    if (!next) return { grant: this.#toApi((await this.#get(grantId)) ?? row), alreadyRevoked: true };
     // Every instance re-checks its live tunnels now, not at its next tick.
     await this.#o.db.query(`SELECT pg_notify('hoop_grants', $1)`, [row.id]).catch(() => undefined);
     await this.#o.audit.grantDecision({ outcome: 'revoked', subject: identity.subject, connection: row.connection, reason: '', grantId: row.id });
-    return this.#toApi(next);
+    return { grant: this.#toApi(next), alreadyRevoked: false };
   }
 
   async list(identity: Identity, opts: { all?: boolean; active?: boolean }): Promise<Grant[]> {

@@ -128,7 +128,10 @@ export function createApi(o: ApiOptions): Router {
       return { body: { grants } };
     })
     .on('POST', '/v1/grants/:id/renew', async (ctx) => ({ body: { grant: await o.grants.renew(await who(ctx), ctx.params.id!) } }))
-    .on('POST', '/v1/grants/:id/revoke', async (ctx) => ({ body: { grant: await o.grants.revoke(await who(ctx), ctx.params.id!) } }))
+    .on('POST', '/v1/grants/:id/revoke', async (ctx) => {
+      const { grant, alreadyRevoked } = await o.grants.revoke(await who(ctx), ctx.params.id!);
+      return { body: { grant, already_revoked: alreadyRevoked } };
+    })
     .on('GET', '/v1/reviews', async (ctx) => {
       const id = await who(ctx);
       const limit = ctx.query.get('limit');

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { HoopError, fromProblem } from '../errors.js';
 import {
-  ConnectionListSchema, GrantListSchema, GrantOrReviewSchema, GrantResponseSchema, MeSchema, ReviewListSchema, ReviewResponseSchema,
+  ConnectionListSchema, GrantListSchema, GrantOrReviewSchema, GrantResponseSchema, MeSchema, RevokeResponseSchema, ReviewListSchema, ReviewResponseSchema,
   SessionDetailSchema, SessionListSchema, WellKnownSchema, AuditRecordPageSchema, CheckpointListSchema, KeyListSchema, ExportSchema,
   ReplaySchema, type Replay,
   type ConnectionSummary, type Grant, type GrantRequest, type Me, type Review, type SessionDetail, type SessionSummary, type WellKnown,
@@ -85,8 +85,9 @@ export class GatewayClient {
     return (await this.#call('POST', `/v1/grants/${encodeURIComponent(id)}/renew`, GrantResponseSchema, { body: {} })).grant;
   }
 
-  async revokeGrant(id: string): Promise<Grant> {
-    return (await this.#call('POST', `/v1/grants/${encodeURIComponent(id)}/revoke`, GrantResponseSchema, { body: {} })).grant;
+  async revokeGrant(id: string): Promise<{ grant: Grant; alreadyRevoked: boolean }> {
+    const r = await this.#call('POST', `/v1/grants/${encodeURIComponent(id)}/revoke`, RevokeResponseSchema, { body: {} });
+    return { grant: r.grant, alreadyRevoked: r.already_revoked === true };
   }
 
   async grants(params: { all?: boolean; active?: boolean } = {}): Promise<Grant[]> {

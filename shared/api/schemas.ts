@@ -66,6 +66,8 @@ export const GrantSchema = z.object({
 });
 export type Grant = z.infer<typeof GrantSchema>;
 export const GrantResponseSchema = z.object({ grant: GrantSchema });
+/** `POST /v1/grants/{id}/revoke`: `already_revoked` when it was revoked before this call (nothing changed). */
+export const RevokeResponseSchema = z.object({ grant: GrantSchema, already_revoked: z.boolean().optional() });
 export const GrantListSchema = z.object({ grants: z.array(GrantSchema) });
 
 export const SessionSummarySchema = z.object({

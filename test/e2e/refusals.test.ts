@@ -210,5 +210,10 @@ describe('refusals on the data path (native PostgreSQL errors)', () => {
     await expect.poll(shopTunnel, { timeout: 10_000 }).toMatchObject({ port, state: 'revoked', last_error: 'the grant was revoked' });
     const again = await connectError(port);
     expect(again.message).toMatch(/ECONNREFUSED/);
+    // Revoking it again changes nothing, and says so.
+    const twice = await bob.hoop(['revoke', grantId]);
+    expect(twice.code, twice.stderr).toBe(0);
+    expect(twice.stdout).toMatch(new RegExp(`^Grant ${grantId} \\(alice on shop\\) was already revoked at \\S+; nothing changed\\.`));
+    expect(JSON.parse((await bob.hoop(['revoke', grantId, '--json'])).stdout)).toMatchObject({ already_revoked: true, grant: { id: grantId } });
   });
 });
