@@ -11,7 +11,7 @@ import { EXIT, HoopError, exitCodeFor, toHoopError } from '../shared/errors.js';
 import { createLogger, parseLogLevel } from '../shared/log.js';
 import { configDir } from '../shared/paths.js';
 import { startDaemon } from './daemon.js';
-import { createRenewGrant } from './renew.js';
+import { createGrantCalls } from './renew.js';
 import { formatStatus } from './status-table.js';
 import { createWsDialer } from '../shared/tunnel/ws-dialer.js';
 
@@ -119,7 +119,7 @@ async function run(dir: string, env: Env): Promise<number> {
     version,
     registry: {
       dialerFor: (gatewayUrl, connection) => createWsDialer({ gatewayUrl, connection, userAgent }),
-      renewGrant: createRenewGrant({ env, configDir: dir, userAgent, logger }),
+      ...createGrantCalls({ env, configDir: dir, userAgent, logger }),
     },
   });
   const onSignal = (signal: NodeJS.Signals): void => {

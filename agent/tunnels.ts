@@ -6,16 +6,24 @@ import { HoopError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { systemClock, type Clock } from './renewal.js';
 import { Tunnel, type RenewGrant } from './tunnel.js';
+import type { ReleaseGrant } from './renew.js';
 import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
 
 /** The local port a connection type gets when none is asked for (5433: next to a local PostgreSQL's 5432). */
 export const DEFAULT_PORTS: Readonly<Record<string, number>> = { postgres: 5433 };
+/** How long closing a tunnel waits for the gateway to take its grant back. */
+const RELEASE_TIMEOUT_MS = 3000;
 
 export interface TunnelRegistryOptions {
   /** The transport to a given gateway for a given connection; called once per tunnel. */
   dialerFor: (gatewayUrl: string, connection: string) => TunnelDialer;
   /** Renews grants ahead of expiry; without it, tunnels simply close when their grant expires. */
   renewGrant?: RenewGrant | undefined;
+  /**
+   * Gives up the grant of a tunnel closed or replaced here while it was still good (revokes it at the gateway),
+   * once no client stream uses it any more. Best effort: a failure is logged, and the grant then simply expires.
+   */
+  releaseGrant?: ReleaseGrant | undefined;
   clock?: Clock;
   logger?: Logger;
   defaultPorts?: Readonly<Record<string, number>>;
@@ -28,8 +36,11 @@ export class TunnelRegistry {
   #clock: Clock;
   #logger: Logger;
   #tunnels = new Map<string, Tunnel>();
-  /** Replaced tunnels whose client streams are still live; ended by {@link closeAll}. */
-  #retired = new Set<Tunnel>();
+  /**
+   * Replaced tunnels whose client streams are still live, ended by {@link closeAll}; true when the grant is to
+   * be released once they are done (it was still good when the tunnel was replaced).
+   */
+  #retired = new Map<Tunnel, boolean>();
   /** Opens and closes run one at a time, so a replacement never races its predecessor for the port. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -69,15 +80,16 @@ export class TunnelRegistry {
         // listener, so the port is never free for a moment and the replacement cannot fail to bind.
         const listener = old.handOver();
         this.#tunnels.delete(req.connection);
-        this.#keepUntilIdle(old);
+        this.#keepUntilIdle(old, old.grant.id !== req.grant.id);
         tunnel = await Tunnel.open(spec, deps, listener ?? undefined);
       } else {
         // Another port: bind it first, so that a port in use leaves the working tunnel as it was.
         tunnel = await Tunnel.open(spec, deps);
         if (old) {
+          const wasOpen = old.state === 'open' && old.grant.id !== req.grant.id;
           this.#tunnels.delete(req.connection);
           old.retire();
-          this.#keepUntilIdle(old);
+          this.#keepUntilIdle(old, wasOpen);
         }
       }
       this.#tunnels.set(req.connection, tunnel);
@@ -93,8 +105,10 @@ export class TunnelRegistry {
         throw new HoopError('not_found', `no tunnel is open for ${connection}`, { hint: 'see `hoop agent status`' });
       }
       this.#tunnels.delete(connection);
+      const wasOpen = t.state === 'open';
       await t.close();
       this.#logger.info('tunnel closed', { connection });
+      if (wasOpen) await this.#release(t);
       return [connection];
     });
   }
@@ -103,11 +117,15 @@ export class TunnelRegistry {
   closeAll(): Promise<string[]> {
     return this.#serial(async () => {
       const names = [...this.#tunnels.keys()];
-      const all = [...this.#tunnels.values(), ...this.#retired];
+      const open = [...this.#tunnels.values()].filter((t) => t.state === 'open');
+      const retired = [...this.#retired.keys()];
+      const releaseRetired = retired.filter((t) => this.#retired.get(t) === true);
+      const all = [...this.#tunnels.values(), ...retired];
       this.#tunnels.clear();
       this.#retired.clear();
       await Promise.all(all.map((t) => t.close()));
       if (names.length > 0) this.#logger.info('tunnels closed', { connections: names });
+      await Promise.all([...open, ...releaseRetired].map((t) => this.#release(t)));
       return names;
     });
   }
@@ -126,10 +144,39 @@ export class TunnelRegistry {
     return this.#tunnels.get(connection);
   }
 
-  #keepUntilIdle(t: Tunnel): void {
-    if (t.activeClients === 0) return;
-    this.#retired.add(t);
-    void t.idle().then(() => this.#retired.delete(t));
+  /** Keeps a replaced tunnel until its last client stream ends, then releases its grant if `release`. */
+  #keepUntilIdle(t: Tunnel, release: boolean): void {
+    if (t.activeClients === 0) {
+      if (release) void this.#release(t);
+      return;
+    }
+    this.#retired.set(t, release);
+    void t.idle().then(() => {
+      // Still here: nobody closed everything meanwhile (closeAll releases what it closes itself).
+      if (this.#retired.delete(t) && release) void this.#release(t);
+    });
+  }
+
+  /** Revokes the tunnel's grant at the gateway, best effort and bounded in time; never throws. */
+  async #release(t: Tunnel): Promise<void> {
+    const releaseGrant = this.#opts.releaseGrant;
+    if (!releaseGrant) return;
+    const grant = t.grant;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${RELEASE_TIMEOUT_MS / 1000} s`)), RELEASE_TIMEOUT_MS);
+      timer.unref();
+    });
+    try {
+      await Promise.race([releaseGrant(grant, t.gatewayUrl), timeout]);
+      this.#logger.info('grant released', { connection: t.connection, grant_id: grant.id });
+    } catch (e) {
+      this.#logger.warn('could not release the grant; it stays valid until it expires', {
+        connection: t.connection, grant_id: grant.id, expires_at: grant.expires_at, error: e instanceof Error ? e.message : String(e),
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

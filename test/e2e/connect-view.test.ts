@@ -131,11 +131,15 @@ describe('hoop connect off a terminal', () => {
       await c.connect();
       expect((await c.query('SELECT 6 * 7 AS n')).rows).toEqual([{ n: 42 }]);
       await c.end();
+      const grantId = (await agentTunnel('shop'))!.grant_id;
       run.child.kill('SIGINT');
       expect(await run.exited).toBe(0);
       expect(run.out()).toContain('Tunnel to shop closed.');
       expect(await refused(port)).toBe(true);
       expect(await agentTunnel('shop')).toBeUndefined();
+      // Closed by its user: the grant is given back, so no live grant outlasts the tunnel.
+      const grants = JSON.parse((await alice.hoop(['grants', '--json'])).stdout) as { grants: Array<{ id: string; revoked_at: string | null }> };
+      expect(grants.grants.find((g) => g.id === grantId)?.revoked_at).toEqual(expect.any(String));
     } finally {
       run.child.kill('SIGKILL');
     }

@@ -10,7 +10,7 @@ import { createWsDialer } from '../../../shared/tunnel/ws-dialer.js';
 import { HoopError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/log.js';
 import { startGatewayStandIn, type GatewayStandIn } from './gateway-stand-in.js';
-import { ManualClock, connectTo, grantFixture, readBytes, tryConnect } from './helpers.js';
+import { ManualClock, connectTo, delay, grantFixture, readBytes, tryConnect } from './helpers.js';
 
 const MIN = 60_000;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -302,3 +302,57 @@ describe('grant renewal', () => {
     expect(reg.status()[0]!.last_error).toBe('grant expired');
   });
 });
+
+describe('giving grants back', () => {
+  it('closing a tunnel revokes its grant; closing one whose grant expired does not', async () => {
+    const gw = await standIn(['a', 'b']);
+    const clock = new ManualClock();
+    const released: string[] = [];
+    const { reg, logs } = registry({ clock, releaseGrant: async (g, url) => void released.push(`${g.id}@${url}`) });
+    await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('a', clock.now() + 10 * MIN) });
+    await reg.open({ connection: 'crm', gateway_url: gw.url, port: 0, grant: grantFixture('b', clock.now() + MIN, { id: 'grant-crm', connection: 'crm' }) });
+    await reg.close('shop');
+    expect(released).toEqual([`grant-1@${gw.url}`]);
+    clock.advance(MIN); // crm's grant runs out: nothing left to give back
+    await reg.close('crm');
+    expect(released).toEqual([`grant-1@${gw.url}`]);
+    expect(logs.join('\n')).toMatch(/grant released/);
+  });
+
+  it('a replaced tunnel gives its grant back once its last client stream ends, not before', async () => {
+    const gw = await standIn(['old', 'new']);
+    const released: string[] = [];
+    const { reg } = registry({ releaseGrant: async (g) => void released.push(g.id) });
+    const first = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('old', Date.now() + MIN) });
+    const live = await connectTo(first.port);
+    live.write('a');
+    await readBytes(live, 1);
+    await reg.open({ connection: 'shop', gateway_url: gw.url, grant: grantFixture('new', Date.now() + MIN, { id: 'grant-2' }) });
+    await delay(100);
+    expect(released).toEqual([]); // its client still uses it
+    live.write('b');
+    expect((await readBytes(live, 1)).toString()).toBe('b');
+    live.destroy();
+    await expect.poll(() => released).toEqual(['grant-1']);
+  });
+
+  it('a gateway that cannot take the grant back does not stop the close: it is logged, and the grant expires', async () => {
+    const gw = await standIn(['a']);
+    const { reg, logs } = registry({ releaseGrant: async () => { throw new HoopError('gateway_unreachable', 'cannot reach the gateway'); } });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('a', Date.now() + MIN) });
+    expect(await reg.close('shop')).toEqual(['shop']);
+    expect(await tryConnect(info.port)).toBe('ECONNREFUSED');
+    expect(logs.join('\n')).toMatch(/could not release the grant; it stays valid until it expires.*cannot reach the gateway/);
+  });
+
+  it('closing everything (hoop agent stop) gives back every grant still good', async () => {
+    const gw = await standIn(['a', 'b']);
+    const released: string[] = [];
+    const { reg } = registry({ releaseGrant: async (g) => void released.push(g.id) });
+    await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('a', Date.now() + MIN) });
+    await reg.open({ connection: 'crm', gateway_url: gw.url, port: 0, grant: grantFixture('b', Date.now() + MIN, { id: 'grant-crm', connection: 'crm' }) });
+    await reg.closeAll();
+    expect(released.sort()).toEqual(['grant-1', 'grant-crm']);
+  });
+});
+
