@@ -1,7 +1,14 @@
-/** Where the CLI writes: results to stdout, everything else (progress, warnings, errors) to stderr. */
+import { visible, visibleInLine } from './visible.js';
+
+/**
+ * Where the CLI writes: results to stdout, everything else (progress, warnings, errors) to stderr. Lines for
+ * people show control characters as escapes ({@link visible}): they may carry other people's text.
+ */
 export interface Output {
   /** A result line (stdout). */
   print(line: string): void;
+  /** Data as the database returned it (`hoop exec` results), byte for byte: not made visible. */
+  data(text: string): void;
   /** A progress or info line for people (stderr), suppressed by --quiet-style callers if needed. */
   info(line: string): void;
   warn(line: string): void;
@@ -24,16 +31,18 @@ export function createOutput(opts: {
     stream: opts.stdout,
     isTTY,
     color,
-    print: (l) => void opts.stdout.write(l + '\n'),
-    info: (l) => void opts.stderr.write(l + '\n'),
-    warn: (l) => void opts.stderr.write((l.startsWith('warning:') ? l : `warning: ${l}`) + '\n'),
-    error: (l) => void opts.stderr.write(l + '\n'),
+    print: (l) => void opts.stdout.write(visible(l) + '\n'),
+    data: (t) => void opts.stdout.write(t + '\n'),
+    info: (l) => void opts.stderr.write(visible(l) + '\n'),
+    warn: (l) => void opts.stderr.write(visible(l.startsWith('warning:') ? l : `warning: ${l}`) + '\n'),
+    error: (l) => void opts.stderr.write(visible(l) + '\n'),
     json: (v) => void opts.stdout.write(JSON.stringify(v, null, 2) + '\n'),
   };
 }
 
-/** Renders rows as an aligned plain-text table. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/** Renders rows as an aligned plain-text table; a cell stays on its line (its newlines are shown as `\n`). */
+export function table(headers: readonly string[], rowsIn: readonly (readonly string[])[]): string {
+  const rows = rowsIn.map((r) => r.map((c) => visibleInLine(c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');

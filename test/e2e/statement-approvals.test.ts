@@ -247,6 +247,21 @@ describe('hoop exec and policy', () => {
     expect(twice.code).toBe(4);
   });
 
+  it('shows an approver the statement as it was sent: terminal escapes in it cannot hide or rewrite it', async () => {
+    // ESC [2K erases the line, ESC [1G goes back to its start, \r writes over it, U+202E reverses what follows.
+    const sql = 'DELETE FROM orders WHERE id = 10 /* \u001b[2K\u001b[1G\r SELECT 1 \u202e */';
+    const pending = await alice.hoop(['exec', 'shop', '-i', sql]);
+    const id = /review ([0-9a-f-]{36})/.exec(pending.stderr)![1]!;
+    for (const out of [(await bob.hoop(['reviews', '--pending'])).stdout, (await bob.hoop(['reject', id])).stdout]) {
+      // (the one-line form turns the \r, which is whitespace, into a space)
+      expect(out).toContain('DELETE FROM orders WHERE id = 10 /* \\x1b[2K\\x1b[1G SELECT 1 \\u202e */');
+      expect(out).not.toMatch(/[\u001b\r\u202e]/);
+    }
+    // JSON keeps the statement exactly (escaped as JSON), for scripts.
+    const list = JSON.parse((await bob.hoop(['reviews', '--json'])).stdout) as { reviews: { id: string; statement: string }[] };
+    expect(list.reviews.find((r) => r.id === id)?.statement).toBe(sql);
+  });
+
   it('exits 7 when the review was rejected', async () => {
     const sql = 'DELETE FROM orders WHERE id = 10';
     const pending = await alice.hoop(['exec', 'shop', '-i', sql]);
