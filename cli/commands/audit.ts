@@ -3,7 +3,7 @@
  * serves: the gateway is not trusted to say its own log is intact. Pin the signing key with --keys to trust
  * nothing the gateway says at verification time.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { JWK } from 'jose';
@@ -28,6 +28,19 @@ function snakeCase<R extends VerifyResult>(r: R): Omit<R, 'lastSeq' | 'lastHash'
   if (!r.ok) return r;
   const { lastSeq, lastHash, ...rest } = r;
   return { ...rest, last_seq: lastSeq, last_hash: lastHash };
+}
+
+/** `--out` must be a new or empty directory: an export never writes over anything. */
+async function checkEmptyOutDir(dir: string): Promise<void> {
+  const st = await stat(dir).catch(() => null);
+  if (!st) return;
+  if (!st.isDirectory()) throw new HoopError('usage', `--out ${dir} is a file, not a directory`, { hint: 'name a new or empty directory' });
+  const entries = await readdir(dir);
+  if (entries.length > 0) {
+    throw new HoopError('usage', `--out ${dir} is not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}); an export writes only into a new or empty directory`, {
+      hint: 'name a new directory, e.g. --out evidence-$(date +%F)',
+    });
+  }
 }
 
 /** A directory that holds no bundle at all is said to be so, not verified into a "chain OK" over nothing. */
@@ -78,6 +91,13 @@ checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
       const keys = pinned ?? ((await api.auditKeys()) as JWK[]);
       const checkpoints = (await api.auditCheckpoints()) as Checkpoint[];
       let page = await api.auditRecords({ fromSeq: 1, limit: PAGE, ...(opts.since ? { since: opts.since } : {}) });
+      if (opts.since && page.records.length === 0) {
+        // Nothing was recorded since then: an empty range, not a log cut short (no checkpoint can cover it).
+        const tail = page.anchor ? ` (the log ends at seq ${page.anchor.seq})` : '';
+        if (opts.json) c.out.json({ ok: true, records: 0, checkpoints: 0, first_seq: null, last_seq: page.anchor?.seq ?? null, since: opts.since });
+        else c.out.print(`audit log OK: no records since ${opts.since}${tail}`);
+        return;
+      }
       const verifier = new ChainVerifier({
         publicKeys: keys,
         checkpoints: opts.since ? checkpoints.filter((k) => page.records[0] === undefined || k.seq >= page.records[0].seq - 1) : checkpoints,
@@ -123,15 +143,18 @@ every file's SHA-256, CSV views of sessions and statements, and a README for the
 Check it anywhere with: hoop audit verify --bundle DIR`)
     .action(async (opts: { since?: string; until?: string; out: string; gateway?: string }) => {
       const c = ctx();
+      // Checked before anything is asked of the gateway, and again by each write (never over a file).
+      await checkEmptyOutDir(opts.out);
       const files = await c.gateway(c.gatewayUrl(opts.gateway)).auditExport({
         ...(opts.since ? { since: opts.since } : {}), ...(opts.until ? { until: opts.until } : {}),
       });
       await mkdir(opts.out, { recursive: true });
-      const existing = await stat(join(opts.out, 'manifest.json')).then(() => true, () => false);
-      if (existing) throw new HoopError('usage', `${opts.out} already holds a bundle`, { hint: 'choose an empty directory' });
       for (const [name, b64] of Object.entries(files)) {
         if (!/^[\w.-]+$/.test(name)) throw new HoopError('internal', `the gateway sent an unexpected file name "${name}"`);
-        await writeFile(join(opts.out, name), Buffer.from(b64, 'base64'));
+        await writeFile(join(opts.out, name), Buffer.from(b64, 'base64'), { flag: 'wx' }).catch((e: unknown) => {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          throw new HoopError('conflict', `${join(opts.out, name)} appeared while the bundle was written; nothing was overwritten`, { hint: 'export into a new or empty directory' });
+        });
       }
       c.out.print(`Wrote ${Object.keys(files).length} files to ${opts.out}. Verify with: hoop audit verify --bundle ${opts.out}`);
     });

@@ -155,6 +155,21 @@ describe('export', () => {
   });
 });
 
+describe('export refuses to write over anything', () => {
+  it('into a directory that is not empty, or onto a file: exit 2, before asking the gateway, and nothing changed', async () => {
+    const dir = await mkdtemp(join(stack.tmp, 'notes-'));
+    await writeFile(join(dir, 'README.md'), 'my notes\n');
+    const r = await bob.hoop(['audit', 'export', '--out', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--out ${dir} is not empty (1 entry)`);
+    expect(await readFile(join(dir, 'README.md'), 'utf8')).toBe('my notes\n');
+    const file = join(dir, 'README.md');
+    const f = await bob.hoop(['audit', 'export', '--out', file]);
+    expect(f.code).toBe(2);
+    expect(f.stderr).toContain(`--out ${file} is a file, not a directory`);
+  });
+});
+
 describe('retention', () => {
   it('prunes returned data and still verifies', async () => {
     const before = await state.query('SELECT count(*)::int AS n FROM audit_payloads');
@@ -177,6 +192,13 @@ describe('verification', () => {
     const json = JSON.parse((await verify(bob, ['--json'])).stdout) as Record<string, unknown>;
     expect(json).toMatchObject({ ok: true, first_seq: 1, last_seq: expect.any(Number) as number, last_checkpoint: { seq: expect.any(Number) as number } });
     expect(json).not.toHaveProperty('lastSeq');
+  });
+
+  it('a --since after the last record is an empty range, not a log cut short', async () => {
+    const r = await verify(bob, ['--since', '2099-01-01T00:00:00Z']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^audit log OK: no records since 2099-01-01T00:00:00Z/);
+    expect(JSON.parse((await verify(bob, ['--since', '2099-01-01T00:00:00Z', '--json'])).stdout)).toMatchObject({ ok: true, records: 0 });
   });
 
   /** Runs `tamper`, expects verify to name `kind` at the seq `position` returns, then undoes it. */
