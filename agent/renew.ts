@@ -1,7 +1,7 @@
 /**
  * Wires grant renewal (`POST /v1/grants/{id}/renew`) and release (`POST /v1/grants/{id}/revoke`) to the gateway
- * API, with the user's IdP access token, taken from `HOOP_TOKEN` when set (CI), else from the login `hoop login`
- * stored, refreshed silently.
+ * API, with the user's IdP access token: the one the tunnel came with (`HOOP_TOKEN` of the `hoop connect` that
+ * opened it, in CI), else the login `hoop login` stored, refreshed silently.
  */
 import { GatewayClient, type FetchLike } from '../shared/api/client.js';
 import { accessTokenFor } from '../shared/auth/session.js';
@@ -11,7 +11,7 @@ import type { Logger } from '../shared/log.js';
 import type { RenewGrant, TunnelGrant } from './tunnel.js';
 
 export interface RenewWiringOptions {
-  /** The daemon's environment: `HOOP_TOKEN`, when set, is the access token. */
+  /** The daemon's environment (its `HOOP_TOKEN` is ignored: each tunnel brings its own token, if any). */
   env: Readonly<Record<string, string | undefined>>;
   /** The config dir, where the stored login lives (or the keychain is used). */
   configDir: string;
@@ -23,25 +23,27 @@ export interface RenewWiringOptions {
   now?: () => Date;
 }
 
-/** Gives up a grant the user is done with: the tunnel was closed or replaced here. */
-export type ReleaseGrant = (grant: TunnelGrant, gatewayUrl: string) => Promise<void>;
+/** Gives up a grant the user is done with (the tunnel was closed or replaced here), as {@link RenewGrant} asks. */
+export type ReleaseGrant = (grant: TunnelGrant, gatewayUrl: string, accessToken?: string) => Promise<void>;
 
 /** The gateway API as the user, for one gateway: the renewal and the release below. */
-function gatewayClientFactory(opts: RenewWiringOptions): (gatewayUrlRaw: string) => GatewayClient {
+function gatewayClientFactory(opts: RenewWiringOptions): (gatewayUrlRaw: string, bearer?: string) => GatewayClient {
   let store: Promise<TokenStore> | undefined;
   const openStore = (): Promise<TokenStore> => {
     store ??= (opts.openStore ?? (() => createTokenStore({ dir: opts.configDir, warn: (m) => opts.logger?.warn(m) })))();
     return store;
   };
   const now = opts.now ?? (() => new Date());
+  // Never HOOP_TOKEN from the daemon's own environment: a tunnel brings its token (`bearer`), or the stored login.
+  const env = { ...opts.env, HOOP_TOKEN: undefined };
   const accessToken = (gatewayUrl: string): Promise<string> =>
-    accessTokenFor({ env: opts.env, configDir: opts.configDir, store: openStore, now }, gatewayUrl);
-  return (gatewayUrlRaw) => {
+    accessTokenFor({ env, configDir: opts.configDir, store: openStore, now }, gatewayUrl);
+  return (gatewayUrlRaw, bearer) => {
     // The login is stored under the gateway URL as the CLI writes it: without a trailing slash.
     const gatewayUrl = gatewayUrlRaw.replace(/\/+$/, '');
     return new GatewayClient({
       baseUrl: gatewayUrl,
-      accessToken: () => accessToken(gatewayUrl),
+      accessToken: bearer ? () => Promise.resolve(bearer) : () => accessToken(gatewayUrl),
       ...(opts.userAgent ? { userAgent: opts.userAgent } : {}),
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
@@ -56,8 +58,8 @@ function gatewayClientFactory(opts: RenewWiringOptions): (gatewayUrlRaw: string)
 export function createGrantCalls(opts: RenewWiringOptions): { renewGrant: RenewGrant; releaseGrant: ReleaseGrant } {
   const clientFor = gatewayClientFactory(opts);
   return {
-    async renewGrant(grant, gatewayUrl) {
-      const renewed = await clientFor(gatewayUrl).renewGrant(grant.id);
+    async renewGrant(grant, gatewayUrl, bearer) {
+      const renewed = await clientFor(gatewayUrl, bearer).renewGrant(grant.id);
       if (!renewed.token) {
         throw new HoopError('internal', `the gateway renewed grant ${grant.id} but sent no grant token`, {
           hint: 'the agent and the gateway may be different versions',
@@ -65,8 +67,8 @@ export function createGrantCalls(opts: RenewWiringOptions): { renewGrant: RenewG
       }
       return { ...renewed, token: renewed.token };
     },
-    async releaseGrant(grant, gatewayUrl) {
-      await clientFor(gatewayUrl).revokeGrant(grant.id);
+    async releaseGrant(grant, gatewayUrl, bearer) {
+      await clientFor(gatewayUrl, bearer).revokeGrant(grant.id);
     },
   };
 }

@@ -19,8 +19,11 @@ import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
 /** A grant together with its signed token, as the agent holds it. */
 export type TunnelGrant = Grant & { token: string };
 
-/** Asks the gateway for a renewed grant. Rejects with a HoopError (login_required, grant_revoked, …). */
-export type RenewGrant = (grant: TunnelGrant, gatewayUrl: string) => Promise<TunnelGrant>;
+/**
+ * Asks the gateway for a renewed grant, as the user: with `accessToken` when the tunnel came with one, else with
+ * the stored login. Rejects with a HoopError (login_required, grant_revoked, …).
+ */
+export type RenewGrant = (grant: TunnelGrant, gatewayUrl: string, accessToken?: string) => Promise<TunnelGrant>;
 
 /**
  * `open` accepts clients. The others do not, and say why: `expired` (the grant ran out), `revoked` (the gateway
@@ -61,12 +64,16 @@ export interface TunnelSpec {
   grant: TunnelGrant;
   port?: number | undefined;
   defaultPort?: number | undefined;
+  /** The bearer token the grant came with (`HOOP_TOKEN`), for renewing it; never logged. */
+  accessToken?: string | undefined;
 }
 
 export class Tunnel {
   readonly connection: string;
   readonly gatewayUrl: string;
   readonly openedAt: string;
+  /** The bearer token the tunnel came with, if any: its grant is renewed and given back with it. */
+  readonly accessToken: string | undefined;
   /** The most bytes any one relay of this tunnel held at once. */
   maxBuffered = 0;
   #deps: TunnelDeps;
@@ -89,6 +96,7 @@ export class Tunnel {
   private constructor(spec: TunnelSpec, deps: TunnelDeps) {
     this.connection = spec.connection;
     this.gatewayUrl = spec.gatewayUrl;
+    this.accessToken = spec.accessToken;
     this.#grant = spec.grant;
     this.#deps = deps;
     this.#log = deps.logger.child({ connection: spec.connection });
@@ -274,7 +282,7 @@ export class Tunnel {
     if (!renewGrant || this.#state !== 'open') return;
     const old = this.#grant;
     try {
-      const next = await renewGrant(old, this.gatewayUrl);
+      const next = await renewGrant(old, this.gatewayUrl, this.accessToken);
       if (this.#state !== 'open') return;
       if (next.connection !== this.connection) {
         throw new HoopError('grant_invalid', `the renewed grant names connection ${next.connection}, not ${this.connection}`);

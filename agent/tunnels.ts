@@ -65,6 +65,7 @@ export class TunnelRegistry {
         grant: req.grant,
         port: req.port,
         defaultPort: (this.#opts.defaultPorts ?? DEFAULT_PORTS)[req.grant.type],
+        accessToken: req.access_token,
       };
       const deps = {
         dialer: this.#opts.dialerFor(req.gateway_url, req.connection),
@@ -168,7 +169,7 @@ export class TunnelRegistry {
       timer.unref();
     });
     try {
-      await Promise.race([releaseGrant(grant, t.gatewayUrl), timeout]);
+      await Promise.race([releaseGrant(grant, t.gatewayUrl, t.accessToken), timeout]);
       this.#logger.info('grant released', { connection: t.connection, grant_id: grant.id });
     } catch (e) {
       this.#logger.warn('could not release the grant; it stays valid until it expires', {

@@ -81,6 +81,8 @@ Examples:
         gateway_url: gatewayUrl,
         ...(port !== undefined ? { port } : {}),
         grant,
+        // The agent renews with it (kept in its memory with this tunnel); else with the stored login.
+        ...(c.env.HOOP_TOKEN ? { access_token: c.env.HOOP_TOKEN } : {}),
       });
       const cmd = clientCommand(tunnel.type, tunnel.port, grant.subject, database);
       if (opts.detach || !process.stdout.isTTY) {

@@ -68,7 +68,7 @@ export async function ensureAgentRunning(opts: EnsureAgentOptions): Promise<Ensu
     const proc = spawn(opts.execPath ?? process.execPath, [...AGENT_NODE_FLAGS, opts.binPath ?? defaultHoopBinPath(), 'agent', 'run'], {
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: definedOnly(opts.env),
+      env: withoutCredentials(opts.env),
     });
     proc.once('error', (e) => (child.error = e));
     proc.once('exit', (code, signal) => (child.exit = signal ?? `exit code ${code}`));
@@ -119,6 +119,18 @@ function killQuietly(pid: number): void {
   } catch {
     // already gone
   }
+}
+
+/**
+ * Credentials in the environment belong to the command that starts the daemon (a CI job's `HOOP_TOKEN`), not to
+ * the daemon, which outlives it and serves every later command: a tunnel brings its own (`access_token`).
+ */
+const CREDENTIAL_VARIABLES = ['HOOP_TOKEN', 'HOOP_ID_TOKEN', 'HOOP_ID_TOKEN_FILE', 'HOOP_CLIENT_SECRET'];
+
+function withoutCredentials(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out = definedOnly(env);
+  for (const k of CREDENTIAL_VARIABLES) delete out[k];
+  return out;
 }
 
 function definedOnly(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -19,6 +19,12 @@ export const OpenTunnelRequestSchema = z.object({
   /** 0 asks for any free port. Omitted: the connection type's default (5433 for postgres), else any. */
   port: z.number().int().min(0).max(65535).optional(),
   grant: GrantSchema.extend({ token: z.string() }),
+  /**
+   * The bearer token the grant was obtained with, when it was not the stored login (`HOOP_TOKEN` in CI). The
+   * agent renews and gives back this tunnel's grant with it, and holds it in memory with the tunnel only: the
+   * daemon never takes credentials from the environment of whoever started it.
+   */
+  access_token: z.string().min(1).optional(),
 });
 export type OpenTunnelRequest = z.infer<typeof OpenTunnelRequestSchema>;
 

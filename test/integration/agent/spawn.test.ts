@@ -65,7 +65,8 @@ describe('ensureAgentRunning', () => {
     expect(first.pid).not.toBe(process.pid);
     expect(alive(first.pid)).toBe(true);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
-    await expect.poll(() => readFileSync(agentLogPath(dir), 'utf8')).toContain('fake agent listening, token=set');
+    // The daemon outlives the command that starts it and serves later ones: it takes no credentials with it.
+    await expect.poll(() => readFileSync(agentLogPath(dir), 'utf8')).toContain('fake agent listening, token=unset');
     expect(statSync(agentLogPath(dir)).mode & 0o777).toBe(0o600);
 
     const second = await ensureAgentRunning({ configDir: dir, env, binPath: bin });

@@ -303,6 +303,30 @@ describe('grant renewal', () => {
   });
 });
 
+describe('whose token', () => {
+  it('a tunnel opened with a token (HOOP_TOKEN) is renewed and given back with it; one opened without, with the stored login', async () => {
+    const gw = await standIn(['a', 'b']);
+    const clock = new ManualClock();
+    const used: string[] = [];
+    const renewGrant = async (g: TunnelGrant, _url: string, token?: string): Promise<TunnelGrant> => {
+      used.push(`renew ${g.id} with ${token ?? 'the stored login'}`);
+      return { ...g, expires_at: new Date(Date.parse(g.expires_at) + 10 * MIN).toISOString() };
+    };
+    const releaseGrant = async (g: TunnelGrant, _url: string, token?: string): Promise<void> => void used.push(`release ${g.id} with ${token ?? 'the stored login'}`);
+    const { reg, logs } = registry({ clock, renewGrant, releaseGrant });
+    await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('a', clock.now() + 10 * MIN), access_token: 'ci-token' });
+    await reg.open({ connection: 'crm', gateway_url: gw.url, port: 0, grant: grantFixture('b', clock.now() + 10 * MIN, { id: 'grant-crm', connection: 'crm' }) });
+    clock.advance(8 * MIN);
+    await expect.poll(() => used.length).toBe(2);
+    await reg.closeAll();
+    expect(used.sort()).toEqual([
+      'release grant-1 with ci-token', 'release grant-crm with the stored login',
+      'renew grant-1 with ci-token', 'renew grant-crm with the stored login',
+    ]);
+    expect(logs.join('\n')).not.toContain('ci-token');
+  });
+});
+
 describe('giving grants back', () => {
   it('closing a tunnel revokes its grant; closing one whose grant expired does not', async () => {
     const gw = await standIn(['a', 'b']);

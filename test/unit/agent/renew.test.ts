@@ -18,29 +18,29 @@ function fakeFetch(answer: { status: number; body: unknown }) {
 }
 
 describe('createRenewGrant', () => {
-  it('with HOOP_TOKEN, renews through the gateway API and returns the new grant token', async () => {
+  it('with the token the tunnel came with (HOOP_TOKEN in CI), renews through the gateway API and returns the new grant token', async () => {
     const renewed = { ...grant, expires_at: '2025-01-01T02:00:00Z', token: 'new-grant-token' };
     const { fetch, calls } = fakeFetch({ status: 200, body: { grant: renewed } });
-    const renew = createRenewGrant({ env: { HOOP_TOKEN: 'ci-access-token' }, configDir: '/nonexistent', fetch });
-    const next = await renew(grant, 'https://hoop.example.com/');
+    const renew = createRenewGrant({ env: {}, configDir: '/nonexistent', fetch });
+    const next = await renew(grant, 'https://hoop.example.com/', 'ci-access-token');
     expect(next).toMatchObject({ token: 'new-grant-token', expires_at: '2025-01-01T02:00:00Z' });
     expect(calls).toEqual([{ url: 'https://hoop.example.com/v1/grants/g%201/renew', method: 'POST', auth: 'Bearer ci-access-token' }]);
   });
 
   it('passes the gateway\'s refusal on as its HoopError (so renewal stops on grant_revoked)', async () => {
     const { fetch } = fakeFetch({ status: 401, body: { code: 'grant_revoked', detail: 'grant g 1 was revoked', status: 401 } });
-    const renew = createRenewGrant({ env: { HOOP_TOKEN: 'ci-access-token' }, configDir: '/nonexistent', fetch });
-    await expect(renew(grant, 'https://hoop.example.com')).rejects.toMatchObject({ code: 'grant_revoked', message: 'grant g 1 was revoked' });
+    const renew = createRenewGrant({ env: {}, configDir: '/nonexistent', fetch });
+    await expect(renew(grant, 'https://hoop.example.com', 'ci-access-token')).rejects.toMatchObject({ code: 'grant_revoked', message: 'grant g 1 was revoked' });
   });
 
   it('an answer without a grant token is an error, not a tunnel that presents nothing', async () => {
     const { token: _t, ...noToken } = grant;
     const { fetch } = fakeFetch({ status: 200, body: { grant: noToken } });
-    const renew = createRenewGrant({ env: { HOOP_TOKEN: 'x' }, configDir: '/nonexistent', fetch });
-    await expect(renew(grant, 'https://hoop.example.com')).rejects.toMatchObject({ code: 'internal' });
+    const renew = createRenewGrant({ env: {}, configDir: '/nonexistent', fetch });
+    await expect(renew(grant, 'https://hoop.example.com', 'x')).rejects.toMatchObject({ code: 'internal' });
   });
 
-  it('without HOOP_TOKEN, uses the stored login for that gateway (a still-valid access token needs no refresh)', async () => {
+  it('without a token of its own, a tunnel is renewed with the stored login for that gateway, never with the daemon\'s HOOP_TOKEN', async () => {
     const renewed = { ...grant, token: 'new-grant-token' };
     const { fetch, calls } = fakeFetch({ status: 200, body: { grant: renewed } });
     const logins = new Map<string, StoredLogin>([['https://hoop.example.com', {
@@ -53,7 +53,8 @@ describe('createRenewGrant', () => {
       save: async () => {},
       clear: async () => {},
     };
-    const renew = createRenewGrant({ env: {}, configDir: '/nonexistent', fetch, openStore: async () => store });
+    // The daemon's environment is whoever started it (a CI shell): its HOOP_TOKEN is not the user's.
+    const renew = createRenewGrant({ env: { HOOP_TOKEN: 'someone-elses-token' }, configDir: '/nonexistent', fetch, openStore: async () => store });
     await renew(grant, 'https://hoop.example.com/');
     expect(calls[0]!.auth).toBe('Bearer stored-access-token');
 
