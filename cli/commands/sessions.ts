@@ -36,10 +36,11 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
         ...(opts.since ? { since: opts.since } : {}),
         ...(opts.decision ? { decision: opts.decision } : {}),
         ...(opts.text ? { text: opts.text } : {}),
-        ...(opts.limit ? { limit: Number(opts.limit) } : {}),
+        ...(opts.limit !== undefined ? { limit: parseLimit(opts.limit) } : {}),
       });
       if (opts.json) return c.out.json({ sessions: list });
-      if (list.length === 0) return c.out.print('No sessions recorded yet.');
+      const filtered = opts.connection ?? opts.user ?? opts.since ?? opts.decision ?? opts.text;
+      if (list.length === 0) return c.out.print(filtered !== undefined ? 'No sessions match.' : 'No sessions recorded yet.');
       const now = c.now();
       c.out.print(table(
         ['ID', 'USER', 'CONNECTION', 'CLIENT', 'STARTED', 'STATUS', 'STATEMENTS'],
@@ -98,6 +99,12 @@ export function oneLine(sql: string): string {
 }
 
 interface ResultPayload { columns: string[]; rows: (string | null)[][] }
+
+function parseLimit(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new HoopError('usage', `--limit ${v} is not a whole number from 1 to 1000`, { hint: 'the default is 50' });
+  return n;
+}
 
 function parseRows(v: string): number {
   const n = Number(v);

@@ -150,7 +150,7 @@ export function createApi(o: ApiOptions): Router {
         grant: ctx.query.get('grant') ?? undefined,
         decision: ctx.query.get('decision') ?? undefined,
         text: ctx.query.get('text') ?? undefined,
-        limit: limit ? Number(limit) : undefined,
+        limit: limit === null ? undefined : Number(limit),
         onlySubject: privileged(id) ? undefined : id.subject,
       }, now());
       return { body: { sessions } };

@@ -29,6 +29,13 @@ interface SessionRow {
 const IDENTITY = `(SELECT d.details FROM grant_decisions d WHERE d.grant_id = s.grant_id AND d.outcome = 'issued' ORDER BY d.id LIMIT 1) AS identity`;
 
 export async function listSessions(db: Database, f: SessionFilter, now: Date): Promise<SessionSummary[]> {
+  if (f.limit !== undefined && !(Number.isInteger(f.limit) && f.limit >= 1 && f.limit <= 1000)) {
+    throw new HoopError('usage', `limit ${String(f.limit)} is not a whole number from 1 to 1000`);
+  }
+  for (const [name, v] of Object.entries({ connection: f.connection, user: f.user, text: f.text, since: f.since })) {
+    // PostgreSQL text cannot hold NUL: say so instead of failing in the database.
+    if (v?.includes('\u0000')) throw new HoopError('usage', `${name} contains a NUL character`);
+  }
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, v: unknown): void => {
@@ -50,7 +57,7 @@ export async function listSessions(db: Database, f: SessionFilter, now: Date): P
     else throw new HoopError('usage', `unknown decision "${f.decision}"`, { hint: 'use blocked, approved, rejected, pending, timeout or masked' });
   }
   if (f.text) add(`EXISTS (SELECT 1 FROM statements t WHERE t.session_id = s.id AND t.text ILIKE '%' || ? || '%')`, f.text);
-  params.push(Math.min(Math.max(f.limit ?? 50, 1), 1000));
+  params.push(f.limit ?? 50);
   const res = await db.query<SessionRow>(
     `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count, ${IDENTITY}
        FROM sessions s ${where.length ? 'WHERE ' + where.join(' AND ') : ''}

@@ -105,6 +105,21 @@ describe('replay', () => {
     expect(masked.sessions.map((s) => s.id)).toContain(sessionId);
     const none = JSON.parse((await bob.hoop(['sessions', '--text', 'no statement says this', '--json'])).stdout) as { sessions: unknown[] };
     expect(none.sessions).toEqual([]);
+    expect((await bob.hoop(['sessions', '--connection', 'nosuch'])).stdout).toBe('No sessions match.\n');
+  });
+
+  it('refuses a bad limit or filter with a clear error, in the CLI and at the API', async () => {
+    for (const limit of ['abc', '0', '-1', '1.5', '5000']) {
+      const r = await bob.hoop(['sessions', '--limit', limit]);
+      expect(r.code, limit).toBe(2);
+      expect(r.stderr).toContain(`--limit ${limit} is not a whole number from 1 to 1000`);
+    }
+    const token = await bob.accessToken();
+    for (const query of ['limit=abc', 'limit=0', 'user=%00']) {
+      const res = await fetch(`${stack.gatewayUrl}/v1/sessions?${query}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status, query).toBe(400);
+      expect(((await res.json()) as { code: string }).code).toBe('usage');
+    }
   });
 
   it('keeps the log for auditors: others may not read it, and reads are recorded', async () => {
