@@ -75,15 +75,22 @@ Examples:
       const grant = await requestGrantLoggingIn(c, gatewayUrl, opts, connection);
       const conns = await c.gateway(gatewayUrl).connections().catch(() => []);
       const database = conns.find((x) => x.name === connection)?.database;
-      await ensureAgentRunning({ configDir: c.configDir, env: c.env });
-      const tunnel = await c.agent().openTunnel({
-        connection,
-        gateway_url: gatewayUrl,
-        ...(port !== undefined ? { port } : {}),
-        grant,
-        // The agent renews with it (kept in its memory with this tunnel); else with the stored login.
-        ...(c.env.HOOP_TOKEN ? { access_token: c.env.HOOP_TOKEN } : {}),
-      });
+      let tunnel: TunnelInfo;
+      try {
+        await ensureAgentRunning({ configDir: c.configDir, env: c.env });
+        tunnel = await c.agent().openTunnel({
+          connection,
+          gateway_url: gatewayUrl,
+          ...(port !== undefined ? { port } : {}),
+          grant,
+          // The agent renews with it (kept in its memory with this tunnel); else with the stored login.
+          ...(c.env.HOOP_TOKEN ? { access_token: c.env.HOOP_TOKEN } : {}),
+        });
+      } catch (e) {
+        // No tunnel, so no use for the grant: give it back rather than leave it live (best effort).
+        await c.gateway(gatewayUrl).revokeGrant(grant.id).catch(() => undefined);
+        throw e;
+      }
       const cmd = clientCommand(tunnel.type, tunnel.port, grant.subject, database);
       if (opts.detach || !process.stdout.isTTY) {
         if (opts.json) {

@@ -4,7 +4,8 @@
  * hold the tunnel until then, and both end when the agent says the tunnel ended (revoked, replaced).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { connect as netConnect } from 'node:net';
+import { once } from 'node:events';
+import { connect as netConnect, createServer as netCreateServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOOP_BIN, startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
 import { hoopOnTerminal } from '../helpers/terminal.js';
@@ -120,6 +121,22 @@ describe('hoop connect on a terminal', () => {
 });
 
 describe('hoop connect off a terminal', () => {
+  it('a tunnel that cannot open gives back the grant it was issued', async () => {
+    const busy = netCreateServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const r = await alice.hoop(['connect', 'shop', '--port', String(port), '--detach']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      const { grants } = JSON.parse((await alice.hoop(['grants', '--json'])).stdout) as { grants: Array<{ issued_at: string; revoked_at: string | null }> };
+      const newest = grants.sort((a, b) => b.issued_at.localeCompare(a.issued_at))[0]!;
+      expect(newest.revoked_at).toEqual(expect.any(String));
+    } finally {
+      busy.close();
+    }
+  });
+
   it('holds the tunnel until SIGINT, then closes it and exits 0', async () => {
     const run = connectInBackground(['shop', '--port', '0']);
     try {
