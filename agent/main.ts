@@ -30,9 +30,17 @@ const defaultIo: MainIo = {
 const USAGE = `usage: hoop agent <command>
 
   start            start the agent in the background (if it is not running)
-  stop             stop the agent and close every tunnel
-  status [--json]  show the agent and its tunnels
-  run              run the agent in the foreground (what \`start\` runs)`;
+  stop             stop the agent, close every tunnel and give their grants back
+  status [--json]  show the agent and its tunnels: port, state, expiry, clients, last error
+  run              run the agent in the foreground (what \`start\` runs)
+
+The agent holds your tunnels: it listens on 127.0.0.1 only, renews their grants while your login is valid, and
+logs to agent.log in the config dir. \`hoop connect\` starts it when needed.
+
+Examples:
+  hoop agent status
+  hoop agent status --json | jq '.tunnels[] | {connection, port, state}'
+  hoop agent stop`;
 
 const STOP_WAIT_MS = 5_000;
 
@@ -42,6 +50,11 @@ export async function main(argv: string[], env: Env, io: MainIo = defaultIo): Pr
   const [command, ...rest] = args;
   const dir = configDir(env);
   try {
+    // `hoop agent start --help` and friends: the usage, like every other command's --help.
+    if (command !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+      io.stdout(USAGE);
+      return EXIT.ok;
+    }
     switch (command) {
       case 'start':
         noExtraArgs(rest);

@@ -203,4 +203,14 @@ describe('agent daemon and control socket', () => {
     expect(await main(['frobnicate'], env, bad.io)).toBe(2);
     expect(bad.err[0]).toBe('error: unknown command "agent frobnicate"');
   });
+
+  it('every subcommand takes --help (or -h): the usage, exit 0, and nothing done', async () => {
+    const env = { HOOP_CONFIG_DIR: tempConfigDir() };
+    for (const args of [['start', '--help'], ['stop', '-h'], ['status', '--help'], ['run', '--help'], ['--help']]) {
+      const h = io();
+      expect(await main(args, env, h.io), args.join(' ')).toBe(0);
+      expect(h.out.join('\n')).toMatch(/^usage: hoop agent <command>[\s\S]*Examples:/);
+      expect(h.err).toEqual([]);
+    }
+  });
 });
