@@ -3,7 +3,7 @@
  * agent/main.ts; everything else lands here. Errors are mapped to exit codes once, at the end.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT, exitCodeFor, toHoopError } from '../shared/errors.js';
+import { EXIT, exitCodeFor, HoopError, toHoopError } from '../shared/errors.js';
 import { CLI_VERSION, CliContext, type CliEnv } from './services/context.js';
 import { createOutput } from './ui/output.js';
 import { registerLogin } from './commands/login.js';
@@ -37,6 +37,19 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 login needed, 4 access denied, 5 blocked, 
             7 approval rejected, 8 statement failed, 9 gateway unreachable, 130 interrupted
 
 Start here: hoop login, then hoop connect <connection>.`);
+
+  // An empty name or id ("" from an unset shell variable) is a usage error naming the argument, not a request
+  // for `/v1/grants//revoke` or a connection called "".
+  program.hook('preAction', (_root, action) => {
+    action.registeredArguments.forEach((arg, i) => {
+      const v = action.processedArgs[i] as unknown;
+      if (typeof v === 'string' && v.trim() === '') {
+        const path: string[] = [];
+        for (let cmd: Command | null = action; cmd?.parent; cmd = cmd.parent) path.unshift(cmd.name());
+        throw new HoopError('usage', `<${arg.name()}> is empty`, { hint: `see \`hoop ${path.join(' ')} --help\`` });
+      }
+    });
+  });
 
   registerLogin(program, ctx);
   registerConnect(program, ctx);
