@@ -13,8 +13,8 @@ import { HoopError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.js';
-import { createDatabaseIfMissing, databaseUrl, openDatabase, type Database } from './store/db.js';
-import { migrate } from './store/migrate.js';
+import { createDatabaseIfMissing, databaseUrl, type Database } from './store/db.js';
+import { openStateDatabase, stateDatabaseError } from './store/state-database.js';
 import { migrations } from './store/migrations/index.js';
 import { loadMasterKey } from './crypto/master-key.js';
 import { localSecret } from './crypto/local-secret.js';
@@ -84,9 +84,15 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       await createDatabaseIfMissing(pg.url, 'hoop');
       dbUrl = databaseUrl(pg.url, 'hoop');
     }
-    const db = openDatabase({ url: dbUrl, logger, max: 20 });
+    const db = await openStateDatabase({
+      url: dbUrl,
+      setting: config.database_url ? 'database_url' : undefined,
+      logger,
+      migrations,
+      max: 20,
+      connectTimeoutMs: config.database_connect_timeout_ms,
+    });
     cleanups.push(() => db.close());
-    await migrate(db, migrations, { logger });
 
     const masterKey = await loadMasterKey({ configured: o.env.HOOP_MASTER_KEY, dataDir: config.data_dir });
     const key = await loadOrCreateSigningKey(db, masterKey);
@@ -115,8 +121,12 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     cleanups.push(async () => clearInterval(pruneTimer));
 
     const roles = { admins: config.roles.admins, auditors: config.roles.auditors };
-    const notifier = new ClusterNotifier(logger);
-    await notifier.listen(dbUrl);
+    const notifier = new ClusterNotifier(logger, { connectTimeoutMs: config.database_connect_timeout_ms });
+    await notifier.listen(dbUrl).catch((e: unknown) => {
+      throw config.database_url
+        ? stateDatabaseError(e, { url: dbUrl, setting: 'database_url', connectTimeoutMs: config.database_connect_timeout_ms, phase: 'connect' })
+        : e;
+    });
     cleanups.push(() => notifier.close());
     const webhooks = createWebhookEvents({ logger, urlFor: (name) => catalog.get(name)?.webhookUrl });
     const reviews = new ReviewService({

@@ -1,7 +1,8 @@
 /**
- * Loads the gateway config once: YAML file → HOOP_* env → flags, then secret references, then the zod schema,
- * then path expansion; the result is deep-frozen. Every problem is reported in one `config_invalid` HoopError
- * whose message names the key, the value (never a secret's) and the fix. See docs/configuration.md.
+ * Loads the gateway config once: YAML file → HOOP_* env → flags, then secret references, then a read of each file
+ * start-up reads (TLS certificate, key and CA files), then the zod schema, then path expansion; the result is
+ * deep-frozen. Every problem is reported in one `config_invalid` HoopError whose message names the key, the
+ * value (never a secret's) and the fix. See docs/configuration.md.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -12,6 +13,7 @@ import { HoopError } from '../../shared/errors.js';
 import { DERIVED_KEYS, formatPath, gatewayConfigSchema } from './schema.js';
 import type { GatewayConfig, GatewayConfigInput } from './schema.js';
 import { expandHome, resolveSecretRefs } from './secrets.js';
+import { READ_AT_START_KEYS, unreadableFiles } from './files.js';
 
 type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -41,8 +43,8 @@ export const ENV_OVERRIDES: readonly { readonly name: string; readonly path: rea
   { name: 'HOOP_LOG_LEVEL', path: ['log', 'level'] },
 ];
 
-/** Key paths holding file-system paths (expanded after parsing). */
-const PATH_KEYS = [/^data_dir$/, /^tls\.(cert_file|key_file)$/, /^connections\[\d+\]\.tls\.ca_file$/];
+/** Key paths holding file-system paths (expanded after parsing). Those read at start-up are read here too. */
+const PATH_KEYS = [/^data_dir$/, ...READ_AT_START_KEYS];
 
 const SOURCES = Symbol('hoop.config.sources');
 const MAX_YAML_ERRORS = 3;
@@ -229,7 +231,13 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions): GatewayCon
   const secrets = resolveSecretRefs(merged, { env: options.env, readFile, homeDir, baseDir: fileDir });
   const ctx: Context = { raw: secrets.value, sources: secrets.sources, origins };
   const secretPaths = new Set(secrets.problems.map((p) => p.path));
-  const problems = secrets.problems.map((p) => `${p.path}: ${p.message.replace(' — ', `${originOf([p.path], origins)} — `)}`);
+  const resolvePath = (key: string, s: string): string => {
+    const p = expandHome(s, homeDir);
+    if (isAbsolute(p)) return p;
+    return resolve(origins.has(key) ? cwd : fileDir, p);
+  };
+  const problems = [...secrets.problems, ...unreadableFiles(secrets.value, { readFile, resolvePath, skip: secretPaths })]
+    .map((p) => `${p.path}: ${p.message.replace(' — ', `${originOf([p.path], origins)} — `)}`);
 
   const parsed = gatewayConfigSchema.safeParse(secrets.value, { reportInput: true });
   if (!parsed.success) {
@@ -241,12 +249,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions): GatewayCon
   }
   if (problems.length > 0 || !parsed.success) throw configError(where, problems);
 
-  const withPaths = mapStrings(parsed.data, [], (key, s) => {
-    if (!PATH_KEYS.some((re) => re.test(key))) return s;
-    const p = expandHome(s, homeDir);
-    if (isAbsolute(p)) return p;
-    return resolve(origins.has(key) ? cwd : fileDir, p);
-  }) as Tree;
+  const withPaths = mapStrings(parsed.data, [], (key, s) => (PATH_KEYS.some((re) => re.test(key)) ? resolvePath(key, s) : s)) as Tree;
   Object.defineProperty(withPaths, SOURCES, { value: new Map(secrets.sources), enumerable: false });
   return deepFreeze(withPaths) as unknown as GatewayConfig;
 }

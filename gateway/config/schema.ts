@@ -5,7 +5,8 @@
  * - Keys stay snake_case, exactly as written in the file.
  * - Durations stay strings as written ("1h", "30s"). Each one also gets a sibling `<key>_ms` field holding
  *   milliseconds: `grants.default_ttl_ms`, `grants.max_ttl_ms`, `identity.clock_skew_ms`,
- *   `connections[].access.max_duration_ms`. Code reads the `_ms` fields; people read the strings.
+ *   `connections[].access.max_duration_ms`, `database_connect_timeout_ms`. Code reads the `_ms` fields; people
+ *   read the strings.
  * - Other derived fields: `listen_host` and `listen_port` (parsed from `listen`). `public_url` and
  *   `connections[].access.max_duration` are always filled in, from their defaults if the file left them out.
  * - Every error message has the form "<what was expected> — <how to fix it>". The loader inserts the key path
@@ -257,6 +258,8 @@ export const gatewayConfigSchema = z
         e('expected a postgres:// URL', 'set the PostgreSQL URL, e.g. postgres://hoop:${env:PW}@db:5432/hoop'),
       )
       .optional(),
+    /** How long a connection to the gateway's database may take to open (embedded or database_url). */
+    database_connect_timeout: duration('set how long connecting to the gateway\'s database may take, e.g. 10s').default('10s'),
     tls: serverTlsSchema.optional(),
     log: z.strictObject({
       level: z.enum(LOG_LEVELS, e('expected trace, debug, info, warn or error', 'pick one of those levels')).default('info'),
@@ -322,6 +325,7 @@ export const gatewayConfigSchema = z
       ...cfg,
       listen_host: listen.host,
       listen_port: listen.port,
+      database_connect_timeout_ms: parseDuration(cfg.database_connect_timeout),
       public_url: (cfg.public_url ?? derivedUrl).replace(/\/+$/, ''),
       connections: cfg.connections.map((c) => {
         const maxDuration = c.access.max_duration ?? cfg.grants.max_ttl;
@@ -333,7 +337,7 @@ export const gatewayConfigSchema = z
 /** Keys the schema adds to the parsed config; they are not valid in a file (printConfig leaves them out). */
 export const DERIVED_KEYS: ReadonlySet<string> = new Set([
   'listen_host', 'listen_port', 'default_ttl_ms', 'max_ttl_ms', 'clock_skew_ms', 'max_duration_ms', 'timeout_ms',
-  'retention_ms', 'checkpoint_interval_ms',
+  'retention_ms', 'checkpoint_interval_ms', 'database_connect_timeout_ms',
 ]);
 
 type DeepReadonly<T> = T extends (infer U)[]

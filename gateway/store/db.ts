@@ -29,7 +29,16 @@ export interface OpenDatabaseOptions {
   logger: Logger;
   /** Pool size; default 10. */
   max?: number;
+  /**
+   * How long opening a connection may take (TCP, TLS and login), and how long a caller waits for a free pooled
+   * connection; default {@link DEFAULT_CONNECT_TIMEOUT_MS}. Without it, a server that accepts TCP but never
+   * answers would hang its caller forever: the first one is the gateway's start-up.
+   */
+  connectTimeoutMs?: number;
 }
+
+/** The default of `database_connect_timeout` (docs/configuration.md). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export function openDatabase(options: OpenDatabaseOptions): Database {
   const log = options.logger.child({ component: 'store' });
@@ -38,6 +47,7 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
     max: options.max ?? 10,
     application_name: 'hoop-gateway',
     idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
   });
   pool.on('error', (err) => log.warn('an idle database connection failed; the pool will replace it', { err }));
   // A connection that dies while checked out emits 'error' on its client, where pg-pool listens only while it is

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../../shared/log.js';
-import type { Queryable } from './db.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, type Queryable } from './db.js';
 
 const CHANNEL = 'hoop_reviews';
 /** Grants revoked (or renewed) on any instance: live tunnels are re-checked at once instead of at the next tick. */
@@ -20,16 +20,18 @@ export class ClusterNotifier {
   readonly #logger: Logger;
   #client: pg.Client | undefined;
   #closed = false;
+  readonly #connectTimeoutMs: number;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, options: { connectTimeoutMs?: number } = {}) {
     this.#logger = logger;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#events.setMaxListeners(0);
   }
 
   /** Listens on the shared database (reconnecting if the connection drops). */
   async listen(url: string): Promise<void> {
     if (this.#closed) return;
-    const client = new pg.Client({ connectionString: url, application_name: 'hoop-gateway-events' });
+    const client = new pg.Client({ connectionString: url, application_name: 'hoop-gateway-events', connectionTimeoutMillis: this.#connectTimeoutMs });
     client.on('notification', (n) => {
       if (n.channel === CHANNEL && n.payload) this.#events.emit('decided', n.payload);
       if (n.channel === GRANT_CHANNEL && n.payload) this.#events.emit('grant', n.payload);

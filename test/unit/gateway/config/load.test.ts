@@ -97,6 +97,9 @@ connections:
   - { name: shop, type: postgres, host: db, database: shop, user: u, password: "\${file:secrets/shop}", access: { groups: [] }, tls: { mode: verify-full, ca_file: ca.pem } }
 `,
       '/etc/hoop/secrets/shop': 'shop-pw\n',
+      '/etc/hoop/tls/cert.pem': 'cert',
+      '/home/ann/key.pem': 'key',
+      '/etc/hoop/ca.pem': 'ca',
     };
     const c = load({ file: '/etc/hoop/gateway.yaml', readFile: reader(files) });
     expect(c.data_dir).toBe('/etc/hoop/state');
@@ -105,6 +108,49 @@ connections:
     expect(c.connections[0]!.password).toBe('shop-pw');
     const fromEnv = load({ file: '/etc/hoop/gateway.yaml', readFile: reader(files), env: { HOME: '/home/ann', HOOP_DATA_DIR: 'here' } });
     expect(fromEnv.data_dir).toBe('/work/here');
+  });
+
+  it('reports every file start-up would read and cannot, with its key, along with the other problems', () => {
+    const yamlText = `${IDENTITY}tls: { cert_file: /nonexistent.crt, key_file: /nonexistent.key }
+log: { level: loud }
+connections:
+  - { name: shop, type: postgres, host: db, database: shop, user: u, access: { groups: [] }, tls: { ca_file: /nonexistent-ca.pem } }
+`;
+    const err = errorOf(() => load({ yamlText })); // the real file system
+    expect(problemsOf(err)).toEqual([
+      'tls.cert_file: cannot read /nonexistent.crt (ENOENT: no such file) — create the file, make it readable by the gateway, or fix the path',
+      'tls.key_file: cannot read /nonexistent.key (ENOENT: no such file) — create the file, make it readable by the gateway, or fix the path',
+      'connections[0].tls.ca_file: cannot read /nonexistent-ca.pem (ENOENT: no such file) — create the file, make it readable by the gateway, or fix the path',
+      'log.level: expected trace, debug, info, warn or error, got "loud" — pick one of those levels',
+    ]);
+  });
+
+  it('names the resolved path, the reason, and where the value came from', () => {
+    const files = { '/etc/hoop/tls/cert.pem': 'cert' };
+    const readFile = (path: string): string => {
+      if (path === '/etc/hoop/tls/key.pem') throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+      return reader(files)(path);
+    };
+    const err = errorOf(() => load({
+      file: '/etc/hoop/gw.yaml',
+      yamlText: `${IDENTITY}tls: { cert_file: tls/cert.pem, key_file: tls/key.pem }
+`,
+      readFile,
+      overrides: { tls: { cert_file: 'cert.pem' } },
+    }));
+    expect(problemsOf(err)).toEqual([
+      'tls.cert_file: cannot read /work/cert.pem (ENOENT: no such file) (from a command-line flag) — create the file, make it readable by the gateway, or fix the path',
+      'tls.key_file: cannot read /etc/hoop/tls/key.pem (EACCES: permission denied) — create the file, make it readable by the gateway, or fix the path',
+    ]);
+  });
+
+  it('says nothing more about a file whose path came from a failed secret reference', () => {
+    const err = errorOf(() => load({ yamlText: `${IDENTITY}tls: { cert_file: "\${env:CERT}", key_file: /nonexistent.key }
+` }));
+    expect(problemsOf(err)).toEqual([
+      'tls.cert_file: ${env:CERT} is not set — set the environment variable CERT, or change the reference',
+      'tls.key_file: cannot read /nonexistent.key (ENOENT: no such file) — create the file, make it readable by the gateway, or fix the path',
+    ]);
   });
 
   it('reports a missing file', () => {

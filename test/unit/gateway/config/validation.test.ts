@@ -12,8 +12,16 @@ const CONN = (extra = '') => `connections:
     access: { groups: [engineers] }
 ${extra}`;
 
+/** The TLS files the configs below name; the loader reads them, and any other path does not exist. */
+const PEM_FILES = new Set(['/c.pem', '/k.pem', '/c', '/k', '/etc/hoop/tls.crt', '/etc/hoop/tls.key']);
+
+function readFile(path: string): string {
+  if (PEM_FILES.has(path)) return '-----BEGIN CERTIFICATE-----\n';
+  throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+}
+
 function load(yamlText: string, env: Record<string, string> = {}) {
-  return loadGatewayConfig({ yamlText, env: { HOME: '/home/ann', ...env }, cwd: '/work' });
+  return loadGatewayConfig({ yamlText, env: { HOME: '/home/ann', ...env }, cwd: '/work', readFile });
 }
 
 function problems(yamlText: string, env: Record<string, string> = {}): string[] {
@@ -38,6 +46,8 @@ describe('defaults', () => {
       allow_insecure_listen: false,
       public_url: 'http://127.0.0.1:8009',
       data_dir: '/home/ann/.local/share/hoop/gateway',
+      database_connect_timeout: '10s',
+      database_connect_timeout_ms: 10_000,
       log: { level: 'info' },
       identity: {
         issuer: 'https://login.example.com',
@@ -81,6 +91,7 @@ public_url: https://hoop.example.com
 tls: { cert_file: /etc/hoop/tls.crt, key_file: /etc/hoop/tls.key }
 data_dir: /var/lib/hoop
 database_url: postgres://hoop:pw@db:5432/hoop
+database_connect_timeout: 30s
 log: { level: debug }
 identity:
   issuer: http://127.0.0.1:9000
@@ -115,6 +126,7 @@ ${CONN(`    port: 6432
     ]);
     expect(c.connections[0]!.masking).toEqual({ columns: {}, detectors: ['email'], detector_strategy: 'redact' });
     expect(c.identity.clock_skew_ms).toBe(60_000);
+    expect(c.database_connect_timeout_ms).toBe(30_000);
   });
 });
 
@@ -178,6 +190,8 @@ describe('every problem names the key, the value and the fix', () => {
       'listen: expected a loopback address when tls is not set, got "10.0.0.5:8009" — add tls: { cert_file, key_file }, or set allow_insecure_listen: true'],
     ['wildcard listen without public_url', IDENTITY + 'listen: 0.0.0.0:8009\nallow_insecure_listen: true',
       'public_url: expected a value when listen is 0.0.0.0:8009 (missing) — set public_url'],
+    ['database_connect_timeout without a unit', IDENTITY + 'database_connect_timeout: 10',
+      'database_connect_timeout: expected a duration such as 30s, 15m, 1h or 1h30m, got 10 — set how long connecting to the gateway\'s database may take, e.g. 10s'],
     ['bad log level', IDENTITY + 'log: { level: verbose }',
       'log.level: expected trace, debug, info, warn or error, got "verbose" — pick one of those levels'],
     ['unknown top-level key', IDENTITY + 'lisen: 127.0.0.1:1',
