@@ -1,7 +1,7 @@
 /** `hoop login`, `hoop logout`, `hoop whoami`. */
 import type { Command } from 'commander';
 import open from 'open';
-import { HoopError } from '../../shared/errors.js';
+import { HoopError, isHoopError } from '../../shared/errors.js';
 import { loginWithBrowser } from '../../shared/auth/browser-login.js';
 import { loginWithDevice } from '../../shared/auth/device-login.js';
 import { revokeTokens } from '../../shared/auth/tokens.js';
@@ -9,6 +9,7 @@ import { clientCredentials } from '../../shared/auth/client-credentials.js';
 import { discoverIssuer } from '../../shared/auth/oidc.js';
 import { isLoopbackHttp } from '../../shared/auth/session.js';
 import type { TokenSet } from '../../shared/auth/tokens.js';
+import { CREDENTIALS_FILE } from '../../shared/auth/token-store.js';
 import { decodeJwtClaims } from '../services/jwt.js';
 import type { CliContext } from '../services/context.js';
 
@@ -136,7 +137,16 @@ Examples:
       const c = ctx();
       const gatewayUrl = c.gatewayUrl(opts.gateway);
       const store = await c.tokenStore();
-      const login = await store.load(gatewayUrl);
+      let login: Awaited<ReturnType<typeof store.load>>;
+      try {
+        login = await store.load(gatewayUrl);
+      } catch (e) {
+        if (!(isHoopError(e) && e.code === 'config_invalid')) throw e;
+        // The stored login cannot be read, so it cannot be revoked either: clear it, so `hoop login` works again.
+        await store.clear(gatewayUrl);
+        c.out.print(`The stored login was unreadable and is cleared${store.kind === 'file' ? ` (the file is kept as ${CREDENTIALS_FILE}.unreadable)` : ''}; log in again with \`hoop login\`.`);
+        return;
+      }
       if (!login) {
         c.out.print(`Not logged in to ${gatewayUrl}.`);
         return;

@@ -188,7 +188,15 @@ function fileStore(path: string, dir: string, applyModes: boolean): TokenStore &
       await write(data);
     }),
     clear: (key) => serial(async () => {
-      const data = await read();
+      let data: CredentialsFile;
+      try {
+        data = await read();
+      } catch (e) {
+        if (!(e instanceof HoopError && e.code === 'config_invalid')) throw e;
+        // Unreadable: nothing in it can be used, so `hoop logout` sets it aside (kept, 0600, for a look).
+        await rename(path, `${path}.unreadable`);
+        return;
+      }
       if (!(key in data.logins)) return;
       delete data.logins[key];
       await write(data);

@@ -2,7 +2,7 @@
  * The login's life as a user meets it: device-code login, silent refresh of short-lived access tokens, the agent
  * renewing a grant so a long session outlives it, and logout revoking at the IdP.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeDeviceLogin } from '../helpers/idp-form.js';
@@ -92,6 +92,22 @@ describe('login lifecycle', () => {
     const g = grants.grants.find((x) => x.id === grantId)!;
     expect(new Date(g.expires_at).getTime()).toBeGreaterThan(Date.now());
     await alice.stopAgent();
+  });
+
+  it('a stored login that cannot be read is cleared by hoop logout, as the error says, and hoop login works again', async () => {
+    const carol = new User('alice', stack);
+    expect((await carol.login()).code).toBe(0);
+    const file = join(carol.env.HOOP_CONFIG_DIR!, 'credentials.json');
+    await writeFile(file, '{bad');
+    const who = await carol.hoop(['whoami']);
+    expect(who.code).toBe(2);
+    expect(who.stderr).toContain('hint: run hoop logout, then hoop login');
+    const out = await carol.hoop(['logout']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain('The stored login was unreadable and is cleared (the file is kept as credentials.json.unreadable)');
+    expect(await readFile(`${file}.unreadable`, 'utf8')).toBe('{bad');
+    expect((await carol.login()).code).toBe(0);
+    expect((await carol.hoop(['whoami'])).code).toBe(0);
   });
 
   it('logs out: revokes at the IdP and deletes the stored tokens', async () => {
