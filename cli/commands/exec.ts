@@ -11,9 +11,11 @@ import { ERROR_CODES, HoopError, type ErrorCode } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import { splitStatements } from '../../shared/sql/split.js';
 import type { Grant } from '../../shared/api/schemas.js';
+import { cancelStatement, type BackendKey } from '../services/cancel-request.js';
 import { CLI_VERSION, type CliContext } from '../services/context.js';
 import { openEphemeralTunnel } from '../services/ephemeral-tunnel.js';
 import { obtainGrant } from '../services/grants.js';
+import { trapSignals } from '../services/signal-trap.js';
 import { formatResult, type Cell, type ResultFormat, type StatementResult } from '../ui/results.js';
 
 interface ExecOptions {
@@ -26,6 +28,9 @@ interface ExecOptions {
   duration?: string;
   gateway?: string;
 }
+
+/** How long Ctrl-C or SIGTERM waits for the running statement to be cancelled before ending anyway. */
+const CANCEL_WAIT_MS = 2000;
 
 /** Type parsers for output that means the same on every machine: numbers, booleans and JSON typed; the rest as the server's text. */
 const TYPES = {
@@ -49,7 +54,7 @@ export function registerExec(program: Command, ctx: () => CliContext): void {
     .option('--format <format>', 'table | csv | json (default: table on a terminal, csv otherwise)')
     .option('--reason <text>', 'why; recorded with the grant')
     .option('--wait <duration>', 'wait this long for a statement review to be decided (e.g. 10m); without it a held statement exits 6 with its review id')
-    .option('--review <id>', 'run the statement an approver approved in this review (exactly as approved)')
+    .option('--review <id>', 'run the statement an approver approved in this review (exactly as approved); a review id is a UUID')
     .option('--duration <d>', 'grant length (default 15m)')
     .option('--gateway <url>', 'the gateway URL')
     .addHelpText('after', `
@@ -62,7 +67,8 @@ Credentials, first found wins (never on the command line):
   the login stored by \`hoop login\`
 
 Several statements run in order; the first failure stops the run. With --format json each statement prints
-one JSON object per line: statement, command, row_count, columns, rows.
+one JSON object per line: statement, command, row_count, columns, rows. Ctrl-C or SIGTERM cancels the running
+statement at the target, as psql does, then exits 130 or 143.
 
 Exit codes: 0 ok, 3 login needed, 4 access denied, 5 blocked by a guardrail, 6 approval pending or timed out,
             7 approval rejected, 8 the statement failed at the target, 9 gateway unreachable.
@@ -74,6 +80,7 @@ Examples:
     .action(async (connection: string, opts: ExecOptions) => {
       const c = ctx();
       const format = resultFormat(opts.format, process.stdout.isTTY === true);
+      const reviewId = opts.review === undefined ? undefined : reviewIdOption(opts.review);
       const sql = await readInput(opts);
       const statements = await splitStatements(sql);
       if (statements.length === 0) throw new HoopError('usage', 'no SQL to run', { hint: 'pass -i SQL, -f FILE, or pipe SQL on standard input' });
@@ -90,27 +97,47 @@ Examples:
         database: connection,
         application_name: 'hoop exec',
         // Read by the gateway, never forwarded: how long to wait for a review, and which approved review to run.
-        options: [`-c hoop.approval_wait_ms=${waitMs}`, ...(opts.review ? [`-c hoop.review=${opts.review}`] : [])].join(' '),
+        options: [`-c hoop.approval_wait_ms=${waitMs}`, ...(reviewId ? [`-c hoop.review=${reviewId}`] : [])].join(' '),
         types: TYPES,
         keepAlive: true,
       });
       client.on('notice', (n) => c.out.info(`${n.severity ?? 'NOTICE'}: ${n.message ?? ''}`));
+      // Ctrl-C or SIGTERM cancels the statement at the target first, as psql does: ending the process alone
+      // leaves it running there. Then the process ends by the signal, as it would have.
+      let running: Promise<unknown> | null = null;
+      const trap = trapSignals(async () => {
+        const key = backendKey(client);
+        if (running === null || key === null) return;
+        const ended = await cancelStatement({ host: '127.0.0.1', port: tunnel.port, key, statement: running, timeoutMs: CANCEL_WAIT_MS });
+        if (!ended) c.out.warn('the statement may still be running at the target: its cancel was not confirmed in time');
+      });
+      /** Runs one statement; once a signal came, none starts, and the error of the one it cancelled is not reported. */
+      const run = async <T>(start: () => Promise<T>): Promise<T> => {
+        await trap.unlessSignalled();
+        const statement = start();
+        running = statement;
+        try {
+          return await statement;
+        } catch (e) {
+          await trap.unlessSignalled();
+          throw e;
+        } finally {
+          running = null;
+        }
+      };
       try {
         await client.connect().catch((e: unknown) => {
           throw fromPgError(e, 'connect');
         });
         for (const statement of statements) {
           if (copyKind(statement) === 'out') {
-            const rows = await copyOut(client, statement, c.out.stream);
+            const rows = await run(() => copyOut(client, statement, c.out.stream));
             c.out.info(`COPY ${rows}`);
             continue;
           }
-          let res: pg.QueryResult<Cell[]>;
-          try {
-            res = await client.query<Cell[]>({ text: statement, rowMode: 'array' });
-          } catch (e) {
+          const res = await run(() => client.query<Cell[]>({ text: statement, rowMode: 'array' })).catch((e: unknown) => {
             throw fromPgError(e, 'statement');
-          }
+          });
           const result: StatementResult = {
             statement,
             command: res.command ?? '',
@@ -119,10 +146,11 @@ Examples:
             rows: res.rows ?? [],
           };
           const out = formatResult(result, format);
-          if (out !== null) c.out.print(out);
+          if (out !== null) c.out.data(out); // the rows as the database returned them
           if (format !== 'json' && result.columns.length === 0) c.out.info(commandTag(result));
         }
       } finally {
+        trap.release();
         await client.end().catch(() => undefined);
         await tunnel.close();
       }
@@ -167,6 +195,22 @@ async function copyOut(client: pg.Client, statement: string, out: NodeJS.Writabl
     throw fromPgError(e, 'statement');
   }
   return stream.rowCount;
+}
+
+/** A review id is a UUID; anything else would also be pasted into the startup options (`-c hoop.review=…`). */
+const REVIEW_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function reviewIdOption(v: string): string {
+  if (REVIEW_ID.test(v)) return v.toLowerCase();
+  throw new HoopError('usage', `--review ${JSON.stringify(v)} is not a review id`, {
+    hint: 'the review id printed by the held statement, or from hoop reviews',
+  });
+}
+
+/** The backend key node-postgres keeps from BackendKeyData (not in its types), or null before it came. */
+function backendKey(client: pg.Client): BackendKey | null {
+  const k = client as unknown as { processID?: unknown; secretKey?: unknown };
+  return typeof k.processID === 'number' && typeof k.secretKey === 'number' ? { processId: k.processID, secretKey: k.secretKey } : null;
 }
 
 function resultFormat(v: string | undefined, tty: boolean): ResultFormat {

@@ -2,12 +2,14 @@
  * `hoop exec` as CI runs it: no TTY, credentials from the environment only, exact output per format, exit
  * codes per cause, and workload identity from a real second issuer (a GitHub-Actions-shaped CI provider).
  */
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startCiIssuer, type CiIssuer } from '../helpers/ci-issuer.js';
-import { startStack, User, type Stack } from '../helpers/stack.js';
+import { HOOP_BIN, startStack, User, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
 let ci: CiIssuer;
@@ -49,6 +51,12 @@ describe('hoop exec output', () => {
     const r = await alice.hoop(['exec', 'shop', '-i', SELECT]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('id,label,price,ok,note\n1,apple,1.50,true,\n2,"pear, ripe",2.00,false,"say ""hi"""\n3,fig,0.75,true,"two\nlines"\n');
+  });
+
+  it('writes the data byte for byte: control characters in values stay as they are (only text for people is escaped)', async () => {
+    const r = await alice.hoop(['exec', 'shop', '-i', "SELECT E'a\\x1b[2Kb' AS v"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('v\na\u001b[2Kb\n');
   });
 
   it('prints an aligned table with --format table', async () => {
@@ -158,6 +166,72 @@ describe('hoop exec exit codes', () => {
     expect((await alice.hoop(['exec', 'shop', '--format', 'xml', '-i', 'SELECT 1'])).code).toBe(2);
     expect((await alice.hoop(['exec', 'shop', '-i', '   '])).code).toBe(2);
   });
+});
+
+describe('hoop exec --review', () => {
+  const marker = 4242;
+  for (const bad of ['', 'abc def', 'x -c search_path=evil', '0f8e2c1a-5b7d-4e3f-9a6b-1c2d3e4f5a6']) {
+    it(`refuses --review ${JSON.stringify(bad)} as a usage error (exit 2), before anything runs`, async () => {
+      const r = await alice.hoop(['exec', 'shop', '--review', bad, '-i', `INSERT INTO exec_fixture VALUES (${marker}, 'never', 1, true, NULL)`]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`error: --review ${JSON.stringify(bad)} is not a review id`);
+      expect(r.stderr).toContain('hint: the review id printed by the held statement, or from hoop reviews');
+      const admin = new pg.Client({ connectionString: stack.shopAdminUrl });
+      await admin.connect();
+      try {
+        expect((await admin.query('SELECT 1 FROM exec_fixture WHERE id = $1', [marker])).rowCount).toBe(0);
+      } finally {
+        await admin.end();
+      }
+    });
+  }
+
+  it('accepts a review id in upper case: a UUID is one in any case', async () => {
+    // No rule here holds SELECT, so the gateway runs it whatever the review; only the validation is under test.
+    const r = await alice.hoop(['exec', 'shop', '--review', '0F8E2C1A-5B7D-4E3F-9A6B-1C2D3E4F5A6B', '-i', 'SELECT 1 AS one']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('one\n1\n');
+  });
+});
+
+describe('hoop exec interrupted', () => {
+  /** The exit status a shell shows: the code, or 128 + the signal's number for a process the signal ended. */
+  const status = (code: number | null, signal: NodeJS.Signals | null): number => code ?? 128 + (signal ? constants.signals[signal] : 0);
+
+  for (const [signal, expected] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`cancels the running statement at the target on ${signal}, and exits ${expected}`, async () => {
+      const admin = new pg.Client({ connectionString: stack.shopAdminUrl });
+      await admin.connect();
+      const sleeping = async (): Promise<number> => (await admin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%pg_sleep(30)%'`,
+      )).rows[0]!.n;
+      const child = spawn(process.execPath, [HOOP_BIN, 'exec', 'shop', '-i', 'SELECT pg_sleep(30)'], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...alice.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.resume();
+      const exited = new Promise<number>((resolve) => child.on('close', (code, sig) => resolve(status(code, sig))));
+      try {
+        for (const end = Date.now() + 20_000; (await sleeping()) === 0;) {
+          if (Date.now() > end || child.exitCode !== null) throw new Error(`the statement never ran: ${stderr}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        child.kill(signal);
+        expect(await exited, stderr).toBe(expected);
+        expect(stderr).toBe('');
+        for (const end = Date.now() + 5_000; (await sleeping()) > 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
+        expect(await sleeping(), 'pg_sleep still runs at the target').toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+        await admin.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()`);
+        await admin.end();
+      }
+    });
+  }
 });
 
 describe('client credentials (a machine client at the IdP)', () => {
