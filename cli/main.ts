@@ -73,7 +73,11 @@ Start here: hoop login, then hoop connect <connection>.`);
     }
     const err = toHoopError(e);
     out.error(`error: ${err.message}`);
-    if (err.hint) out.error(`hint: ${err.hint}`);
+    // With HOOP_TOKEN set, logging in again changes nothing: the token is what was refused.
+    const hint = env.HOOP_TOKEN && (err.code === 'token_invalid' || err.code === 'login_required')
+      ? 'the token in HOOP_TOKEN was refused: get a fresh access token from your identity provider (while HOOP_TOKEN is set, the stored login is not used)'
+      : err.hint;
+    if (hint) out.error(`hint: ${hint}`);
     if (err.code === 'internal' && e instanceof Error && e.stack && env.HOOP_DEBUG) out.error(e.stack);
     return exitCodeFor(err.code);
   }

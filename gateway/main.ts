@@ -1,6 +1,6 @@
 /** `hoop gateway start` and `hoop demo`: the gateway program's entry point. */
 import { Command, CommanderError } from 'commander';
-import { EXIT, exitCodeFor, toHoopError } from '../shared/errors.js';
+import { EXIT, exitCodeFor, HoopError, toHoopError } from '../shared/errors.js';
 import { createLogger, parseLogLevel, type Logger } from '../shared/log.js';
 import { loadGatewayConfig, printConfig } from './config/load.js';
 import { startGateway } from './gateway.js';
@@ -48,8 +48,9 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
         logger,
         env,
         print: (l) => process.stdout.write(l + '\n'),
-        gatewayPort: Number(opts.port),
-        idpPort: Number(opts.idpPort),
+        // Checked before anything starts (the embedded PostgreSQL takes a while).
+        gatewayPort: demoPort('--port', opts.port),
+        idpPort: demoPort('--idp-port', opts.idpPort),
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       });
       process.stdout.write(walkthrough(demo.gateway.url, demo.issuer, demo.ciClientSecret));
@@ -113,4 +114,13 @@ function listenForShutdown(): { requested: Promise<void>; dispose: () => void } 
   };
   for (const s of SIGNALS) process.on(s, first);
   return { requested, dispose };
+}
+
+/** A demo listener port: 1-65535 (the demo's URLs are printed for people to use, so not 0). */
+function demoPort(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new HoopError('usage', `${flag} ${v} is not a TCP port`, { hint: 'use a port from 1 to 65535' });
+  }
+  return n;
 }

@@ -153,8 +153,15 @@ Examples:
         trap.release();
         await client.end().catch(() => undefined);
         await tunnel.close();
+        // The job is done with its grant: give it back, so it does not stay live for the rest of its length.
+        // (A grant from a workload token exchange has no user token to revoke it with; it is short anyway.)
+        if (!workloadToken(c)) await c.gateway(gatewayUrl).revokeGrant(grant.id).catch(() => undefined);
       }
     });
+}
+
+function workloadToken(c: CliContext): boolean {
+  return Boolean(c.env.HOOP_ID_TOKEN ?? c.env.HOOP_ID_TOKEN_FILE);
 }
 
 /**

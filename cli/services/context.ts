@@ -47,7 +47,8 @@ export class CliContext {
   }
 
   gatewayUrl(flag?: string): string {
-    const url = flag ?? this.env.HOOP_GATEWAY_URL ?? this.settings.gatewayUrl() ?? DEFAULT_GATEWAY_URL;
+    // An empty variable (`HOOP_GATEWAY_URL=` in a script) counts as unset, as shells treat it.
+    const url = flag ?? (this.env.HOOP_GATEWAY_URL || undefined) ?? this.settings.gatewayUrl() ?? DEFAULT_GATEWAY_URL;
     try {
       const u = new URL(url);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');

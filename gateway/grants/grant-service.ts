@@ -228,7 +228,13 @@ export class GrantService {
   }
 
   async list(identity: Identity, opts: { all?: boolean; active?: boolean }): Promise<Grant[]> {
-    const everyone = opts.all === true && hasRole(identity, this.#o.roles, 'admin');
+    const everyone = opts.all === true;
+    if (everyone && !hasRole(identity, this.#o.roles, 'admin')) {
+      // Said, rather than quietly answered with the caller's own grants as if they were everyone's.
+      throw new HoopError('access_denied', `listing everyone's grants needs the admin role, which ${identity.subject} does not have`, {
+        hint: 'leave out --all to list your own grants',
+      });
+    }
     const where: string[] = [];
     const params: unknown[] = [];
     if (!everyone) {

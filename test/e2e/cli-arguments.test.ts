@@ -24,3 +24,21 @@ describe('empty names and ids ("" from an unset shell variable)', () => {
     expect(r.stderr).toBe(`error: ${message}\nhint: see \`${help}\`\n`);
   });
 });
+
+describe('other checks made before anything starts', () => {
+  it('hoop demo refuses a port that is not one, before starting PostgreSQL', async () => {
+    for (const [flag, value] of [['--port', 'abc'], ['--idp-port', '0'], ['--port', '70000']] as const) {
+      const r = await runHoop(['demo', flag, value], { env: { ...env, HOOP_DEMO_DIR: join(env.HOOP_CONFIG_DIR, 'demo') } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`error: ${flag} ${value} is not a TCP port\nhint: use a port from 1 to 65535\n`);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('an empty HOOP_GATEWAY_URL counts as unset, as shells treat it', async () => {
+    const r = await runHoop(['whoami'], { env: { ...env, HOOP_GATEWAY_URL: '' } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('not logged in to http://127.0.0.1:8009');
+    expect(r.stderr).not.toContain('is not a gateway URL');
+  });
+});

@@ -59,6 +59,14 @@ describe('hoop exec output', () => {
     expect(r.stdout).toBe('v\na\u001b[2Kb\n');
   });
 
+  it('gives its grant back when it is done: no live grant outlasts the job', async () => {
+    const r = await alice.hoop(['exec', 'shop', '-i', 'SELECT 1']);
+    expect(r.code, r.stderr).toBe(0);
+    const { grants } = JSON.parse((await alice.hoop(['grants', '--json'])).stdout) as { grants: Array<{ issued_at: string; revoked_at: string | null }> };
+    const newest = grants.sort((a, b) => b.issued_at.localeCompare(a.issued_at))[0]!;
+    expect(newest.revoked_at).toEqual(expect.any(String));
+  });
+
   it('prints an aligned table with --format table', async () => {
     const r = await alice.hoop(['exec', 'shop', '--format', 'table', '-i', SELECT]);
     expect(r.code, r.stderr).toBe(0);

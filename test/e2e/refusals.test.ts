@@ -66,6 +66,14 @@ describe('refusals at the API', () => {
     expect(await list(alice)).toBe(true);
   });
 
+  it('refuses a list of everyone\'s grants to a non-admin, instead of quietly showing their own', async () => {
+    const r = await alice.hoop(['grants', '--all']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("error: listing everyone's grants needs the admin role, which alice does not have");
+    expect(r.stderr).toContain('hint: leave out --all to list your own grants');
+    expect((await bob.hoop(['grants', '--all', '--json'])).code).toBe(0);
+  });
+
   it('refuses an unknown connection with a hint', async () => {
     const r = await alice.hoop(['connect', 'nope', '--detach']);
     expect(r.code).toBe(1);
@@ -127,6 +135,8 @@ describe('refusals at the API', () => {
     const r = await alice.hoop(['connect', 'billing', '--detach'], { env: { HOOP_TOKEN: forged } });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('signature is invalid');
+    // Logging in again would change nothing while HOOP_TOKEN is set: the hint says what would.
+    expect(r.stderr).toContain('hint: the token in HOOP_TOKEN was refused: get a fresh access token from your identity provider');
   });
 });
 
