@@ -223,26 +223,31 @@ describe('grant renewal', () => {
     expect(logs.join('\n')).not.toMatch(/tok-[12]/);
   });
 
-  it('when renewal fails for want of a login, the grant runs on: the listener closes at expiry, not before, and is not left hanging', async () => {
+  /** A 5-minute tunnel whose renewal (due at 4 minutes) fails with `failure`; the clock is at 4 minutes. */
+  async function renewalRefused(failure: HoopError): Promise<{ reg: TunnelRegistry; clock: ManualClock; port: number; calls: () => number }> {
     const gw = await standIn(['tok-1']);
     const clock = new ManualClock();
-    const expiry = clock.now() + 5 * MIN;
     let calls = 0;
     const renewGrant = async (): Promise<TunnelGrant> => {
       calls += 1;
-      throw new HoopError('login_required', 'not logged in to the gateway');
+      throw failure;
     };
     const { reg } = registry({ clock, renewGrant });
-    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok-1', expiry) });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok-1', clock.now() + 5 * MIN) });
     clock.advance(4 * MIN); // 5 min → renew at min(4 min, 4 min)
-    await expect.poll(() => calls).toBe(1);
+    return { reg, clock, port: info.port, calls: () => calls };
+  }
+
+  it('when renewal fails for want of a login, the grant runs on: the listener closes at expiry, not before, and is not left hanging', async () => {
+    const { reg, clock, port, calls } = await renewalRefused(new HoopError('login_required', 'not logged in to the gateway'));
+    await expect.poll(calls).toBe(1);
     await expect.poll(() => reg.status()[0]!.last_error).toBe('grant renewal failed: not logged in to the gateway');
-    expect(await roundTrip(info.port)).toBe('ping'); // still usable until expiry
+    expect(await roundTrip(port)).toBe('ping'); // still usable until expiry
     expect(reg.status()[0]!.state).toBe('open');
 
     clock.advance(MIN);
-    expect(calls).toBe(1); // no retry after a permanent failure
-    expect(await tryConnect(info.port)).toBe('ECONNREFUSED');
+    expect(calls()).toBe(1); // no retry after a permanent failure
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
     const st = reg.status()[0]!;
     expect(st.last_error).toBe('grant expired; grant renewal failed: not logged in to the gateway');
     expect(Date.parse(st.expires_at)).toBeLessThanOrEqual(clock.now());
@@ -250,22 +255,12 @@ describe('grant renewal', () => {
   });
 
   it('when renewal finds the grant revoked, the listener closes then, not at expiry', async () => {
-    const gw = await standIn(['tok-1']);
-    const clock = new ManualClock();
-    const expiry = clock.now() + 5 * MIN;
-    let calls = 0;
-    const renewGrant = async (): Promise<TunnelGrant> => {
-      calls += 1;
-      throw new HoopError('grant_revoked', 'grant grant-1 was revoked by bob');
-    };
-    const { reg } = registry({ clock, renewGrant });
-    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok-1', expiry) });
-    clock.advance(4 * MIN);
+    const { reg, clock, port, calls } = await renewalRefused(new HoopError('grant_revoked', 'grant grant-1 was revoked by bob'));
     await expect.poll(() => reg.status()[0]!.state).toBe('revoked');
     expect(reg.status()[0]!.last_error).toBe('grant renewal failed: grant grant-1 was revoked by bob');
-    expect(await tryConnect(info.port)).toBe('ECONNREFUSED');
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
     clock.advance(2 * MIN);
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
     expect(reg.status()[0]!.state).toBe('revoked'); // not turned into 'expired' later
   });
 
