@@ -88,7 +88,10 @@ counted from the approval. \`hoop connect\` also asks and waits by itself when a
       const gatewayUrl = c.gatewayUrl(opts.gateway);
       const out = await c.gateway(gatewayUrl).requestGrant({ connection, reason: opts.reason, ...(opts.duration ? { duration: opts.duration } : {}) });
       if ('grant' in out) {
-        if (opts.json) return c.out.json({ grant: { ...out.grant, token: undefined } });
+        // No approval needed, so the gateway issued a grant at once; `hoop connect` gets its own, so this one is
+        // given back rather than left live and unused.
+        const { grant } = await c.gateway(gatewayUrl).revokeGrant(out.grant.id).catch(() => ({ grant: out.grant }));
+        if (opts.json) return c.out.json({ approval_needed: false, grant: { ...grant, token: undefined } });
         return c.out.print(`Access to ${connection} needs no approval for you: use \`hoop connect ${connection}\`.`);
       }
       const r = out.review;

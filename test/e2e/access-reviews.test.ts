@@ -43,6 +43,18 @@ afterAll(async () => {
 });
 
 describe('just-in-time access reviews', () => {
+  it('a request for access that needs no approval says so, and leaves no grant live', async () => {
+    const r = await alice.hoop(['request', 'shop', '--reason', 'just checking', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { approval_needed: boolean; grant: { id: string; revoked_at: string | null; token?: string } };
+    expect(out).toMatchObject({ approval_needed: false, grant: { revoked_at: expect.any(String) as string } });
+    expect(out.grant.token).toBeUndefined();
+    const text = await alice.hoop(['request', 'shop', '--reason', 'just checking']);
+    expect(text.stdout).toBe('Access to shop needs no approval for you: use `hoop connect shop`.\n');
+    const { grants } = JSON.parse((await alice.hoop(['grants', '--active', '--json'])).stdout) as { grants: Array<{ connection: string }> };
+    expect(grants.filter((g) => g.connection === 'shop')).toEqual([]);
+  });
+
   it('asks, shows the review to approvers only, refuses self-approval, and grants the approved window', async () => {
     const asked = await alice.hoop(['request', 'vault', '--reason', 'INC-42 refund check', '--duration', '30m', '--no-wait']);
     expect(asked.code, asked.stderr).toBe(0);
