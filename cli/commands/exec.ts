@@ -70,8 +70,9 @@ Several statements run in order; the first failure stops the run. With --format 
 one JSON object per line: statement, command, row_count, columns, rows. Ctrl-C or SIGTERM cancels the running
 statement at the target, as psql does, then exits 130 or 143.
 
-Exit codes: 0 ok, 3 login needed, 4 access denied, 5 blocked by a guardrail, 6 approval pending or timed out,
-            7 approval rejected, 8 the statement failed at the target, 9 gateway unreachable.
+Exit codes: 0 ok, 1 error, 2 usage, 3 login needed, 4 access denied, 5 blocked by a guardrail,
+            6 approval pending or timed out, 7 approval rejected, 8 the statement failed at the target,
+            9 gateway unreachable, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Examples:
   hoop exec shop -i "SELECT count(*) FROM orders"
