@@ -7,7 +7,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { HoopError } from '../../shared/errors.js';
-import { formatDuration, parseDuration } from '../../shared/duration.js';
+import { formatSpan, parseDuration } from '../../shared/duration.js';
+
+/**
+ * The shortest grant: its token's expiry is in whole seconds, so anything shorter is expired when issued. (Tests
+ * rely on grants of a few seconds to see expiry happen.)
+ */
+const MIN_GRANT_MS = 1000;
 import type { Grant, Review } from '../../shared/api/schemas.js';
 import type { Database, Queryable } from '../store/db.js';
 import type { Identity, RoleConfig } from '../identity/identity.js';
@@ -142,7 +148,7 @@ export class GrantService {
     if (open?.status === 'pending') return { review: await reviews.get(identity, open.id) };
     const durationMs = req.duration === undefined ? Math.min(this.#o.defaultTtlMs, jit.maxDurationMs) : parseDuration(req.duration, 'duration');
     if (durationMs > jit.maxDurationMs) {
-      throw new HoopError('usage', `access to "${conn.name}" may be approved for at most ${formatDuration(jit.maxDurationMs)}; ${req.duration} was asked`);
+      throw new HoopError('usage', `access to "${conn.name}" may be approved for at most ${formatSpan(jit.maxDurationMs)}; ${req.duration} was asked`);
     }
     const review = await reviews.createAccessReview({
       requester: identity, connection: conn.name, durationMs, reason: req.reason ?? null, approverGroups: jit.approvers, timeoutMs: jit.timeoutMs,
@@ -331,8 +337,13 @@ export class GrantService {
     if (duration === undefined) return Math.min(this.#o.defaultTtlMs, cap);
     const ms = parseDuration(duration, 'grant duration');
     if (ms > cap) {
-      throw new HoopError('usage', `a grant for "${conn.name}" may last at most ${formatDuration(cap)}; ${duration} was asked`, {
-        hint: `ask for --duration ${formatDuration(cap).replace(/ /g, '')} or less`,
+      throw new HoopError('usage', `a grant for "${conn.name}" may last at most ${formatSpan(cap)}; ${duration} was asked`, {
+        hint: `ask for --duration ${formatSpan(cap).replace(/ /g, '')} or less`,
+      });
+    }
+    if (ms < MIN_GRANT_MS) {
+      throw new HoopError('usage', `a grant must last at least ${formatSpan(MIN_GRANT_MS)}; ${duration} was asked`, {
+        hint: 'ask for --duration 15m, say',
       });
     }
     return ms;

@@ -141,6 +141,12 @@ describe('refusals at the API', () => {
 });
 
 describe('refusals on the data path (native PostgreSQL errors)', () => {
+  it('refuses to issue a grant that would be expired on arrival', async () => {
+    const r = await alice.hoop(['connect', 'shop', '--duration', '10ms', '--detach']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: a grant must last at least 1s; 10ms was asked');
+  });
+
   it('refuses an expired grant', async () => {
     const grant = await alice.grant({ connection: 'shop', duration: '1s' });
     await new Promise((r) => setTimeout(r, 1500));
