@@ -12,6 +12,7 @@ import { HoopError, toHoopError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { LOOPBACK, openListener, type Listener } from './listener.js';
 import { relay } from '../shared/net/relay.js';
+import { refusePostgres } from './pg-refusal.js';
 import { isPermanentRenewalFailure, renewalDelay, retryDelay, type Clock } from './renewal.js';
 import { TUNNEL_CLOSE } from '../shared/tunnel/protocol.js';
 import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
@@ -225,6 +226,8 @@ export class Tunnel {
         this.#bytesFromClients += up;
         this.#bytesToClients += down;
       },
+      // A client of a tunnel that cannot open is told why in its own protocol, not just disconnected.
+      ...(this.#grant.type === 'postgres' ? { refuse: refusePostgres } : {}),
       onGatewayClose: (code) => {
         // The gateway said the grant is over (revoked, say): no client will get through again, so stop
         // listening now rather than at expiry, and let `hoop agent status` and the connect view say why.

@@ -38,6 +38,11 @@ export interface RelayOptions {
   onBytes?: (fromClient: number, toClient: number) => void;
   /** The stream closed: with the close code the gateway sent (TUNNEL_CLOSE), or null when it never opened. */
   onGatewayClose?: (code: number | null) => void;
+  /**
+   * The tunnel never opened (`why`): answers the client in its own protocol (given what it sent so far) and
+   * closes it, instead of a bare close. It takes the client over; the relay destroys it after a while if not.
+   */
+  refuse?: (client: Socket, sent: Buffer, why: string) => void;
 }
 
 /**
@@ -79,8 +84,16 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
     ended = how;
     error = why;
     clearTimeout(openTimer);
-    pending.length = 0;
+    const sent = pending.splice(0);
     pendingBytes = 0;
+    if ((how === 'dial_failed' || how === 'open_timeout') && opts.refuse) {
+      stream.destroy();
+      opts.refuse(client, Buffer.concat(sent), why ?? 'the gateway did not open the tunnel');
+      lingerTimer = setTimeout(() => client.destroy(), CLIENT_LINGER_MS);
+      lingerTimer.unref();
+      if (client.destroyed) settle();
+      return;
+    }
     switch (how) {
       case 'client_closed':
         stream.close(TUNNEL_CLOSE.normal);

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { relay } from '../../../shared/net/relay.js';
 import { TunnelRegistry } from '../../../agent/tunnels.js';
 import { createWsDialer } from '../../../shared/tunnel/ws-dialer.js';
@@ -183,19 +184,46 @@ describe('relay through the tunnel', () => {
     await expect.poll(() => tunnelOf(registry).last_error).toContain('HTTP 401');
   });
 
-  it('an unreachable gateway closes the client socket promptly and records it', async () => {
+  it('an unreachable gateway: a PostgreSQL client is told why in its own protocol, promptly, and the status records it', async () => {
     const dead = createServer();
     dead.listen(0, '127.0.0.1');
     await once(dead, 'listening');
     const deadPort = (dead.address() as AddressInfo).port;
     await new Promise((r) => dead.close(r));
     const { registry, port } = await setup({}, { gatewayUrl: `http://127.0.0.1:${deadPort}` });
-    const c = await connectTo(port);
-    const w = watchClose(c);
-    const t0 = Date.now();
+    const why = `cannot reach the gateway at ws://127.0.0.1:${deadPort}/v1/tunnel: ECONNREFUSED`;
+    // node-postgres (startup first), as psql with sslmode=disable: a FATAL instead of "connection closed".
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'alice', database: 'shop' });
+    const err = (await client.connect().catch((e: unknown) => e)) as Error & { code?: string; severity?: string; hint?: string };
+    expect(err.message).toBe(`hoop: ${why}`);
+    expect(err).toMatchObject({ code: '08001', severity: 'FATAL' });
+    expect(err.hint).toContain('hoop agent status');
+    await expect.poll(() => tunnelOf(registry).last_error).toBe(why);
+    // A client that asks for TLS first (psql's default, sslmode=prefer) is told `N`, then gets the same FATAL.
+    const raw = await connectTo(port);
+    const w = watchClose(raw);
+    const ssl = Buffer.alloc(8);
+    ssl.writeInt32BE(8, 0);
+    ssl.writeInt32BE(80877103, 4);
+    raw.write(ssl);
+    expect((await readBytes(raw, 1)).toString()).toBe('N');
+    const params = Buffer.from('user\0alice\0database\0shop\0\0');
+    const startup = Buffer.alloc(8);
+    startup.writeInt32BE(8 + params.length, 0);
+    startup.writeInt32BE(196608, 4);
+    const answer: Buffer[] = [];
+    raw.on('data', (d: Buffer) => answer.push(d));
+    raw.write(Buffer.concat([startup, params]));
     await w.closed;
-    expect(Date.now() - t0).toBeLessThan(2_000);
-    await expect.poll(() => tunnelOf(registry).last_error).toBe(`cannot reach the gateway at ws://127.0.0.1:${deadPort}/v1/tunnel: ECONNREFUSED`);
+    const reply = Buffer.concat(answer);
+    expect(String.fromCharCode(reply[0]!)).toBe('E');
+    expect(reply.readInt32BE(1)).toBe(reply.length - 1); // one whole ErrorResponse, nothing after it
+    expect(reply.toString()).toContain(`hoop: ${why}`);
+    // A client that sends nothing is closed soon all the same.
+    const silent = await connectTo(port);
+    const t0 = Date.now();
+    await watchClose(silent).closed;
+    expect(Date.now() - t0).toBeLessThan(3_000);
   });
 
   it('a gateway that never answers the upgrade: the client socket is destroyed at the open timeout', async () => {
