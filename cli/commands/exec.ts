@@ -31,6 +31,8 @@ interface ExecOptions {
 
 /** How long Ctrl-C or SIGTERM waits for the running statement to be cancelled before ending anyway. */
 const CANCEL_WAIT_MS = 2000;
+/** How long giving the grant back may take before the command ends anyway (it then simply expires). */
+const RELEASE_WAIT_MS = 3000;
 
 /** Type parsers for output that means the same on every machine: numbers, booleans and JSON typed; the rest as the server's text. */
 const TYPES = {
@@ -103,14 +105,30 @@ Examples:
         keepAlive: true,
       });
       client.on('notice', (n) => c.out.info(`${n.severity ?? 'NOTICE'}: ${n.message ?? ''}`));
+      // An error while no query runs (the session ended by a revocation, say) is reported by the next query, or
+      // not at all once the run is over: unheard, node-postgres would throw it out of the event loop.
+      client.on('error', () => undefined);
       // Ctrl-C or SIGTERM cancels the statement at the target first, as psql does: ending the process alone
       // leaves it running there. Then the process ends by the signal, as it would have.
       let running: Promise<unknown> | null = null;
+      // The job is done with its grant: it is given back, so it does not stay live for the rest of its length,
+      // whether the run ends or is interrupted. (A grant from a workload token exchange has no user token to
+      // revoke it with; it is short anyway.)
+      let given = false;
+      const giveBack = async (): Promise<void> => {
+        if (given || workloadToken(c)) return;
+        given = true;
+        await withTimeout(c.gateway(gatewayUrl).revokeGrant(grant.id), RELEASE_WAIT_MS).catch(() => undefined);
+      };
       const trap = trapSignals(async () => {
         const key = backendKey(client);
-        if (running === null || key === null) return;
-        const ended = await cancelStatement({ host: '127.0.0.1', port: tunnel.port, key, statement: running, timeoutMs: CANCEL_WAIT_MS });
-        if (!ended) c.out.warn('the statement may still be running at the target: its cancel was not confirmed in time');
+        if (running !== null && key !== null) {
+          const ended = await cancelStatement({ host: '127.0.0.1', port: tunnel.port, key, statement: running, timeoutMs: CANCEL_WAIT_MS });
+          if (!ended) c.out.warn('the statement may still be running at the target: its cancel was not confirmed in time');
+        }
+        // Closed before the grant goes: its revocation would otherwise end the session with a FATAL.
+        await client.end().catch(() => undefined);
+        await giveBack();
       });
       /** Runs one statement; once a signal came, none starts, and the error of the one it cancelled is not reported. */
       const run = async <T>(start: () => Promise<T>): Promise<T> => {
@@ -154,9 +172,7 @@ Examples:
         trap.release();
         await client.end().catch(() => undefined);
         await tunnel.close();
-        // The job is done with its grant: give it back, so it does not stay live for the rest of its length.
-        // (A grant from a workload token exchange has no user token to revoke it with; it is short anyway.)
-        if (!workloadToken(c)) await c.gateway(gatewayUrl).revokeGrant(grant.id).catch(() => undefined);
+        await giveBack();
       }
     });
 }
@@ -276,4 +292,14 @@ function fromPgError(e: unknown, phase: 'connect' | 'statement'): HoopError {
 function commandTag(r: StatementResult): string {
   if (r.row_count === null) return r.command;
   return ['INSERT'].includes(r.command) ? `${r.command} 0 ${r.row_count}` : `${r.command} ${r.row_count}`;
+}
+
+/** `p`, or a rejection after `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -233,6 +233,9 @@ describe('hoop exec interrupted', () => {
         expect(stderr).toBe('');
         for (const end = Date.now() + 5_000; (await sleeping()) > 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
         expect(await sleeping(), 'pg_sleep still runs at the target').toBe(0);
+        // Interrupted or not, the job gives its grant back.
+        const { grants } = JSON.parse((await alice.hoop(['grants', '--json'])).stdout) as { grants: Array<{ issued_at: string; revoked_at: string | null }> };
+        expect(grants.sort((a, b) => b.issued_at.localeCompare(a.issued_at))[0]!.revoked_at).toEqual(expect.any(String));
       } finally {
         child.kill('SIGKILL');
         await admin.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()`);
