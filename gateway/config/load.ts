@@ -275,7 +275,8 @@ export function printConfig(config: GatewayConfig): string {
       const u = new URL(s);
       return u.pathname === '/' && u.search === '' ? s : `${u.origin}/[redacted]`;
     }
-    return s;
+    // A literal `${` was written `$${` (it is not a reference): printed so, it reads back as it was.
+    return s.replaceAll('${', () => '$${'); // (a function: in a replacement string, $$ means $)
   });
   return `# effective gateway configuration (secrets redacted)\n${YAML.stringify(printable)}`;
 }

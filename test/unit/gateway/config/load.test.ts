@@ -249,12 +249,16 @@ connections:
 
   it('prints a file that loads back to the same config', () => {
     const noInline = yamlText
+      .replace('host: db\n    database: shop', () => 'description: "costs $${price} a month"\n    host: db\n    database: shop')
       .replace('password: inline-secret', 'password: ${file:/run/secrets/legacy}')
       .replace('hoop:db-secret@', 'hoop:${file:/run/secrets/legacy}@')
       .replace('/services/T0/B0/xyzzy', '');
     const readFile = reader({ '/run/secrets/legacy': 'legacy-secret\n' });
     const first = load({ yamlText: noInline, env, readFile });
-    const again = load({ yamlText: printConfig(first), env, readFile });
+    expect(first.connections[0]!.description).toBe('costs ${price} a month');
+    const printed = printConfig(first);
+    expect(printed).toContain('costs $${price} a month'); // a literal `${` is written as it must be read
+    const again = load({ yamlText: printed, env, readFile });
     expect(again).toEqual(first);
   });
 });
