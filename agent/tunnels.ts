@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../shared/log.js';
 import { systemClock, type Clock } from './renewal.js';
 import { Tunnel, type RenewGrant } from './tunnel.js';
 import type { ReleaseGrant } from './renew.js';
+import { withTimeout } from '../shared/timeout.js';
 import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
 
 /** The local port a connection type gets when none is asked for (5433: next to a local PostgreSQL's 5432). */
@@ -163,20 +164,13 @@ export class TunnelRegistry {
     const releaseGrant = this.#opts.releaseGrant;
     if (!releaseGrant) return;
     const grant = t.grant;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${RELEASE_TIMEOUT_MS / 1000} s`)), RELEASE_TIMEOUT_MS);
-      timer.unref();
-    });
     try {
-      await Promise.race([releaseGrant(grant, t.gatewayUrl, t.accessToken), timeout]);
+      await withTimeout(releaseGrant(grant, t.gatewayUrl, t.accessToken), RELEASE_TIMEOUT_MS);
       this.#logger.info('grant released', { connection: t.connection, grant_id: grant.id });
     } catch (e) {
       this.#logger.warn('could not release the grant; it stays valid until it expires', {
         connection: t.connection, grant_id: grant.id, expires_at: grant.expires_at, error: e instanceof Error ? e.message : String(e),
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -8,7 +8,7 @@ import { isSameTunnel, tunnelEnd, type TunnelEnd } from '../services/tunnel-watc
 import type { CliContext } from '../services/context.js';
 import { table } from '../ui/output.js';
 import { login } from './login.js';
-import { obtainGrant, type GrantWithToken } from '../services/grants.js';
+import { giveBackGrant, obtainGrant, type GrantWithToken } from '../services/grants.js';
 
 interface ConnectOptions {
   port?: string;
@@ -88,7 +88,7 @@ Examples:
         });
       } catch (e) {
         // No tunnel, so no use for the grant: give it back rather than leave it live (best effort).
-        await c.gateway(gatewayUrl).revokeGrant(grant.id).catch(() => undefined);
+        await giveBackGrant(c, gatewayUrl, grant.id);
         throw e;
       }
       const cmd = clientCommand(tunnel.type, tunnel.port, grant.subject, database);

@@ -14,7 +14,7 @@ import type { Grant } from '../../shared/api/schemas.js';
 import { cancelStatement, type BackendKey } from '../services/cancel-request.js';
 import { CLI_VERSION, type CliContext } from '../services/context.js';
 import { openEphemeralTunnel } from '../services/ephemeral-tunnel.js';
-import { obtainGrant } from '../services/grants.js';
+import { giveBackGrant, obtainGrant } from '../services/grants.js';
 import { trapSignals } from '../services/signal-trap.js';
 import { formatResult, type Cell, type ResultFormat, type StatementResult } from '../ui/results.js';
 
@@ -31,8 +31,6 @@ interface ExecOptions {
 
 /** How long Ctrl-C or SIGTERM waits for the running statement to be cancelled before ending anyway. */
 const CANCEL_WAIT_MS = 2000;
-/** How long giving the grant back may take before the command ends anyway (it then simply expires). */
-const RELEASE_WAIT_MS = 3000;
 
 /** Type parsers for output that means the same on every machine: numbers, booleans and JSON typed; the rest as the server's text. */
 const TYPES = {
@@ -118,7 +116,7 @@ Examples:
       const giveBack = async (): Promise<void> => {
         if (given || workloadToken(c)) return;
         given = true;
-        await withTimeout(c.gateway(gatewayUrl).revokeGrant(grant.id), RELEASE_WAIT_MS).catch(() => undefined);
+        await giveBackGrant(c, gatewayUrl, grant.id);
       };
       const trap = trapSignals(async () => {
         const key = backendKey(client);
@@ -292,14 +290,4 @@ function fromPgError(e: unknown, phase: 'connect' | 'statement'): HoopError {
 function commandTag(r: StatementResult): string {
   if (r.row_count === null) return r.command;
   return ['INSERT'].includes(r.command) ? `${r.command} 0 ${r.row_count}` : `${r.command} ${r.row_count}`;
-}
-
-/** `p`, or a rejection after `ms`. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -4,7 +4,7 @@ import { HoopError } from '../../shared/errors.js';
 import { formatSpan } from '../../shared/duration.js';
 import type { Review } from '../../shared/api/schemas.js';
 import type { CliContext } from '../services/context.js';
-import { decisionError, waitForDecision } from '../services/grants.js';
+import { decisionError, giveBackGrant, waitForDecision } from '../services/grants.js';
 import { ago, table } from '../ui/output.js';
 
 export function describeReview(r: Review): string {
@@ -90,7 +90,7 @@ counted from the approval. \`hoop connect\` also asks and waits by itself when a
       if ('grant' in out) {
         // No approval needed, so the gateway issued a grant at once; `hoop connect` gets its own, so this one is
         // given back rather than left live and unused.
-        const { grant } = await c.gateway(gatewayUrl).revokeGrant(out.grant.id).catch(() => ({ grant: out.grant }));
+        const grant = (await giveBackGrant(c, gatewayUrl, out.grant.id)) ?? out.grant;
         if (opts.json) return c.out.json({ approval_needed: false, grant: { ...grant, token: undefined } });
         return c.out.print(`Access to ${connection} needs no approval for you: use \`hoop connect ${connection}\`.`);
       }

@@ -4,6 +4,7 @@
  */
 import { HoopError } from '../../shared/errors.js';
 import type { Grant, GrantRequest, Review } from '../../shared/api/schemas.js';
+import { withTimeout } from '../../shared/timeout.js';
 import type { CliContext } from './context.js';
 
 export type GrantWithToken = Grant & { token: string };
@@ -73,4 +74,15 @@ function approvers(r: Review): string {
 function withToken(g: Grant): GrantWithToken {
   if (!g.token) throw new HoopError('internal', 'the gateway issued a grant without its token');
   return { ...g, token: g.token };
+}
+
+/** How long giving a grant back may take before the command goes on anyway (the grant then simply expires). */
+const GIVE_BACK_WAIT_MS = 3000;
+
+/**
+ * Gives back (revokes) a grant the command has no more use for, so it does not stay live for the rest of its
+ * length: best effort and bounded in time. Resolves with the grant as revoked, or undefined when it could not be.
+ */
+export async function giveBackGrant(c: CliContext, gatewayUrl: string, grantId: string): Promise<Grant | undefined> {
+  return withTimeout(c.gateway(gatewayUrl).revokeGrant(grantId), GIVE_BACK_WAIT_MS).then((r) => r.grant, () => undefined);
 }
