@@ -52,7 +52,10 @@ export class GrantWatcher {
     if (this.#ticking || this.#tracked.size === 0) return;
     this.#ticking = true;
     try {
-      const ids = [...new Set([...this.#tracked].map((t) => t.grantId))];
+      // Only what was tracked when the query went out is judged by its answer: a tunnel tracked meanwhile has a
+      // grant the query did not ask about, and its absence from the answer says nothing (it waits for the next tick).
+      const batch = [...this.#tracked];
+      const ids = [...new Set(batch.map((t) => t.grantId))];
       let state: Awaited<ReturnType<GrantService['liveness']>> | undefined;
       try {
         state = await this.#o.grants.liveness(ids);
@@ -60,7 +63,8 @@ export class GrantWatcher {
         this.#o.logger.warn('cannot read grant state; checking expiry only', { error: e });
       }
       const now = this.#now().getTime();
-      for (const t of [...this.#tracked]) {
+      for (const t of batch) {
+        if (!this.#tracked.has(t)) continue; // untracked while the query ran (its tunnel ended)
         const s = state?.get(t.grantId);
         if (state && (!s || s.revoked)) {
           this.#end(t, new HoopError('grant_revoked', `the grant for ${t.connection} was revoked`, {
