@@ -4,12 +4,12 @@
  * place where the gateway's parts are wired together (used by `hoop gateway start`, `hoop demo` and tests).
  */
 import { createHash, hkdfSync } from 'node:crypto';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { HoopError } from '../shared/errors.js';
+import { HoopError, toProblem } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.js';
@@ -71,6 +71,24 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
   };
 
   try {
+    // The address first: a port in use is reported before anything starts, and a port chosen by the system
+    // (`listen: …:0`) is known to everything that names the gateway's URL. Requests wait for the rest (503).
+    let handle: (req: IncomingMessage, res: ServerResponse) => void = notReady;
+    const server: Server = config.tls
+      ? createHttpsServer({ cert: await read(config.tls.cert_file), key: await read(config.tls.key_file) }, (req, res) => handle(req, res))
+      : createHttpServer((req, res) => handle(req, res));
+    server.keepAliveTimeout = 65_000;
+    await listen(server, config);
+    const stopServing = async (): Promise<void> => {
+      if (!server.listening) return;
+      handle = notReady;
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    };
+    cleanups.push(stopServing); // when start-up fails part way
+    const port = (server.address() as AddressInfo).port;
+    const publicUrl = config.listen_port === 0 ? config.public_url.replace(/:0$/, `:${port}`) : config.public_url;
+
     await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
     // Database: external when configured, else an embedded server under the data dir.
     let dbUrl = config.database_url;
@@ -107,7 +125,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     cleanups.push(() => audit.close()); // runs after the recorder and sessions below: flush, then a final checkpoint
     const recorder = new PostgresRecorder({ db, logger, audit });
     cleanups.push(() => recorder.close());
-    await recorder.event('config.loaded', null, configSummary(config));
+    await recorder.event('config.loaded', null, configSummary(config, publicUrl));
     const prune = async (): Promise<void> => {
       const n = await pruneOldPayloads(db, new Date(now().getTime() - config.audit.retention_ms)).catch((e: unknown) => {
         logger.warn('pruning returned data failed', { error: e });
@@ -141,7 +159,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       },
     });
     const grants = new GrantService({
-      db, key, issuer: config.public_url, roles, audit: recorder, now, reviews,
+      db, key, issuer: publicUrl, roles, audit: recorder, now, reviews,
       defaultTtlMs: config.grants.default_ttl_ms,
       maxTtlMs: config.grants.max_ttl_ms,
       connection: (name) => {
@@ -182,7 +200,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       },
       ...(verifyWorkloadToken ? { verifyWorkloadToken } : {}),
       wellKnown: {
-        public_url: config.public_url,
+        public_url: publicUrl,
         issuer: config.identity.issuer,
         cli_client_id: config.identity.cli_client_id,
         audience: config.identity.audience,
@@ -221,33 +239,41 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       policyFor: (name) => policies.get(name)!.policy,
     });
 
-    const server: Server = config.tls
-      ? createHttpsServer({ cert: await read(config.tls.cert_file), key: await read(config.tls.key_file) }, api.handle)
-      : createHttpServer(api.handle);
-    server.keepAliveTimeout = 65_000;
     tunnels.attach(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => {
-        reject(new HoopError('config_invalid', `cannot listen on ${config.listen}: ${e.code === 'EADDRINUSE' ? 'the address is in use' : e.message}`, {
-          cause: e,
-          hint: e.code === 'EADDRINUSE' ? 'stop the other process, or set listen (or HOOP_LISTEN) to another port' : undefined,
-        }));
-      });
-      server.listen(config.listen_port, config.listen_host, () => resolve());
-    });
+    handle = api.handle;
     cleanups.push(async () => {
+      // Shutting down: live sessions end with a clear error, and nothing new is accepted, before the rest stops.
       await tunnels.close(new HoopError('interrupted', 'the gateway is shutting down', { hint: 'reconnect in a moment' }));
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await stopServing();
     });
-    const port = (server.address() as AddressInfo).port;
-    const url = config.listen_port === 0 ? config.public_url.replace(/:0$/, `:${port}`) : config.public_url;
+    const url = publicUrl;
     logger.info('gateway listening', { url, listen: `${config.listen_host}:${port}`, connections: catalog.all().map((c) => c.name) });
     return { url, port, db, close };
   } catch (e) {
     await close();
     throw e;
   }
+}
+
+/** Binds the gateway's address; a busy or forbidden address is a configuration problem. */
+function listen(server: Server, config: GatewayConfig): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      reject(new HoopError('config_invalid', `cannot listen on ${config.listen}: ${e.code === 'EADDRINUSE' ? 'the address is in use' : e.message}`, {
+        cause: e,
+        hint: e.code === 'EADDRINUSE' ? 'stop the other process, or set listen (or HOOP_LISTEN) to another port' : undefined,
+      }));
+    });
+    server.listen(config.listen_port, config.listen_host, () => resolve());
+  });
+}
+
+/** What the gateway answers while it is starting (its address is bound before its database is up) or stopping. */
+function notReady(_req: IncomingMessage, res: ServerResponse): void {
+  const problem = toProblem(new HoopError('gateway_unreachable', 'the gateway is starting or stopping', { hint: 'try again in a moment' }));
+  const text = JSON.stringify({ ...problem, status: 503 });
+  res.writeHead(503, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(text), 'retry-after': '1', 'cache-control': 'no-store' });
+  res.end(text);
 }
 
 async function toConnection(c: GatewayConfig['connections'][number], read: (p: string) => Promise<string>): Promise<Connection> {
@@ -278,11 +304,11 @@ async function toConnection(c: GatewayConfig['connections'][number], read: (p: s
 
 
 /** What the audit log keeps of the configuration at each start: connections and their policies, no secrets. */
-function configSummary(config: GatewayConfig): Record<string, unknown> {
+function configSummary(config: GatewayConfig, publicUrl: string): Record<string, unknown> {
   const connections = config.connections.map((c) => ({
     name: c.name, type: c.type, host: c.host, port: c.port, database: c.database, user: c.user, tls: c.tls.mode,
     access: c.access, guardrails: c.guardrails ?? null, approvals: c.approvals ?? null, masking: c.masking ?? null,
   }));
   const json = JSON.stringify({ connections, roles: config.roles, grants: config.grants, identity: { issuer: config.identity.issuer, audience: config.identity.audience } });
-  return { public_url: config.public_url, sha256: createHash('sha256').update(json).digest('hex'), connections: JSON.parse(json) as unknown };
+  return { public_url: publicUrl, sha256: createHash('sha256').update(json).digest('hex'), connections: JSON.parse(json) as unknown };
 }

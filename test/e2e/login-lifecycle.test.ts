@@ -27,6 +27,12 @@ async function stored(u: User): Promise<{ access_token: string; refresh_token?: 
 }
 
 describe('login lifecycle', () => {
+  it('the gateway on a port the system chose (listen: 127.0.0.1:0) gives its real URL to clients that log in', async () => {
+    expect(stack.gatewayUrl).not.toMatch(/:0$/);
+    const wk = (await (await fetch(`${stack.gatewayUrl}/.well-known/hoop`)).json()) as { public_url: string };
+    expect(wk.public_url).toBe(stack.gatewayUrl);
+  });
+
   it('logs in with the device flow, entering the code at the IdP', async () => {
     const bob = new User('bob', stack);
     let done: Promise<unknown> | undefined;

@@ -68,3 +68,77 @@ describe('gateway start-up with a database_url it cannot use', () => {
     expect(err.hint).toMatch(/check the host and port in database_url/);
   });
 });
+
+/** A TCP server that accepts and never answers (a database that hangs), counting who connected. */
+async function silentServer(): Promise<{ port: number; connections: () => number }> {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = createServer((s) => {
+    connections++;
+    sockets.add(s);
+    s.resume();
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { port: (server.address() as AddressInfo).port, connections: () => connections };
+}
+
+describe('the gateway address', () => {
+  it('a port in use is reported before anything starts: no database is contacted', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => busy.close(() => resolve())));
+    const busyPort = (busy.address() as AddressInfo).port;
+    const db = await silentServer();
+    const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-addr-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const config = loadGatewayConfig({
+      yamlText: `listen: 127.0.0.1:${busyPort}\ndata_dir: ${join(dir, 'data')}\nidentity: { issuer: https://login.example.com, audience: hoop }\n`,
+      env: { HOOP_DATABASE_URL: `postgres://hoop@127.0.0.1:${db.port}/hoop` },
+    });
+    const err = await startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
+      await gw.close();
+      return new Error('the gateway started');
+    }, (e: unknown) => e);
+    expect(err).toBeInstanceOf(HoopError);
+    expect((err as HoopError).message).toBe(`cannot listen on 127.0.0.1:${busyPort}: the address is in use`);
+    expect(exitCodeFor((err as HoopError).code)).toBe(2);
+    expect(db.connections()).toBe(0);
+  });
+
+  it('answers 503 "starting" (problem+json) while its database is not up yet, and frees the port when start-up fails', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const db = await silentServer();
+    const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-addr-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const config = loadGatewayConfig({
+      yamlText: `listen: 127.0.0.1:${port}\ndata_dir: ${dir}\ndatabase_connect_timeout: 3s\nidentity: { issuer: https://login.example.com, audience: hoop }\n`,
+      env: { HOOP_DATABASE_URL: `postgres://hoop@127.0.0.1:${db.port}/hoop` },
+    });
+    const starting = startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
+      await gw.close();
+      return new Error('the gateway started');
+    }, (e: unknown) => e);
+    while (db.connections() === 0) await new Promise((r) => setTimeout(r, 20));
+    const res = await fetch(`http://127.0.0.1:${port}/.well-known/hoop`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(await res.json()).toMatchObject({ status: 503, detail: 'the gateway is starting or stopping' });
+    expect(await starting).toBeInstanceOf(HoopError);
+    // Start-up failed: the address is free again.
+    const again = createServer();
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject);
+      again.listen(port, '127.0.0.1', resolve);
+    });
+    await new Promise<void>((resolve) => again.close(() => resolve()));
+  }, 20_000);
+});
