@@ -8,6 +8,7 @@ import { HoopError, isHoopError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { openDatabase, DEFAULT_CONNECT_TIMEOUT_MS, type Database } from './db.js';
 import { migrate, type Migration } from './migrate.js';
+import { TimeoutError, withTimeout } from '../../shared/timeout.js';
 
 type Phase = 'connect' | 'migrate';
 
@@ -33,8 +34,10 @@ export async function openStateDatabase(o: OpenStateDatabaseOptions): Promise<Da
     o.setting === undefined ? err : stateDatabaseError(err, { url: o.url, setting: o.setting, connectTimeoutMs, phase });
   try {
     // A connection of its own first, so that a failure here reads as "cannot connect", not as a failed migration.
-    await db.query('SELECT 1').catch((e: unknown) => {
-      throw explain('connect', e);
+    // The connect timeout covers the login; this covers the first answer after it. A pooler such as pgbouncer
+    // completes the login and then queues every query while the database behind it is down.
+    await db.withClient((c) => withTimeout(c.query('SELECT 1'), connectTimeoutMs)).catch((e: unknown) => {
+      throw e instanceof TimeoutError ? noAnswerError(o.url, o.setting, connectTimeoutMs, e) : explain('connect', e);
     });
     await migrate(db, o.migrations, { logger: o.logger }).catch((e: unknown) => {
       throw explain('migrate', e);
@@ -44,6 +47,16 @@ export async function openStateDatabase(o: OpenStateDatabaseOptions): Promise<Da
     await db.close();
     throw e;
   }
+}
+
+function noAnswerError(url: string, setting: string | undefined, timeoutMs: number, cause: unknown): HoopError {
+  const where = `the gateway's database at ${serverOf(url)}${setting ? ` (${setting})` : ''}`;
+  return new HoopError('upstream_unavailable', `cannot use ${where}: it accepted the login but did not answer a query within ${timeoutMs / 1000}s`, {
+    cause,
+    details: { ...(setting ? { setting } : {}), server: serverOf(url), timeoutMs },
+    hint: 'a connection pooler (pgbouncer, say) whose database is down behaves like this: check the database behind it; '
+      + 'for a slow server, raise database_connect_timeout',
+  });
 }
 
 export interface StateDatabaseErrorContext {

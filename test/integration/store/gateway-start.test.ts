@@ -142,3 +142,49 @@ describe('the gateway address', () => {
     await new Promise<void>((resolve) => again.close(() => resolve()));
   }, 20_000);
 });
+
+describe('gateway start-up with a database that logs in and then never answers', () => {
+  it('fails after database_connect_timeout, saying the login worked and no query was answered (a pooler before a down database)', async () => {
+    // Speaks just enough of PostgreSQL's protocol: the login succeeds (AuthenticationOk, ReadyForQuery), then
+    // every query waits forever, as pgbouncer does while the database behind it is down.
+    const sockets = new Set<Socket>();
+    let queries = 0;
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      let loggedIn = false;
+      s.on('data', (d: Buffer) => {
+        if (!loggedIn) {
+          loggedIn = true;
+          s.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49])); // R AuthenticationOk, Z idle
+        } else if (d[0] === 0x51) queries++; // Q: a simple query, never answered
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const { port } = server.address() as AddressInfo;
+    const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-start-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const config = loadGatewayConfig({
+      yamlText: `listen: 127.0.0.1:0\ndata_dir: ${dir}\ndatabase_connect_timeout: 2s\nidentity: { issuer: https://login.example.com, audience: hoop }\n`,
+      env: { HOOP_DATABASE_URL: `postgres://hoop:${PASSWORD}@127.0.0.1:${port}/hoop` },
+    });
+    const err = await startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
+      await gw.close();
+      return new Error('the gateway started');
+    }, (e: unknown) => e);
+    expect(err).toBeInstanceOf(HoopError);
+    const hoopErr = err as HoopError;
+    expect(queries).toBe(1);
+    expect(hoopErr.message).toBe(`cannot use the gateway's database at 127.0.0.1:${port} (database_url): it accepted the login but did not answer a query within 2s`);
+    expect(hoopErr.hint).toMatch(/pooler/);
+    expect(`${hoopErr.message}\n${hoopErr.hint}`).not.toContain(PASSWORD);
+    expect(exitCodeFor(hoopErr.code)).toBe(1);
+    // The connection that waited was closed, not left to the server.
+    await new Promise((r) => setTimeout(r, 200));
+    expect([...sockets].every((s) => s.destroyed || s.readableEnded)).toBe(true);
+  }, 20_000);
+});
