@@ -13,7 +13,7 @@ import { HoopError } from '../../shared/errors.js';
 import { DERIVED_KEYS, formatPath, gatewayConfigSchema } from './schema.js';
 import type { GatewayConfig, GatewayConfigInput } from './schema.js';
 import { expandHome, resolveSecretRefs } from './secrets.js';
-import { READ_AT_START_KEYS, unreadableFiles } from './files.js';
+import { READ_AT_START_KEYS, startFileProblems } from './files.js';
 
 type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -236,7 +236,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions): GatewayCon
     if (isAbsolute(p)) return p;
     return resolve(origins.has(key) ? cwd : fileDir, p);
   };
-  const problems = [...secrets.problems, ...unreadableFiles(secrets.value, { readFile, resolvePath, skip: secretPaths })]
+  const problems = [...secrets.problems, ...startFileProblems(secrets.value, { readFile, resolvePath, skip: secretPaths })]
     .map((p) => `${p.path}: ${p.message.replace(' — ', `${originOf([p.path], origins)} — `)}`);
 
   const parsed = gatewayConfigSchema.safeParse(secrets.value, { reportInput: true });

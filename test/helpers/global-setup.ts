@@ -22,6 +22,9 @@ declare module 'vitest' {
     pgAdminUrl: string;
     /** PEM of the CA that signed the test server's certificate (for 127.0.0.1 and localhost). */
     pgTlsCaFile: string;
+    /** That server certificate (PEM), and its private key: a matching pair, for tests of TLS settings. */
+    tlsCertFile: string;
+    tlsKeyFile: string;
   }
 }
 
@@ -68,6 +71,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ],
     });
     project.provide('pgTlsCaFile', tls.ca);
+    project.provide('tlsCertFile', tls.cert);
+    project.provide('tlsKeyFile', tls.key);
     process.env.HOOP_TEST_PG_CA = tls.ca;
   } catch (err) {
     await rm(root, { recursive: true, force: true });

@@ -1,9 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, inject, it } from 'vitest';
 import { ENV_OVERRIDES, loadGatewayConfig, printConfig } from '../../../../gateway/config/load.js';
 import type { LoadGatewayConfigOptions } from '../../../../gateway/config/load.js';
 import { HoopError } from '../../../../shared/errors.js';
 
 const IDENTITY = 'identity: { issuer: https://login.example.com, audience: hoop }\n';
+/** A real certificate and its key (made by the test setup with openssl), and the CA that signed it. */
+const CERT = readFileSync(inject('tlsCertFile'), 'utf8');
+const KEY = readFileSync(inject('tlsKeyFile'), 'utf8');
+const CA = readFileSync(inject('pgTlsCaFile'), 'utf8');
 
 function reader(files: Record<string, string>): (path: string) => string {
   return (path) => {
@@ -97,9 +103,9 @@ connections:
   - { name: shop, type: postgres, host: db, database: shop, user: u, password: "\${file:secrets/shop}", access: { groups: [] }, tls: { mode: verify-full, ca_file: ca.pem } }
 `,
       '/etc/hoop/secrets/shop': 'shop-pw\n',
-      '/etc/hoop/tls/cert.pem': 'cert',
-      '/home/ann/key.pem': 'key',
-      '/etc/hoop/ca.pem': 'ca',
+      '/etc/hoop/tls/cert.pem': CERT,
+      '/home/ann/key.pem': KEY,
+      '/etc/hoop/ca.pem': CA,
     };
     const c = load({ file: '/etc/hoop/gateway.yaml', readFile: reader(files) });
     expect(c.data_dir).toBe('/etc/hoop/state');
@@ -126,7 +132,7 @@ connections:
   });
 
   it('names the resolved path, the reason, and where the value came from', () => {
-    const files = { '/etc/hoop/tls/cert.pem': 'cert' };
+    const files = { '/etc/hoop/tls/cert.pem': CERT };
     const readFile = (path: string): string => {
       if (path === '/etc/hoop/tls/key.pem') throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
       return reader(files)(path);
@@ -151,6 +157,54 @@ connections:
       'tls.cert_file: ${env:CERT} is not set — set the environment variable CERT, or change the reference',
       'tls.key_file: cannot read /nonexistent.key (ENOENT: no such file) — create the file, make it readable by the gateway, or fix the path',
     ]);
+  });
+
+  describe('what the TLS and CA files hold', () => {
+    const tlsYaml = `${IDENTITY}tls: { cert_file: /tls/cert.pem, key_file: /tls/key.pem }
+connections:
+  - { name: shop, type: postgres, host: db, database: shop, user: u, access: { groups: [] }, tls: { mode: verify-full, ca_file: /tls/ca.pem } }
+`;
+    const problems = (files: Record<string, string>): string[] => problemsOf(errorOf(() => load({ yamlText: tlsYaml, readFile: reader(files) })));
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+
+    it('accepts a certificate chain, its key and a CA bundle', () => {
+      const c = load({ yamlText: tlsYaml, readFile: reader({ '/tls/cert.pem': CERT + CA, '/tls/key.pem': KEY, '/tls/ca.pem': CA + CERT }) });
+      expect(c.tls).toEqual({ cert_file: '/tls/cert.pem', key_file: '/tls/key.pem' });
+    });
+
+    it('reports files that hold no PEM, or the wrong kind of it, each under its key', () => {
+      expect(problems({ '/tls/cert.pem': KEY, '/tls/key.pem': CERT, '/tls/ca.pem': 'not pem' })).toEqual([
+        'tls.cert_file: expected a PEM certificate in /tls/cert.pem (-----BEGIN CERTIFICATE-----), found none — give the certificate in PEM form (openssl x509 -in cert.der -inform der -out cert.pem converts DER)',
+        'tls.key_file: expected a PEM private key in /tls/key.pem (-----BEGIN PRIVATE KEY-----), found none — give the private key in PEM form (a certificate or public key is not one)',
+        'connections[0].tls.ca_file: expected a PEM certificate in /tls/ca.pem (-----BEGIN CERTIFICATE-----), found none — give the certificate in PEM form (openssl x509 -in cert.der -inform der -out cert.pem converts DER)',
+      ]);
+    });
+
+    it('reports a damaged certificate, naming which one in the file', () => {
+      const damaged = CA.replace(/(-----BEGIN CERTIFICATE-----\n)(.{8})/, '$1AAAAAAAA');
+      const [p] = problems({ '/tls/cert.pem': CERT, '/tls/key.pem': KEY, '/tls/ca.pem': CA + damaged });
+      expect(p).toMatch(/^connections\[0\]\.tls\.ca_file: certificate 2 in \/tls\/ca\.pem cannot be read \(.+\) — replace the file/);
+    });
+
+    it('reports an encrypted key (nobody is there to type its passphrase)', () => {
+      const encrypted = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+        .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pass phrase' }) as string;
+      expect(problems({ '/tls/cert.pem': CERT, '/tls/key.pem': encrypted, '/tls/ca.pem': CA })).toEqual([
+        'tls.key_file: the key in /tls/key.pem is encrypted, and the gateway cannot enter its passphrase — decrypt it into a file only the gateway can read: openssl pkey -in key.pem -out key-plain.pem',
+      ]);
+    });
+
+    it('reports a key that is not the certificate\'s, and never prints the key', () => {
+      const found = problems({ '/tls/cert.pem': CERT, '/tls/key.pem': other, '/tls/ca.pem': CA });
+      expect(found).toEqual([
+        'tls.key_file: the key in /tls/key.pem is not the key of the certificate in tls.cert_file (CN=127.0.0.1) — give the key the certificate was issued for, or the certificate that goes with this key',
+      ]);
+      const damagedKey = KEY.replace(/(-----BEGIN [A-Z ]*PRIVATE KEY-----\n)(.{40})/, '$1' + 'B'.repeat(40));
+      const [p] = problems({ '/tls/cert.pem': CERT, '/tls/key.pem': damagedKey, '/tls/ca.pem': CA });
+      expect(p).toMatch(/^tls\.key_file: the key in \/tls\/key\.pem cannot be read \(/);
+      const body = KEY.split('\n').filter((l) => l && !l.startsWith('-----'));
+      for (const line of body) expect(p).not.toContain(line.slice(0, 20));
+    });
   });
 
   it('reports a missing file', () => {

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, inject, it } from 'vitest';
 import { loadGatewayConfig } from '../../../../gateway/config/load.js';
 import { HoopError } from '../../../../shared/errors.js';
 
@@ -12,11 +13,14 @@ const CONN = (extra = '') => `connections:
     access: { groups: [engineers] }
 ${extra}`;
 
-/** The TLS files the configs below name; the loader reads them, and any other path does not exist. */
-const PEM_FILES = new Set(['/c.pem', '/k.pem', '/c', '/k', '/etc/hoop/tls.crt', '/etc/hoop/tls.key']);
+/** The TLS files the configs below name (a real pair, made by the test setup); any other path does not exist. */
+const CERT = readFileSync(inject('tlsCertFile'), 'utf8');
+const KEY = readFileSync(inject('tlsKeyFile'), 'utf8');
+const PEM_FILES = new Map([['/c.pem', CERT], ['/k.pem', KEY], ['/c', CERT], ['/k', KEY], ['/etc/hoop/tls.crt', CERT], ['/etc/hoop/tls.key', KEY]]);
 
 function readFile(path: string): string {
-  if (PEM_FILES.has(path)) return '-----BEGIN CERTIFICATE-----\n';
+  const pem = PEM_FILES.get(path);
+  if (pem !== undefined) return pem;
   throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
 }
 
