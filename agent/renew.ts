@@ -1,6 +1,6 @@
 /**
- * Wires grant renewal (`POST /v1/grants/{id}/renew`) and release (`POST /v1/grants/{id}/revoke`) to the gateway
- * API, with the user's IdP access token: the one the tunnel came with (`HOOP_TOKEN` of the `hoop connect` that
+ * Wires grant renewal (`POST /v1/grants/{id}/renew`), release (`POST /v1/grants/{id}/revoke`) and the check of
+ * an idle tunnel's grant (`GET /v1/grants/{id}`) to the gateway API, with the user's IdP access token: the one the tunnel came with (`HOOP_TOKEN` of the `hoop connect` that
  * opened it, in CI), else the login `hoop login` stored, refreshed silently.
  */
 import { GatewayClient, type FetchLike } from '../shared/api/client.js';
@@ -8,7 +8,7 @@ import { accessTokenFor } from '../shared/auth/session.js';
 import { createTokenStore, type TokenStore } from '../shared/auth/token-store.js';
 import { HoopError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { RenewGrant, TunnelGrant } from './tunnel.js';
+import type { CheckGrant, RenewGrant, TunnelGrant } from './tunnel.js';
 
 export interface RenewWiringOptions {
   /** The daemon's environment (its `HOOP_TOKEN` is ignored: each tunnel brings its own token, if any). */
@@ -55,7 +55,7 @@ function gatewayClientFactory(opts: RenewWiringOptions): (gatewayUrlRaw: string,
  * {@link ReleaseGrant}, which revokes the grant (`POST /v1/grants/{id}/revoke`, allowed to its own subject) so
  * that a tunnel closed here leaves no live grant behind, and the record says when access ended.
  */
-export function createGrantCalls(opts: RenewWiringOptions): { renewGrant: RenewGrant; releaseGrant: ReleaseGrant } {
+export function createGrantCalls(opts: RenewWiringOptions): { renewGrant: RenewGrant; releaseGrant: ReleaseGrant; checkGrant: CheckGrant } {
   const clientFor = gatewayClientFactory(opts);
   return {
     async renewGrant(grant, gatewayUrl, bearer) {
@@ -70,6 +70,7 @@ export function createGrantCalls(opts: RenewWiringOptions): { renewGrant: RenewG
     async releaseGrant(grant, gatewayUrl, bearer) {
       await clientFor(gatewayUrl, bearer).revokeGrant(grant.id);
     },
+    checkGrant: (grant, gatewayUrl, bearer) => clientFor(gatewayUrl, bearer).getGrant(grant.id),
   };
 }
 

@@ -27,6 +27,18 @@ export type TunnelGrant = Grant & { token: string };
 export type RenewGrant = (grant: TunnelGrant, gatewayUrl: string, accessToken?: string) => Promise<TunnelGrant>;
 
 /**
+ * Reads the grant as it stands at the gateway (revoked or not, when it expires), as {@link RenewGrant} asks.
+ * Rejects when the gateway cannot say (down, or the login is not the grant's subject): nothing is concluded then.
+ */
+export type CheckGrant = (grant: TunnelGrant, gatewayUrl: string, accessToken?: string) => Promise<Grant>;
+
+/**
+ * How often an idle tunnel asks whether its grant still stands. A tunnel with clients learns at once (the gateway
+ * ends their streams with a code); an idle one would otherwise say `open` until its next client or renewal.
+ */
+export const GRANT_CHECK_INTERVAL_MS = 30_000;
+
+/**
  * `open` accepts clients. The others do not, and say why: `expired` (the grant ran out), `revoked` (the gateway
  * says the grant was revoked), `refused` (the gateway no longer accepts the grant: not valid, or access was
  * withdrawn), `closed` (closed or replaced here).
@@ -54,6 +66,9 @@ const RENEWAL_ENDS: Readonly<Partial<Record<string, EndedState>>> = {
 export interface TunnelDeps {
   dialer: TunnelDialer;
   renewGrant?: RenewGrant | undefined;
+  /** Checks an idle tunnel's grant every {@link GRANT_CHECK_INTERVAL_MS}; without it, only clients and renewal tell. */
+  checkGrant?: CheckGrant | undefined;
+  checkIntervalMs?: number | undefined;
   clock: Clock;
   logger: Logger;
   openTimeoutMs?: number | undefined;
@@ -92,6 +107,7 @@ export class Tunnel {
   #renewStopped = false;
   #cancelRenewal: (() => void) | undefined;
   #cancelExpiry: (() => void) | undefined;
+  #cancelCheck: (() => void) | undefined;
   #idleWaiters: Array<() => void> = [];
 
   private constructor(spec: TunnelSpec, deps: TunnelDeps) {
@@ -128,6 +144,7 @@ export class Tunnel {
     }
     t.#armExpiry();
     t.#scheduleRenewal();
+    t.#scheduleCheck();
     t.#log.info('tunnel open', { port: t.#listener.port, grant_id: spec.grant.id, expires_at: spec.grant.expires_at });
     return t;
   }
@@ -320,10 +337,37 @@ export class Tunnel {
     }
   }
 
+  #scheduleCheck(): void {
+    this.#cancelCheck?.();
+    this.#cancelCheck = undefined;
+    if (!this.#deps.checkGrant || this.#state !== 'open') return;
+    this.#cancelCheck = this.#deps.clock.setTimer(() => void this.#check(), this.#deps.checkIntervalMs ?? GRANT_CHECK_INTERVAL_MS);
+  }
+
+  /** Asks whether an idle tunnel's grant still stands; ends the tunnel only on a clear answer that it does not. */
+  async #check(): Promise<void> {
+    const checkGrant = this.#deps.checkGrant;
+    if (!checkGrant || this.#state !== 'open') return;
+    try {
+      if (this.#relays.size > 0) return; // live streams are ended by the gateway, with a code, when it is over
+      const asked = this.#grant;
+      const seen = await checkGrant(asked, this.gatewayUrl, this.accessToken);
+      if (this.#state !== 'open' || this.#grant.id !== asked.id || seen.id !== asked.id) return;
+      if (seen.revoked_at) this.#end('revoked', 'the grant was revoked');
+      else if (Date.parse(seen.expires_at) <= this.#deps.clock.now()) this.#end('expired', 'grant expired');
+    } catch (e) {
+      this.#log.debug('could not check the grant; the tunnel stays as it is', { error: toHoopError(e).message });
+    } finally {
+      this.#scheduleCheck();
+    }
+  }
+
   #stopTimers(): void {
     this.#cancelRenewal?.();
     this.#cancelExpiry?.();
+    this.#cancelCheck?.();
     this.#cancelRenewal = undefined;
     this.#cancelExpiry = undefined;
+    this.#cancelCheck = undefined;
   }
 }

@@ -5,7 +5,7 @@ import type { OpenTunnelRequest, TunnelInfo } from '../shared/api/agent-control.
 import { HoopError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { systemClock, type Clock } from './renewal.js';
-import { Tunnel, type RenewGrant } from './tunnel.js';
+import { Tunnel, type CheckGrant, type RenewGrant } from './tunnel.js';
 import type { ReleaseGrant } from './renew.js';
 import { withTimeout } from '../shared/timeout.js';
 import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
@@ -25,6 +25,9 @@ export interface TunnelRegistryOptions {
    * once no client stream uses it any more. Best effort: a failure is logged, and the grant then simply expires.
    */
   releaseGrant?: ReleaseGrant | undefined;
+  /** Checks idle tunnels' grants at the gateway, so a revocation shows (and the port closes) without a client. */
+  checkGrant?: CheckGrant | undefined;
+  checkIntervalMs?: number | undefined;
   clock?: Clock;
   logger?: Logger;
   defaultPorts?: Readonly<Record<string, number>>;
@@ -71,6 +74,8 @@ export class TunnelRegistry {
       const deps = {
         dialer: this.#opts.dialerFor(req.gateway_url, req.connection),
         renewGrant: this.#opts.renewGrant,
+        checkGrant: this.#opts.checkGrant,
+        checkIntervalMs: this.#opts.checkIntervalMs,
         clock: this.#clock,
         logger: this.#logger,
         openTimeoutMs: this.#opts.openTimeoutMs,

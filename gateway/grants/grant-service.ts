@@ -233,6 +233,13 @@ export class GrantService {
     return { grant: this.#toApi(next), alreadyRevoked: false };
   }
 
+  /** One grant, as its own subject or an admin sees it (anyone else: not_found, as for revoke). */
+  async get(identity: Identity, grantId: string): Promise<Grant> {
+    const row = await this.#get(grantId);
+    if (!row || (row.subject !== identity.subject && !hasRole(identity, this.#o.roles, 'admin'))) throw new HoopError('not_found', `no grant ${grantId}`);
+    return this.#toApi(row);
+  }
+
   async list(identity: Identity, opts: { all?: boolean; active?: boolean }): Promise<Grant[]> {
     const everyone = opts.all === true;
     if (everyone && !hasRole(identity, this.#o.roles, 'admin')) {

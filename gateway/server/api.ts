@@ -127,6 +127,7 @@ export function createApi(o: ApiOptions): Router {
       const grants = await o.grants.list(id, { all: ctx.query.get('all') === 'true', active: ctx.query.get('active') === 'true' });
       return { body: { grants } };
     })
+    .on('GET', '/v1/grants/:id', async (ctx) => ({ body: { grant: await o.grants.get(await who(ctx), ctx.params.id!) } }))
     .on('POST', '/v1/grants/:id/renew', async (ctx) => ({ body: { grant: await o.grants.renew(await who(ctx), ctx.params.id!) } }))
     .on('POST', '/v1/grants/:id/revoke', async (ctx) => {
       const { grant, alreadyRevoked } = await o.grants.revoke(await who(ctx), ctx.params.id!);

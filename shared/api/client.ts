@@ -81,6 +81,11 @@ export class GatewayClient {
     return { ...res.grant, token: res.access_token };
   }
 
+  /** `GET /v1/grants/{id}`: one grant as it stands (revoked_at, expires_at); the caller's own, or any for an admin. */
+  async getGrant(id: string): Promise<Grant> {
+    return (await this.#call('GET', `/v1/grants/${encodeURIComponent(id)}`, GrantResponseSchema)).grant;
+  }
+
   async renewGrant(id: string): Promise<Grant> {
     return (await this.#call('POST', `/v1/grants/${encodeURIComponent(id)}/renew`, GrantResponseSchema, { body: {} })).grant;
   }

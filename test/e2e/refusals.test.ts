@@ -175,6 +175,19 @@ describe('refusals on the data path (native PostgreSQL errors)', () => {
     }
   });
 
+  it('GET /v1/grants/{id} shows a grant to its subject and to admins, as it stands (revoked or not), and to nobody else', async () => {
+    const dana = new User('dana', stack);
+    expect((await dana.login()).code).toBe(0);
+    const { id } = await alice.grant({ connection: 'shop' });
+    const mine = await (await alice.api()).getGrant(id);
+    expect(mine).toMatchObject({ id, subject: 'alice', connection: 'shop', revoked_at: null });
+    expect(mine.token).toBeUndefined(); // the token is handed out once, when issued or renewed
+    await expect((await dana.api()).getGrant(id)).rejects.toMatchObject({ code: 'not_found' });
+    await (await alice.api()).revokeGrant(id);
+    expect((await (await bob.api()).getGrant(id)).revoked_at).toEqual(expect.any(String));
+    await expect((await alice.api()).getGrant('not-a-grant')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('refuses a grant for another connection', async () => {
     const dana = new User('dana', stack);
     expect((await dana.login()).code).toBe(0);

@@ -298,6 +298,66 @@ describe('grant renewal', () => {
   });
 });
 
+describe('an idle tunnel asks whether its grant still stands', () => {
+  /** A tunnel whose grant check answers `answer` (a function of the grant asked about), every minute. */
+  async function checked(answer: (g: TunnelGrant) => Promise<Partial<TunnelGrant>>) {
+    const gw = await standIn(['tok']);
+    const clock = new ManualClock();
+    const asked: string[] = [];
+    const checkGrant = async (g: TunnelGrant, _url: string, token?: string) => {
+      asked.push(`${g.id} with ${token ?? 'the stored login'}`);
+      return { ...g, ...(await answer(g)) };
+    };
+    const { reg, logs } = registry({ clock, checkGrant, checkIntervalMs: MIN });
+    const info = await reg.open({ connection: 'shop', gateway_url: gw.url, port: 0, grant: grantFixture('tok', clock.now() + 60 * MIN) });
+    return { reg, logs, clock, port: info.port, asked };
+  }
+
+  it('a grant revoked at the gateway closes the listener of a tunnel nobody uses, and the status says so', async () => {
+    let revoked = false;
+    const { reg, clock, port, asked } = await checked(async () => (revoked ? { revoked_at: new Date().toISOString() } : {}));
+    clock.advance(MIN);
+    await expect.poll(() => asked.length).toBe(1);
+    expect(reg.status()[0]!.state).toBe('open');
+    expect(await roundTrip(port)).toBe('ping');
+    await expect.poll(() => reg.status()[0]!.active_clients).toBe(0);
+    revoked = true;
+    clock.advance(MIN);
+    await expect.poll(() => reg.status()[0]!.state).toBe('revoked');
+    expect(reg.status()[0]!.last_error).toBe('the grant was revoked');
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
+    expect(asked).toEqual(['grant-1 with the stored login', 'grant-1 with the stored login']);
+    clock.advance(10 * MIN);
+    expect(asked).toHaveLength(2); // an ended tunnel asks no more
+  });
+
+  it('when the gateway cannot say (down, or another login), the tunnel stays open and asks again later', async () => {
+    const { reg, clock, port, asked, logs } = await checked(async () => {
+      throw new HoopError('not_found', 'no grant grant-1');
+    });
+    clock.advance(MIN);
+    await expect.poll(() => asked.length).toBe(1);
+    await delay(20);
+    expect(reg.status()[0]!.state).toBe('open');
+    expect(await roundTrip(port)).toBe('ping');
+    await expect.poll(() => reg.status()[0]!.active_clients).toBe(0);
+    clock.advance(MIN);
+    await expect.poll(() => asked.length).toBe(2);
+    expect(logs.join('\n')).toMatch(/could not check the grant; the tunnel stays as it is/);
+  });
+
+  it('a tunnel with a live client does not ask (the gateway ends its stream when the grant is over)', async () => {
+    const { clock, port, asked } = await checked(async () => ({ revoked_at: new Date().toISOString() }));
+    const live = await connectTo(port);
+    live.write('a');
+    await readBytes(live, 1);
+    clock.advance(3 * MIN);
+    await delay(20);
+    expect(asked).toEqual([]);
+    live.destroy();
+  });
+});
+
 describe('whose token', () => {
   it('a tunnel opened with a token (HOOP_TOKEN) is renewed and given back with it; one opened without, with the stored login', async () => {
     const gw = await standIn(['a', 'b']);
