@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../../gateway/config/load.js';
 import { startGateway } from '../../../gateway/gateway.js';
+import type { GatewayConfig } from '../../../gateway/config/schema.js';
 import { HoopError, exitCodeFor } from '../../../shared/errors.js';
 import { silentLogger } from '../../../shared/log.js';
 
@@ -19,6 +20,16 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
+/** Starts a gateway that must fail to start; its error. */
+async function startFails(config: GatewayConfig): Promise<HoopError> {
+  const err = await startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
+    await gw.close();
+    return new Error('the gateway started');
+  }, (e: unknown) => e);
+  expect(err).toBeInstanceOf(HoopError);
+  return err as HoopError;
+}
+
 async function start(databaseUrl: string): Promise<HoopError> {
   const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-start-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -26,12 +37,7 @@ async function start(databaseUrl: string): Promise<HoopError> {
     yamlText: `listen: 127.0.0.1:0\ndata_dir: ${dir}\nidentity: { issuer: https://login.example.com, audience: hoop }\n`,
     env: { HOOP_DATABASE_URL: databaseUrl },
   });
-  const err = await startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
-    await gw.close();
-    return new Error('the gateway started');
-  }, (e: unknown) => e);
-  expect(err).toBeInstanceOf(HoopError);
-  const hoopErr = err as HoopError;
+  const hoopErr = await startFails(config);
   expect(`${hoopErr.message}\n${hoopErr.hint}`).not.toContain(PASSWORD);
   expect(exitCodeFor(hoopErr.code)).toBe(1);
   return hoopErr;
@@ -39,19 +45,7 @@ async function start(databaseUrl: string): Promise<HoopError> {
 
 describe('gateway start-up with a database_url it cannot use', () => {
   it('fails after the default 10 s when the server accepts the connection and never answers', async () => {
-    const sockets = new Set<Socket>();
-    const server = createServer((s) => {
-      sockets.add(s);
-      s.resume();
-      s.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-    const { port } = server.address() as AddressInfo;
-
+    const { port } = await silentServer();
     const err = await start(`postgres://hoop:${PASSWORD}@127.0.0.1:${port}/hoop`);
     expect(err.message).toBe(`cannot connect to the gateway's database at 127.0.0.1:${port} (database_url): no answer within 10s`);
     expect(err.hint).toMatch(/database_connect_timeout/);
@@ -100,13 +94,9 @@ describe('the gateway address', () => {
       yamlText: `listen: 127.0.0.1:${busyPort}\ndata_dir: ${join(dir, 'data')}\nidentity: { issuer: https://login.example.com, audience: hoop }\n`,
       env: { HOOP_DATABASE_URL: `postgres://hoop@127.0.0.1:${db.port}/hoop` },
     });
-    const err = await startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
-      await gw.close();
-      return new Error('the gateway started');
-    }, (e: unknown) => e);
-    expect(err).toBeInstanceOf(HoopError);
-    expect((err as HoopError).message).toBe(`cannot listen on 127.0.0.1:${busyPort}: the address is in use`);
-    expect(exitCodeFor((err as HoopError).code)).toBe(2);
+    const err = await startFails(config);
+    expect(err.message).toBe(`cannot listen on 127.0.0.1:${busyPort}: the address is in use`);
+    expect(exitCodeFor(err.code)).toBe(2);
     expect(db.connections()).toBe(0);
   });
 
@@ -122,17 +112,14 @@ describe('the gateway address', () => {
       yamlText: `listen: 127.0.0.1:${port}\ndata_dir: ${dir}\ndatabase_connect_timeout: 3s\nidentity: { issuer: https://login.example.com, audience: hoop }\n`,
       env: { HOOP_DATABASE_URL: `postgres://hoop@127.0.0.1:${db.port}/hoop` },
     });
-    const starting = startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
-      await gw.close();
-      return new Error('the gateway started');
-    }, (e: unknown) => e);
+    const starting = startFails(config);
     while (db.connections() === 0) await new Promise((r) => setTimeout(r, 20));
     const res = await fetch(`http://127.0.0.1:${port}/.well-known/hoop`);
     expect(res.status).toBe(503);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(res.headers.get('retry-after')).toBe('1');
     expect(await res.json()).toMatchObject({ status: 503, detail: 'the gateway is starting or stopping' });
-    expect(await starting).toBeInstanceOf(HoopError);
+    await starting;
     // Start-up failed: the address is free again.
     const again = createServer();
     await new Promise<void>((resolve, reject) => {
@@ -172,12 +159,7 @@ describe('gateway start-up with a database that logs in and then never answers',
       yamlText: `listen: 127.0.0.1:0\ndata_dir: ${dir}\ndatabase_connect_timeout: 2s\nidentity: { issuer: https://login.example.com, audience: hoop }\n`,
       env: { HOOP_DATABASE_URL: `postgres://hoop:${PASSWORD}@127.0.0.1:${port}/hoop` },
     });
-    const err = await startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
-      await gw.close();
-      return new Error('the gateway started');
-    }, (e: unknown) => e);
-    expect(err).toBeInstanceOf(HoopError);
-    const hoopErr = err as HoopError;
+    const hoopErr = await startFails(config);
     expect(queries).toBe(1);
     expect(hoopErr.message).toBe(`cannot use the gateway's database at 127.0.0.1:${port} (database_url): it accepted the login but did not answer a query within 2s`);
     expect(hoopErr.hint).toMatch(/pooler/);
