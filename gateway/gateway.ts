@@ -159,7 +159,9 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       },
     });
     const grants = new GrantService({
-      db, key, issuer: publicUrl, roles, audit: recorder, now, reviews,
+      // The configured URL, not the port this instance was given: instances sharing a database (and its key)
+      // accept each other's grants, which a per-instance port in the issuer would break.
+      db, key, issuer: config.public_url, roles, audit: recorder, now, reviews,
       defaultTtlMs: config.grants.default_ttl_ms,
       maxTtlMs: config.grants.max_ttl_ms,
       connection: (name) => {
