@@ -14,6 +14,7 @@ import { DERIVED_KEYS, formatPath, gatewayConfigSchema } from './schema.js';
 import type { GatewayConfig, GatewayConfigInput } from './schema.js';
 import { expandHome, resolveSecretRefs } from './secrets.js';
 import { READ_AT_START_KEYS, startFileProblems } from './files.js';
+import { redactDatabaseUrl, redactWebhookUrl } from './redact.js';
 
 type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -89,22 +90,14 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): { present: boolea
   return { present: true, value: cur };
 }
 
-/** `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`. */
-export function redactUrlPassword(url: string): string {
-  if (!URL.canParse(url)) return url.includes('@') ? '[redacted]' : url;
-  const u = new URL(url);
-  if (u.password === '') return url;
-  u.password = 'redacted';
-  return u.toString().replace(':redacted@', ':[redacted]@');
-}
-
 function describe(path: readonly PropertyKey[], value: unknown, sources: ReadonlyMap<string, string>): string {
   const key = formatPath(path);
   const source = sources.get(key);
   if (source !== undefined) return `the value of ${source}`;
   const last = String(path[path.length - 1] ?? '');
   if (SECRET_KEY.test(last) && value !== undefined) return '[redacted]';
-  if (typeof value === 'string' && (last === 'database_url' || last === 'webhook_url')) return JSON.stringify(redactUrlPassword(value));
+  if (typeof value === 'string' && last === 'database_url') return JSON.stringify(redactDatabaseUrl(value));
+  if (typeof value === 'string' && last === 'webhook_url') return JSON.stringify(redactWebhookUrl(value));
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -270,11 +263,8 @@ export function printConfig(config: GatewayConfig): string {
     if (source !== undefined) return source;
     const last = key.slice(key.lastIndexOf('.') + 1);
     if (SECRET_KEY.test(last) && !POLICY_BLOB.test(key)) return '[redacted]';
-    if (last === 'database_url') return redactUrlPassword(s);
-    if (last === 'webhook_url' && URL.canParse(s)) {
-      const u = new URL(s);
-      return u.pathname === '/' && u.search === '' ? s : `${u.origin}/[redacted]`;
-    }
+    if (last === 'database_url') return redactDatabaseUrl(s);
+    if (last === 'webhook_url') return redactWebhookUrl(s);
     // A literal `${` was written `$${` (it is not a reference): printed so, it reads back as it was.
     return s.replaceAll('${', () => '$${'); // (a function: in a replacement string, $$ means $)
   });

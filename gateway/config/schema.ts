@@ -254,7 +254,8 @@ export const gatewayConfigSchema = z
     database_url: z
       .string(e('expected a postgres:// URL', 'set the PostgreSQL URL, e.g. postgres://hoop:${env:PW}@db:5432/hoop'))
       .refine(
-        (s) => URL.canParse(s) && ['postgres:', 'postgresql:'].includes(new URL(s).protocol),
+        // `postgres:/x` and `postgres:x` parse as URLs too (with no host: pg would then quietly use localhost).
+        (s) => /^postgres(ql)?:\/\//i.test(s) && URL.canParse(s) && (new URL(s).host !== '' || new URL(s).searchParams.has('host')),
         e('expected a postgres:// URL', 'set the PostgreSQL URL, e.g. postgres://hoop:${env:PW}@db:5432/hoop'),
       )
       .optional(),

@@ -157,7 +157,7 @@ describe('every problem names the key, the value and the fix', () => {
     ['max_duration above max_ttl', IDENTITY + CONN().replace('[engineers] }', '[engineers], max_duration: 24h }'),
       'connections[0].access.max_duration: expected at most grants.max_ttl (12h), got "24h" — lower it, or raise grants.max_ttl'],
     ['bad webhook_url', IDENTITY + CONN('    webhook_url: not a url'),
-      'connections[0].webhook_url: expected an http(s) URL, got "not a url" —'],
+      'connections[0].webhook_url: expected an http(s) URL, got "[redacted]" —'],
     ['unknown connection key', IDENTITY + CONN('    hostname: x'),
       'connections[0].hostname: unknown key — remove it or fix its spelling'],
     ['missing identity', CONN(),
@@ -202,6 +202,14 @@ describe('every problem names the key, the value and the fix', () => {
       'lisen: unknown key — remove it or fix its spelling (docs/configuration.md lists every key)'],
     ['database_url not postgres, credentials hidden', IDENTITY + 'database_url: mysql://hoop:hunter2@db/hoop',
       'database_url: expected a postgres:// URL, got "mysql://hoop:[redacted]@db/hoop" —'],
+    ['database_url without its scheme, password hidden', IDENTITY + 'database_url: "hoop:Sekr1t-LEAK@127.0.0.1/hoop"',
+      'database_url: expected a postgres:// URL, got "hoop:[redacted]@127.0.0.1/hoop" —'],
+    ['database_url with one slash (no host: pg would use localhost), password hidden', IDENTITY + 'database_url: "postgres:/hoop:Sekr1t-LEAK@127.0.0.1:18432/hoop"',
+      'database_url: expected a postgres:// URL, got "postgres:/hoop:[redacted]@127.0.0.1:18432/hoop" —'],
+    ['database_url as libpq keywords, password hidden', IDENTITY + 'database_url: "host=db user=hoop password=Sekr1t-LEAK dbname=hoop"',
+      'database_url: expected a postgres:// URL, got "host=db user=hoop password=[redacted] dbname=hoop" —'],
+    ['webhook_url with a misspelt scheme, its path (a token) hidden', IDENTITY + CONN('    webhook_url: htps://hooks.slack.com/services/T000/B000/SECRETTOKEN'),
+      'connections[0].webhook_url: expected an http(s) URL, got "htps://hooks.slack.com/[redacted]" —'],
     ['inline password of the wrong type is not echoed', IDENTITY + CONN('    password: 123456'),
       'connections[0].password: expected a string, got [redacted] —'],
     ['connections not a list', IDENTITY + 'connections: { shop: {} }',
@@ -211,6 +219,7 @@ describe('every problem names the key, the value and the fix', () => {
   ])('%s', (_name, yaml, expected) => {
     const found = problems(yaml);
     expect(found.some((p) => p.startsWith(expected)), `${expected}\nnot in:\n${found.join('\n')}`).toBe(true);
+    expect(found.join('\n')).not.toMatch(/Sekr1t|SECRETTOKEN|hunter2/);
   });
 
   it('reports duplicate connection names', () => {
