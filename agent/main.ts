@@ -12,6 +12,7 @@ import { createLogger, parseLogLevel } from '../shared/log.js';
 import { configDir } from '../shared/paths.js';
 import { startDaemon } from './daemon.js';
 import { createGrantCalls } from './renew.js';
+import { createGatewayProbe } from './gateway-probe.js';
 import { formatStatus } from './status-table.js';
 import { createWsDialer } from '../shared/tunnel/ws-dialer.js';
 
@@ -133,6 +134,7 @@ async function run(dir: string, env: Env): Promise<number> {
     registry: {
       dialerFor: (gatewayUrl, connection) => createWsDialer({ gatewayUrl, connection, userAgent }),
       ...createGrantCalls({ env, configDir: dir, userAgent, logger }),
+      probe: createGatewayProbe(),
     },
   });
   const onSignal = (signal: NodeJS.Signals): void => {

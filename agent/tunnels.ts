@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../shared/log.js';
 import { systemClock, type Clock } from './renewal.js';
 import { Tunnel, type CheckGrant, type RenewGrant } from './tunnel.js';
 import type { ReleaseGrant } from './renew.js';
+import type { ProbeGateway } from './gateway-probe.js';
 import { withTimeout } from '../shared/timeout.js';
 import type { TunnelDialer } from '../shared/tunnel/ws-dialer.js';
 
@@ -28,6 +29,8 @@ export interface TunnelRegistryOptions {
   /** Checks idle tunnels' grants at the gateway, so a revocation shows (and the port closes) without a client. */
   checkGrant?: CheckGrant | undefined;
   checkIntervalMs?: number | undefined;
+  /** Checks that this process can reach a gateway before a tunnel to it opens (see gateway-probe.ts). */
+  probe?: ProbeGateway | undefined;
   clock?: Clock;
   logger?: Logger;
   defaultPorts?: Readonly<Record<string, number>>;
@@ -63,6 +66,7 @@ export class TunnelRegistry {
         throw new HoopError('usage', `the grant is for connection ${req.grant.connection}, not ${req.connection}`);
       }
       Tunnel.checkGrant(req.connection, req.grant, this.#clock);
+      await this.#opts.probe?.(req.gateway_url);
       const spec = {
         connection: req.connection,
         gatewayUrl: req.gateway_url,

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { TUNNEL_CLOSE, TUNNEL_SUBPROTOCOL, tunnelUrl } from './protocol.js';
+import { isUntrustedCertificate, TRUST_HINT_AGENT } from '../net/tls-trust.js';
 
 /**
  * The largest frame the agent accepts from the gateway: the same cap the gateway's tunnel endpoint applies the
@@ -121,7 +122,9 @@ class WsTunnelStream implements TunnelStream {
       // Never the request headers: ws error messages carry the URL and the network error only.
       this.#failure ??= this.#opened
         ? `tunnel to ${shownUrl} failed: ${err.message}`
-        : `cannot reach the gateway at ${shownUrl}: ${err.code ?? err.message}`;
+        : isUntrustedCertificate(err.code)
+          ? `cannot reach the gateway at ${shownUrl}: its TLS certificate is not trusted (${err.code}); ${TRUST_HINT_AGENT}`
+          : `cannot reach the gateway at ${shownUrl}: ${err.code ?? err.message}`;
     });
     this.#ws.on('close', (code: number, reason: Buffer) => {
       if (this.#closed) return;

@@ -31,6 +31,31 @@ describe('a gateway behind TLS', () => {
     await c.end();
   });
 
+  it('an agent started without the CA trust: hoop connect says so, instead of a tunnel that refuses every client', async () => {
+    const ann = new User('alice', stack);
+    Object.assign(ann.env, { NODE_EXTRA_CA_CERTS: inject('pgTlsCaFile') });
+    expect((await ann.login()).code).toBe(0);
+    // The agent was started from a shell without the variable (it keeps the environment it started with).
+    expect((await ann.hoop(['agent', 'start'], { env: { NODE_EXTRA_CA_CERTS: undefined } })).code).toBe(0);
+    try {
+      const r = await ann.hoop(['connect', 'shop', '--detach', '--port', '0']);
+      expect(r.code).toBe(9);
+      expect(r.stderr).toContain(`the agent cannot reach the gateway at ${stack.gatewayUrl}: its TLS certificate is not trusted (`);
+      expect(r.stderr).toMatch(/hint: the agent does not trust the gateway's TLS certificate: set NODE_EXTRA_CA_CERTS .* run `hoop agent stop` and `hoop connect` again/);
+      const status = JSON.parse((await ann.hoop(['agent', 'status', '--json'])).stdout) as { tunnels: unknown[] };
+      expect(status.tunnels).toEqual([]);
+      // As the hint says: stop it, and connect again from this shell.
+      expect((await ann.hoop(['agent', 'stop'])).code).toBe(0);
+      const { port } = await ann.connect('shop');
+      const c = tunnelClient(port);
+      await c.connect();
+      expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+      await c.end();
+    } finally {
+      await ann.stopAgent();
+    }
+  });
+
   it('refuses a gateway whose certificate is not trusted', async () => {
     const stranger = new User('alice', stack); // no NODE_EXTRA_CA_CERTS
     const r = await stranger.hoop(['login', '--no-browser']);
