@@ -112,7 +112,11 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     });
     cleanups.push(() => db.close());
 
-    const masterKey = await loadMasterKey({ configured: o.env.HOOP_MASTER_KEY, dataDir: config.data_dir });
+    const masterKey = await loadMasterKey({
+      configured: o.env.HOOP_MASTER_KEY,
+      dataDir: config.data_dir,
+      sealedKeysExist: async () => (await db.query('SELECT 1 FROM gateway_keys LIMIT 1')).rows.length > 0,
+    });
     const key = await loadOrCreateSigningKey(db, masterKey);
     const catalog = new ConnectionCatalog(await Promise.all(config.connections.map((c) => toConnection(c, read))));
 

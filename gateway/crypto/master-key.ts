@@ -8,13 +8,28 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HoopError } from '../../shared/errors.js';
 
-export async function loadMasterKey(opts: { configured?: string | undefined; dataDir: string }): Promise<Buffer> {
+export interface LoadMasterKeyOptions {
+  configured?: string | undefined;
+  dataDir: string;
+  /**
+   * Whether the database holds keys sealed already (by another instance, or before the data dir was lost): a new
+   * master key could not open them, so none is made, and the error says which key to give.
+   */
+  sealedKeysExist?: () => Promise<boolean>;
+}
+
+export async function loadMasterKey(opts: LoadMasterKeyOptions): Promise<Buffer> {
   if (opts.configured) return decode(opts.configured, 'master_key');
   const path = join(opts.dataDir, 'master.key');
   try {
     return decode((await readFile(path, 'utf8')).trim(), path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (await opts.sealedKeysExist?.()) {
+    throw new HoopError('config_invalid', `this gateway has no master key (HOOP_MASTER_KEY is not set, and there is no ${path}), and its database holds keys sealed with one`, {
+      hint: 'instances on one database share one master key: set HOOP_MASTER_KEY to the key the first instance uses (its data_dir/master.key), or copy that file here with mode 0600',
+    });
   }
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);

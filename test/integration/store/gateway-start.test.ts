@@ -2,7 +2,8 @@
  * `hoop gateway start` with a `database_url` it cannot use: start-up ends, with an error that names the
  * setting and the server and never the password, instead of waiting forever for a server that does not answer.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { startGateway } from '../../../gateway/gateway.js';
 import type { GatewayConfig } from '../../../gateway/config/schema.js';
 import { HoopError, exitCodeFor } from '../../../shared/errors.js';
 import { silentLogger } from '../../../shared/log.js';
+import { freshDatabase } from '../../helpers/pg.js';
 
 const PASSWORD = 'gw-start-state-db-secret';
 const cleanups: (() => Promise<void>)[] = [];
@@ -169,4 +171,32 @@ describe('gateway start-up with a database that logs in and then never answers',
     await new Promise((r) => setTimeout(r, 200));
     expect([...sockets].every((s) => s.destroyed || s.readableEnded)).toBe(true);
   }, 20_000);
+});
+
+describe('a second instance on one database', () => {
+  it('without the master key is refused with what to give it, and leaves no key file of its own', async () => {
+    const db = await freshDatabase('gw_master_key');
+    cleanups.push(() => db.drop());
+    const dirs = [await mkdtemp(join(tmpdir(), 'hoop-gw-a-')), await mkdtemp(join(tmpdir(), 'hoop-gw-b-'))];
+    cleanups.push(async () => {
+      for (const d of dirs) await rm(d, { recursive: true, force: true });
+    });
+    const configFor = (dir: string): GatewayConfig => loadGatewayConfig({
+      yamlText: `listen: 127.0.0.1:0\ndata_dir: ${dir}\nidentity: { issuer: https://login.example.com, audience: hoop }\n`,
+      env: { HOOP_DATABASE_URL: db.url },
+    });
+    const first = await startGateway({ config: configFor(dirs[0]!), logger: silentLogger, env: {} });
+    await first.close();
+
+    const err = await startFails(configFor(dirs[1]!));
+    expect(err.code).toBe('config_invalid');
+    expect(err.message).toBe(`this gateway has no master key (HOOP_MASTER_KEY is not set, and there is no ${join(dirs[1]!, 'master.key')}), and its database holds keys sealed with one`);
+    expect(err.hint).toMatch(/set HOOP_MASTER_KEY to the key the first instance uses/);
+    expect(existsSync(join(dirs[1]!, 'master.key'))).toBe(false);
+
+    // Given the first instance's key, it starts.
+    const key = (await readFile(join(dirs[0]!, 'master.key'), 'utf8')).trim();
+    const second = await startGateway({ config: configFor(dirs[1]!), logger: silentLogger, env: { HOOP_MASTER_KEY: key } });
+    await second.close();
+  }, 30_000);
 });
