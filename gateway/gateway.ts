@@ -39,6 +39,7 @@ import { toApprovalRules, toGuardrailPolicy } from './policy/config-schema.js';
 import { toMaskingRules } from './config/masking-schema.js';
 import { createCatalog } from './engines/postgres/catalog.js';
 import { TunnelEndpoint } from './server/tunnel-endpoint.js';
+import { certificateWarnings, issuerProblem } from './startup-checks.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -74,9 +75,8 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     // The address first: a port in use is reported before anything starts, and a port chosen by the system
     // (`listen: …:0`) is known to everything that names the gateway's URL. Requests wait for the rest (503).
     let handle: (req: IncomingMessage, res: ServerResponse) => void = notReady;
-    const server: Server = config.tls
-      ? createHttpsServer({ cert: await read(config.tls.cert_file), key: await read(config.tls.key_file) }, (req, res) => handle(req, res))
-      : createHttpServer((req, res) => handle(req, res));
+    const tls = config.tls ? { cert: await read(config.tls.cert_file), key: await read(config.tls.key_file) } : undefined;
+    const server: Server = tls ? createHttpsServer(tls, (req, res) => handle(req, res)) : createHttpServer((req, res) => handle(req, res));
     server.keepAliveTimeout = 65_000;
     await listen(server, config);
     const stopServing = async (): Promise<void> => {
@@ -254,6 +254,11 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     });
     const url = publicUrl;
     logger.info('gateway listening', { url, listen: `${config.listen_host}:${port}`, connections: catalog.all().map((c) => c.name) });
+    if (tls) for (const w of certificateWarnings(tls.cert, publicUrl, now())) logger.warn(w);
+    // Not a reason to stop (the provider may come back), but the first login would fail: say so now.
+    void issuerProblem(config.identity.issuer).then((why) => {
+      if (why) logger.warn(`the identity provider cannot be used now: logins and API calls will fail until it can (${why})`, { issuer: config.identity.issuer });
+    });
     return { url, port, db, close };
   } catch (e) {
     await close();

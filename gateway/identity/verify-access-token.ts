@@ -23,6 +23,20 @@ export interface AccessTokenVerifierOptions {
 
 export type AccessTokenVerifier = (token: string) => Promise<Identity>;
 
+/**
+ * The issuer's `jwks_uri`, from its discovery document; throws (plain Errors, saying what is wrong) when the
+ * document cannot be fetched, names another issuer (a trailing `/` is enough), or has no `jwks_uri`.
+ */
+export async function discoverJwksUri(issuer: string, doFetch: typeof fetch = fetch, timeoutMs = 10_000): Promise<string> {
+  const discoveryUrl = issuer.replace(/\/$/, '') + '/.well-known/openid-configuration';
+  const res = await doFetch(discoveryUrl, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`${discoveryUrl} answered HTTP ${res.status}`);
+  const doc = (await res.json()) as { issuer?: string; jwks_uri?: string };
+  if (doc.issuer !== issuer) throw new Error(`the discovery document names the issuer ${JSON.stringify(doc.issuer ?? null)}, not ${JSON.stringify(issuer)}: tokens will be refused until identity.issuer says exactly ${JSON.stringify(doc.issuer ?? null)}`);
+  if (!doc.jwks_uri) throw new Error('the discovery document has no jwks_uri');
+  return doc.jwks_uri;
+}
+
 export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): AccessTokenVerifier {
   const doFetch = opts.fetch ?? fetch;
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
@@ -37,13 +51,7 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
           hint: 'use an https issuer, or set identity.allow_insecure_http: true for local development only',
         });
       }
-      const discoveryUrl = opts.issuer.replace(/\/$/, '') + '/.well-known/openid-configuration';
-      const res = await doFetch(discoveryUrl, { signal: AbortSignal.timeout(10_000) });
-      if (!res.ok) throw new Error(`discovery answered HTTP ${res.status}`);
-      const doc = (await res.json()) as { issuer?: string; jwks_uri?: string };
-      if (doc.issuer !== opts.issuer) throw new Error(`discovery document names issuer ${doc.issuer ?? '(none)'}`);
-      if (!doc.jwks_uri) throw new Error('discovery document has no jwks_uri');
-      jwks = createRemoteJWKSet(new URL(doc.jwks_uri), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
+      jwks = createRemoteJWKSet(new URL(await discoverJwksUri(opts.issuer, doFetch)), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
       return jwks;
     })().catch((e: unknown) => {
       jwksPromise = undefined; // try again on the next request
