@@ -15,6 +15,7 @@ import { createGrantCalls } from './renew.js';
 import { createGatewayProbe } from './gateway-probe.js';
 import { formatStatus } from './status-table.js';
 import { createWsDialer } from '../shared/tunnel/ws-dialer.js';
+import { dropOutputOnBrokenPipe } from '../shared/broken-pipe.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -47,6 +48,7 @@ const STOP_WAIT_MS = 5_000;
 
 /** Runs one `hoop agent` command and returns its exit code. */
 export async function main(argv: string[], env: Env, io: MainIo = defaultIo): Promise<number> {
+  dropOutputOnBrokenPipe(); // `hoop agent status | head -1`
   const args = argv[0] === 'agent' ? argv.slice(1) : argv;
   const [command, ...rest] = args;
   const dir = configDir(env);

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, exitCodeFor, HoopError, toHoopError } from '../shared/errors.js';
 import { CLI_VERSION, CliContext, type CliEnv } from './services/context.js';
 import { createOutput } from './ui/output.js';
+import { dropOutputOnBrokenPipe } from '../shared/broken-pipe.js';
 import { registerLogin } from './commands/login.js';
 import { registerConnect } from './commands/connect.js';
 import { registerSessions } from './commands/sessions.js';
@@ -15,6 +16,7 @@ import { registerReviews } from './commands/reviews.js';
 import { registerAudit } from './commands/audit.js';
 
 export async function main(argv: string[], env: CliEnv): Promise<number> {
+  dropOutputOnBrokenPipe();
   const out = createOutput({ stdout: process.stdout, stderr: process.stderr, noColor: env.NO_COLOR !== undefined });
   let context: CliContext | undefined;
   const ctx = (): CliContext => (context ??= new CliContext(env, out));

@@ -9,6 +9,7 @@ import type { CliContext } from '../services/context.js';
 import { table } from '../ui/output.js';
 import { login } from './login.js';
 import { giveBackGrant, obtainGrant, type GrantWithToken } from '../services/grants.js';
+import { onBrokenPipe } from '../../shared/broken-pipe.js';
 
 interface ConnectOptions {
   port?: string;
@@ -173,8 +174,9 @@ function tunnelCell(t: { port: number; state: string; expires_at: string; active
 const WATCH_MS = 2000;
 
 /**
- * Holds a tunnel in the foreground without a terminal (a script, `nohup`, a pipe): until SIGINT or SIGTERM, or
- * until the agent says it ended. The poll timer is what keeps the process alive while it waits.
+ * Holds a tunnel in the foreground without a terminal (a script, `nohup`, a pipe): until SIGINT or SIGTERM, the
+ * reader of its output going away (a broken pipe, which ends it as Ctrl-C would), or until the agent says it
+ * ended. The poll timer is what keeps the process alive while it waits.
  */
 function holdTunnel(c: CliContext, ours: TunnelInfo): Promise<TunnelEnd> {
   return new Promise((resolve) => {
@@ -186,11 +188,13 @@ function holdTunnel(c: CliContext, ours: TunnelInfo): Promise<TunnelEnd> {
       clearTimeout(timer);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      stopPipeWatch();
       resolve(end);
     };
     const onSignal = (): void => finish({ kind: 'interrupted' });
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    const stopPipeWatch = onBrokenPipe(onSignal);
     const poll = async (): Promise<void> => {
       const status = await c.agent().status().catch((e: unknown) => (isHoopError(e) && e.code === 'agent_unavailable' ? null : undefined));
       if (settled) return;

@@ -211,12 +211,30 @@ async function copyOut(client: pg.Client, statement: string, out: NodeJS.Writabl
   const stream = client.query(copyTo(statement));
   try {
     for await (const chunk of stream) {
-      if (!out.write(chunk as Buffer)) await new Promise<void>((resolve) => out.once('drain', resolve));
+      if (!out.write(chunk as Buffer)) await drainedOrClosed(out);
     }
   } catch (e) {
     throw fromPgError(e, 'statement');
   }
   return stream.rowCount;
+}
+
+/**
+ * Resolves when `out` can take more, or is gone: a closed pipe never drains, and waiting for it would hold the
+ * COPY (and the cancel that the broken pipe set off) until the statement ran out.
+ */
+function drainedOrClosed(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('close', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+    out.on('error', done);
+  });
 }
 
 /** A review id is a UUID; anything else would also be pasted into the startup options (`-c hoop.review=…`). */
