@@ -9,6 +9,7 @@ import { HoopError } from '../../../shared/errors.js';
 import type { PostgresConnection } from '../../connections/connection.js';
 import type { TableRef } from '../../policy/sql/facts.js';
 import type { ColumnOrigin } from './masking-plan.js';
+import { tlsServerName } from './upstream.js';
 
 export interface Catalog {
   origins(fields: readonly { tableOid: number; columnAttr: number }[]): Promise<(ColumnOrigin | null)[]>;
@@ -20,6 +21,7 @@ export function createCatalog(target: PostgresConnection, logger: Logger): Catal
   let pool: pg.Pool | undefined;
   const byKey = new Map<string, ColumnOrigin | null>();
   const get = (): pg.Pool => {
+    const servername = tlsServerName(target.host);
     pool ??= new pg.Pool({
       host: target.host,
       port: target.port,
@@ -31,7 +33,7 @@ export function createCatalog(target: PostgresConnection, logger: Logger): Catal
       application_name: 'hoop-gateway-catalog',
       ssl: target.tls.mode === 'disable' ? false
         : target.tls.mode === 'require' ? { rejectUnauthorized: false }
-          : { rejectUnauthorized: true, ...(target.tls.ca ? { ca: target.tls.ca } : {}), servername: target.host },
+          : { rejectUnauthorized: true, ...(target.tls.ca ? { ca: target.tls.ca } : {}), ...(servername ? { servername } : {}) },
     });
     pool.on('error', (e) => logger.warn('catalog connection failed', { error: e }));
     return pool;

@@ -5,7 +5,7 @@
  *
  * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createHash, randomBytes } from 'node:crypto';
 import { HoopError, ProtocolError } from '../../../shared/errors.js';
@@ -31,6 +31,15 @@ export interface UpstreamOptions {
   clientParams: Record<string, string>;
   timeoutMs?: number;
   signal?: AbortSignal;
+}
+
+/**
+ * The TLS server name (SNI) to send for a target host: the host itself, or none for an IP address, which SNI may
+ * not carry (Node warns with DEP0123). The certificate is still checked against the address.
+ * @see https://www.rfc-editor.org/rfc/rfc6066#section-3
+ */
+export function tlsServerName(host: string): string | undefined {
+  return isIP(host) === 0 ? host : undefined;
 }
 
 /** Opens a raw connection (with TLS as configured) without the startup message. Used for CancelRequest too. */
@@ -73,7 +82,7 @@ export async function dial(target: PostgresConnection, timeoutMs = 10_000): Prom
   const verify = target.tls.mode === 'verify-full';
   const tlsSocket = tlsConnect({
     socket,
-    servername: /^[\d.:]+$/.test(target.host) ? undefined : target.host,
+    servername: tlsServerName(target.host),
     host: target.host,
     rejectUnauthorized: verify,
     ...(target.tls.ca ? { ca: target.tls.ca } : {}),
