@@ -58,6 +58,11 @@ async function checkBundleDir(dir: string): Promise<void> {
   }
 }
 
+/** "1 record", "2 records". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function registerAudit(program: Command, ctx: () => CliContext): void {
   const audit = program.command('audit').description('verify and export the tamper-evident audit log (auditors and admins)');
 
@@ -80,7 +85,7 @@ checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
         const r = await verifyBundle(opts.bundle, pinned ? { publicKeys: pinned } : {});
         if (opts.json) c.out.json(snakeCase(r));
         else {
-          if (r.ok) c.out.print(`chain OK: ${r.records} records, ${r.checkpoints} signed checkpoints, last seq ${r.lastSeq}`);
+          if (r.ok) c.out.print(`chain OK: ${count(r.records, 'record')}, ${count(r.checkpoints, 'signed checkpoint')}, last seq ${r.lastSeq}`);
           else c.out.print(`chain BROKEN at seq ${r.position}: ${r.kind} (${r.detail})`);
           c.out.print(r.manifest_ok ? `files OK: every file matches the manifest${r.manifest_signed ? ', and the manifest signature verifies' : ' (manifest not signed)'}` : `files BROKEN: ${r.problems.join('; ')}`);
         }
@@ -121,8 +126,8 @@ checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
           last_checkpoint: last ? { seq: last.seq, time: last.time } : null,
         });
       } else if (result.ok) {
-        c.out.print(`audit log OK: ${result.records} records (seq ${first ?? '-'}–${result.lastSeq}), ${result.checkpoints} signed checkpoints verified`);
-        if (last) c.out.print(`last checkpoint: seq ${last.seq} at ${last.time}${unsigned > 0 ? `; ${unsigned} later records are linked but not signed yet` : ''}`);
+        c.out.print(`audit log OK: ${count(result.records, 'record')} (seq ${first ?? '-'}–${result.lastSeq}), ${count(result.checkpoints, 'signed checkpoint')} verified`);
+        if (last) c.out.print(`last checkpoint: seq ${last.seq} at ${last.time}${unsigned > 0 ? `; ${count(unsigned, 'later record')} ${unsigned === 1 ? 'is' : 'are'} linked but not signed yet` : ''}`);
       } else {
         c.out.print(`audit log BROKEN at seq ${result.position}: ${result.kind}`);
         c.out.print(`  ${result.detail}`);

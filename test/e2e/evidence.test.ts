@@ -71,6 +71,20 @@ async function verify(u: User = bob, extra: string[] = []): Promise<{ code: numb
   return u.hoop(['audit', 'verify', ...extra]);
 }
 
+describe('counts in the verify summary', () => {
+  it('says "1 signed checkpoint" for one, online and offline', async () => {
+    // Runs first: only the export in beforeAll has signed a checkpoint so far.
+    const r = await verify();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^audit log OK: \d+ records \(seq 1–\d+\), 1 signed checkpoint verified\n/);
+    expect(r.stdout).not.toMatch(/\b1 (records|later records are)\b/); // the records after the checkpoint, if one
+    const offline = new User('auditor', stack);
+    const b = await offline.hoop(['audit', 'verify', '--bundle', join(stack.tmp, 'first-export')], { env: { HOOP_GATEWAY_URL: 'http://127.0.0.1:9' } });
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    expect(b.stdout).toMatch(/^chain OK: \d+ records, 1 signed checkpoint, last seq \d+\n/);
+  });
+});
+
 describe('replay', () => {
   it('replays the session with its masked rows, the block and the approval', async () => {
     const r = await bob.hoop(['sessions', 'replay', sessionId]);
@@ -203,7 +217,7 @@ describe('verification', () => {
   it('passes on an intact log, with signed checkpoints', async () => {
     const r = await verify();
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^audit log OK: \d+ records \(seq 1–\d+\), [1-9]\d* signed checkpoints verified/);
+    expect(r.stdout).toMatch(/^audit log OK: \d+ records \(seq 1–\d+\), (?:1 signed checkpoint|(?!1 )[1-9]\d* signed checkpoints) verified/);
     const json = JSON.parse((await verify(bob, ['--json'])).stdout) as Record<string, unknown>;
     expect(json).toMatchObject({ ok: true, first_seq: 1, last_seq: expect.any(Number) as number, last_checkpoint: { seq: expect.any(Number) as number } });
     expect(json).not.toHaveProperty('lastSeq');
