@@ -159,9 +159,7 @@ export class GatewayClient {
       const reason = networkReason(e);
       throw new HoopError('gateway_unreachable', `cannot reach the gateway at ${this.baseUrl}${reason ? ` (${reason})` : ''}`, {
         cause: e,
-        hint: /certificate|TLS/i.test(reason)
-          ? 'the gateway\'s TLS certificate is not trusted here: install your company CA, or set NODE_EXTRA_CA_CERTS to its PEM file'
-          : 'check the URL (`hoop login --gateway URL`) and that the gateway is running',
+        hint: networkHint(this.baseUrl, e, reason),
       });
     }
     const text = await res.text();
@@ -181,6 +179,24 @@ export class GatewayClient {
     }
     return parsed.data;
   }
+}
+
+/** What to do about a failed fetch. */
+function networkHint(baseUrl: string, e: unknown, reason: string): string {
+  if (/certificate|TLS/i.test(reason)) {
+    return 'the gateway\'s TLS certificate is not trusted here: install your company CA, or set NODE_EXTRA_CA_CERTS to its PEM file';
+  }
+  if (baseUrl.startsWith('http://') && closedBeforeAnswering(e)) return `the gateway may be serving https: try ${baseUrl.replace(/^http:/, 'https:')}`;
+  return 'check the URL (`hoop login --gateway URL`) and that the gateway is running';
+}
+
+/**
+ * Whether the server took the connection and then closed or reset it without an answer (undici's "other side
+ * closed"): what a TLS server does with a request in plain HTTP.
+ */
+function closedBeforeAnswering(e: unknown): boolean {
+  const code = (e as { cause?: { code?: string } }).cause?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
 }
 
 /** A short reason from a failed fetch (undici puts the socket or TLS error in `cause`). */
