@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../../shared/log.js';
+import { HoopError, isHoopError } from '../../shared/errors.js';
 import { loadGatewayConfig } from '../config/load.js';
 import { startEmbeddedPostgres } from '../store/embedded.js';
 import { createDatabaseIfMissing, databaseUrl } from '../store/db.js';
@@ -45,6 +46,13 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
   };
   try {
+    // Before PostgreSQL, which takes a while: a busy port is reported at once.
+    const idp = await createDevIdp({ port: o.idpPort ?? 8010, audience: 'hoop', users: DEMO_USERS, clients: DEMO_CLIENTS, logger: o.logger })
+      .catch((e: unknown) => {
+        throw withPortFlag(e, '--idp-port');
+      });
+    closers.push(() => idp.close());
+
     o.print(`Starting PostgreSQL (embedded) under ${dir} …`);
     const db = await startEmbeddedPostgres({ dataDir: join(dir, 'postgres'), logger: o.logger, password: await localSecret(join(dir, 'postgres.password')) });
     closers.push(() => db.stop());
@@ -53,21 +61,29 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const shopPassword = await localSecret(join(dir, 'shop-db.password'));
     await prepareShop(db.url, shopPassword);
 
-    const idp = await createDevIdp({ port: o.idpPort ?? 8010, audience: 'hoop', users: DEMO_USERS, clients: DEMO_CLIENTS, logger: o.logger });
-    closers.push(() => idp.close());
-
     const config = loadGatewayConfig({
       env: { SHOP_DB_PASSWORD: shopPassword },
       yamlText: demoConfigYaml({ port: o.gatewayPort ?? 8009, dataDir: join(dir, 'gateway'), issuer: idp.issuer, dbPort: db.port }),
       overrides: { database_url: databaseUrl(db.url, 'hoop') },
     });
-    const gateway = await startGateway({ config, logger: o.logger, env: o.env });
+    const gateway = await startGateway({ config, logger: o.logger, env: o.env }).catch((e: unknown) => {
+      throw withPortFlag(e, '--port');
+    });
     closers.push(() => gateway.close());
     return { gateway, issuer: idp.issuer, ciClientSecret: idp.clientSecrets.get('ci-bot') ?? '', close };
   } catch (e) {
     await close();
     throw e;
   }
+}
+
+/**
+ * A demo listener whose port is in use: the same error, with a hint naming the `hoop demo` flag that moves it
+ * (the demo's own config is not the user's to edit, so the gateway's hint about `listen` does not apply).
+ */
+function withPortFlag(e: unknown, flag: string): unknown {
+  if (!isHoopError(e) || (e.cause as NodeJS.ErrnoException | undefined)?.code !== 'EADDRINUSE') return e;
+  return new HoopError(e.code, e.message, { cause: e, hint: `stop the other process, or run the demo with ${flag} set to a free port` });
 }
 
 function demoConfigYaml(p: { port: number; dataDir: string; issuer: string; dbPort: number }): string {

@@ -224,9 +224,16 @@ function isUrl(s: string): boolean {
   return URL.canParse(s) && /^[a-z][a-z0-9+.-]*:/i.test(s);
 }
 
+/** Binds the dev IdP's address; a busy or forbidden port is a configuration problem, as for the gateway's. */
 function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', (e) => reject(new HoopError('internal', `the dev identity provider could not listen on ${host}:${port}`, { cause: e })));
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const inUse = e.code === 'EADDRINUSE';
+      reject(new HoopError('config_invalid', `the dev identity provider cannot listen on ${host}:${port}: ${inUse ? 'the address is in use' : e.message}`, {
+        cause: e,
+        hint: inUse ? 'stop the other process, or give the dev identity provider another port' : undefined,
+      }));
+    });
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 }
