@@ -160,6 +160,13 @@ describe('statement approvals', () => {
     const prep = await c.query('PREPARE d AS DELETE FROM orders WHERE id = $1').then(() => null, (e: unknown) => e as { routine?: string; message: string });
     expect(prep).toMatchObject({ routine: 'hoop_blocked' });
     expect(prep!.message).toContain('run it directly instead of through PREPARE');
+    // …and SQL EXECUTE of the driver's statement, which hoop approved for one execution, does not run it again
+    for (const sql of ['EXECUTE del(13)', 'EXPLAIN ANALYZE EXECUTE del(13)']) {
+      const viaSql = await c.query(sql).then(() => null, (e: unknown) => e as { routine?: string; message: string });
+      expect(viaSql, sql).toMatchObject({ routine: 'hoop_blocked' });
+      expect(viaSql!.message).toContain('EXECUTE runs a prepared statement whose text hoop cannot check here');
+    }
+    expect(await exists('orders', 13)).toBe(true);
     await c.end();
   });
 

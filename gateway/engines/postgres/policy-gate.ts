@@ -55,6 +55,15 @@ export class PolicyGate {
     if (d.action === 'block') return { action: 'block', facts, rule: d.rule, error: blocked(d.message, d.rule) };
     const refusal = maskingRefusal(facts, this.#policy.masking);
     if (refusal) return { action: 'block', facts, rule: 'masking', error: blocked(`${refusal} (rule masking)`, 'masking') };
+    // SQL EXECUTE runs a statement prepared earlier, perhaps through the protocol (a driver's) or inside a DO block:
+    // its text is not here to check, so where masking or approvals apply it does not run. A driver's own
+    // executions (Bind/Execute) are checked against the statement they prepared.
+    if (facts.some((f) => f.kinds.includes('execute')) && (this.#policy.masking !== null || this.#policy.approvals.length > 0)) {
+      return {
+        action: 'block', facts, rule: 'execute',
+        error: blocked('hoop: EXECUTE runs a prepared statement whose text hoop cannot check here, so on this connection (masking or approval rules) it was not run: run the statement itself (rule execute)', 'execute'),
+      };
+    }
     if (d.action === 'approve') {
       // A prepared statement could run again and again under one approval: PREPARE of such statements is refused.
       if (facts.some((f) => f.kind === 'prepare')) {
