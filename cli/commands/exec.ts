@@ -17,6 +17,7 @@ import { openEphemeralTunnel } from '../services/ephemeral-tunnel.js';
 import { giveBackGrant, obtainGrant } from '../services/grants.js';
 import { trapSignals } from '../services/signal-trap.js';
 import { formatResult, type Cell, type ResultFormat, type StatementResult } from '../ui/results.js';
+import { drainedOrClosed } from '../../shared/net/drained.js';
 
 interface ExecOptions {
   input?: string;
@@ -217,24 +218,6 @@ async function copyOut(client: pg.Client, statement: string, out: NodeJS.Writabl
     throw fromPgError(e, 'statement');
   }
   return stream.rowCount;
-}
-
-/**
- * Resolves when `out` can take more, or is gone: a closed pipe never drains, and waiting for it would hold the
- * COPY (and the cancel that the broken pipe set off) until the statement ran out.
- */
-function drainedOrClosed(out: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      out.off('drain', done);
-      out.off('close', done);
-      out.off('error', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-    out.on('error', done);
-  });
 }
 
 /** A review id is a UUID; anything else would also be pasted into the startup options (`-c hoop.review=…`). */

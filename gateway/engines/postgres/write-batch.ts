@@ -4,6 +4,7 @@
  * concatenated once. The caller waits for `drain` when the peer is slow (backpressure).
  */
 import type { Writable } from 'node:stream';
+import { drainedOrClosed } from '../../../shared/net/drained.js';
 
 export function coalesce(frames: readonly Buffer[]): Buffer[] {
   const out: Buffer[] = [];
@@ -42,15 +43,5 @@ export function writeFrames(stream: Writable, frames: readonly Buffer[]): Promis
   // into its own write(2)); the copy costs less than the messages it saves.
   const ok = stream.write(joinFrames(frames));
   if (ok) return undefined;
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      stream.off('error', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-    stream.on('error', done);
-  });
+  return drainedOrClosed(stream);
 }
