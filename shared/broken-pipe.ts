@@ -27,8 +27,13 @@ export function onBrokenPipe(listener: () => void): () => void {
  * exit code. Any other write error (a full disk under a redirect) is not hidden: it is thrown, as before.
  */
 export function dropOutputOnBrokenPipe(): void {
-  const onError = (e: Error): void => {
-    if (!isBrokenPipe(e)) throw e;
-  };
-  for (const s of [process.stdout, process.stderr]) s.on('error', onError);
+  if (installed) return; // once per process (tests run main() many times in one)
+  installed = true;
+  for (const s of [process.stdout, process.stderr]) s.on('error', rethrowUnlessBrokenPipe);
+}
+
+let installed = false;
+
+function rethrowUnlessBrokenPipe(e: Error): void {
+  if (!isBrokenPipe(e)) throw e;
 }
