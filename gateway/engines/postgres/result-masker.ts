@@ -1,6 +1,7 @@
 /**
  * Masks results on their way to the client. It follows what the server is answering (a simple query's
- * statements in order, or the extended protocol's Describe and Execute messages, pipeline by pipeline), plans
+ * statements in order, or the extended protocol's Describe and Execute messages, pipeline by pipeline, each
+ * with the statement or portal it named when it was sent), plans
  * each result once at its RowDescription (or at CopyOutResponse), and rewrites DataRows and COPY data by that
  * plan. Frames it does not change are forwarded as they came. When a result cannot be planned, it fails closed.
  */
@@ -21,9 +22,19 @@ interface Plan {
   any: boolean;
 }
 
-interface PortalState { statement: string; resultFormats: number[]; fields?: FieldDescription[]; origins?: (ColumnOrigin | null)[]; plan?: Plan | undefined }
-interface Pending { kind: 'describe'; target: 'S' | 'P'; name: string; pipeline: number }
-interface Exec { portal: string; pipeline: number }
+/** What the masker keeps of a prepared statement: its facts, and its result once described. */
+export interface MaskStatement { facts: StatementFacts | undefined; fields?: FieldDescription[]; origins?: (ColumnOrigin | null)[] }
+/** What the masker keeps of a portal: the statement it was bound to (as it was then), its formats and plan. */
+export interface MaskPortal { statement: MaskStatement | undefined; resultFormats: number[]; fields?: FieldDescription[]; origins?: (ColumnOrigin | null)[]; plan?: Plan | undefined }
+
+/**
+ * Answers the server owes, each with the object it answers about, captured when the client's message was
+ * forwarded: a later Parse or Bind of the same name (pipelined before the answer) cannot change what an earlier
+ * message's result is masked by. `unit` numbers the ReadyForQuery that ends the message's pipeline or query.
+ */
+interface Describe { target: MaskStatement | MaskPortal | undefined; unit: number }
+interface Exec { portal: MaskPortal | undefined; unit: number }
+interface Simple { facts: StatementFacts[]; cursor: number; unit: number }
 
 /** Masked values counted per rule and column, for the statement's record. */
 export type MaskingSummary = Record<string, { rule: string; values: number }>;
@@ -32,13 +43,13 @@ export class ResultMasker {
   readonly #rules: MaskingRules;
   readonly #catalog: Catalog;
   readonly #ctx: MaskContext;
-  readonly #statements = new Map<string, { facts: StatementFacts | undefined; fields?: FieldDescription[]; origins?: (ColumnOrigin | null)[] }>();
-  readonly #portals = new Map<string, PortalState>();
-  #describes: Pending[] = [];
+  #describes: Describe[] = [];
   #executes: Exec[] = [];
-  #syncsSent = 0;
+  /** Simple queries forwarded and not yet answered to their ReadyForQuery: a client may send several at once. */
+  #simples: Simple[] = [];
+  /** ReadyForQuery answers owed (a Query or Sync forwarded) and seen: the server answers units in order. */
+  #unitsSent = 0;
   #readySeen = 0;
-  #simple: { facts: StatementFacts[]; cursor: number } | null = null;
   #plan: Plan | null = null;
   #copy: { masker: CopyMasker; plan: PlannedColumn[]; names: string[] } | null = null;
   #summary: MaskingSummary = {};
@@ -50,27 +61,26 @@ export class ResultMasker {
   }
 
   // What the client sent (in order), so the answers can be matched to statements.
+  /** A simple Query forwarded: its statements' facts, answered in order up to one ReadyForQuery. */
   query(facts: StatementFacts[]): void {
-    this.#simple = { facts, cursor: 0 };
+    this.#simples.push({ facts, cursor: 0, unit: this.#unitsSent++ });
   }
-  parse(name: string, facts: StatementFacts | undefined): void {
-    this.#statements.set(name, { facts });
+  /** A Parse forwarded: the statement object to keep under its name (the session keeps names; see ExtendedNames). */
+  statement(facts: StatementFacts | undefined): MaskStatement {
+    return { facts };
   }
-  bind(portal: string, statement: string, resultFormats: number[]): void {
-    this.#portals.set(portal, { statement, resultFormats });
+  /** A Bind forwarded: the portal object, bound to the statement as it is now. */
+  portal(statement: MaskStatement | undefined, resultFormats: number[]): MaskPortal {
+    return { statement, resultFormats };
   }
-  describe(target: 'S' | 'P', name: string): void {
-    this.#describes.push({ kind: 'describe', target, name, pipeline: this.#syncsSent });
+  describe(target: MaskStatement | MaskPortal | undefined): void {
+    this.#describes.push({ target, unit: this.#unitsSent });
   }
-  execute(portal: string): void {
-    this.#executes.push({ portal, pipeline: this.#syncsSent });
-  }
-  close(target: 'S' | 'P', name: string): void {
-    if (target === 'S') this.#statements.delete(name);
-    else this.#portals.delete(name);
+  execute(portal: MaskPortal | undefined): void {
+    this.#executes.push({ portal, unit: this.#unitsSent });
   }
   sync(): void {
-    this.#syncsSent++;
+    this.#unitsSent++;
   }
 
   /** The masking done since the last call (for the statement record), or null when nothing was masked. */
@@ -96,10 +106,10 @@ export class ResultMasker {
   rewrite(f: Frame): Buffer[] {
     switch (f.tag) {
       case BackendTag.NoData:
-        if (!this.#simple) this.#describes.shift();
+        if (!this.#answering()) this.#describes.shift();
         break;
       case BackendTag.DataRow: {
-        const plan = this.#simple ? this.#plan : this.#portalPlan();
+        const plan = this.#answering() ? this.#plan : this.#portalPlan();
         if (plan === undefined) throw unplannable();
         if (plan?.any) {
           const r = maskDataRow(f, plan.actions, plan.columns, this.#ctx);
@@ -131,15 +141,15 @@ export class ResultMasker {
         break;
       case BackendTag.ErrorResponse:
         this.#copy = null;
-        if (this.#simple) this.#endResult();
-        else this.#dropPipeline(this.#executes[0]?.pipeline ?? this.#describes[0]?.pipeline);
+        if (this.#answering()) this.#endResult();
+        else this.#dropUnit(this.#readySeen); // the server skips the rest of the pipeline
         break;
       case BackendTag.ReadyForQuery:
         this.#readySeen++;
-        this.#simple = null;
         this.#plan = null;
-        this.#describes = this.#describes.filter((d) => d.pipeline >= this.#readySeen);
-        this.#executes = this.#executes.filter((e) => e.pipeline >= this.#readySeen);
+        while (this.#simples.length && this.#simples[0]!.unit < this.#readySeen) this.#simples.shift();
+        while (this.#describes.length && this.#describes[0]!.unit < this.#readySeen) this.#describes.shift();
+        while (this.#executes.length && this.#executes[0]!.unit < this.#readySeen) this.#executes.shift();
         break;
       default:
         break;
@@ -160,30 +170,31 @@ export class ResultMasker {
 
   async #rowDescription(fields: FieldDescription[]): Promise<void> {
     const origins = await this.#catalog.origins(fields);
-    if (this.#simple) {
-      this.#plan = this.#planFor(fields, origins, this.#simple.facts[this.#simple.cursor], fields.map((x) => x.format));
+    const simple = this.#answering();
+    if (simple) {
+      this.#plan = this.#planFor(fields, origins, simple.facts[simple.cursor], fields.map((x) => x.format));
       return;
     }
     const d = this.#describes[0];
-    if (!d) return;
+    if (!d || d.unit !== this.#readySeen) return;
     // NoData or this RowDescription answers the Describe; it is consumed in rewrite() for NoData, here otherwise.
     this.#describes.shift();
-    if (d.target === 'S') {
-      const st = this.#statements.get(d.name);
-      if (st) Object.assign(st, { fields, origins });
-    } else {
-      const p = this.#portals.get(d.name);
-      if (p) Object.assign(p, { fields, origins, plan: undefined });
-    }
+    if (d.target) Object.assign(d.target, { fields, origins }, 'statement' in d.target ? { plan: undefined } : {});
+  }
+
+  /** The simple query the server is answering now, or null when it is answering an extended-protocol pipeline. */
+  #answering(): Simple | null {
+    const s = this.#simples[0];
+    return s && s.unit === this.#readySeen ? s : null;
   }
 
   /** The plan for the portal being executed: undefined when its result was never described (cannot mask). */
   #portalPlan(): Plan | null | undefined {
     const e = this.#executes[0];
-    const p = e ? this.#portals.get(e.portal) : undefined;
+    const p = e && e.unit === this.#readySeen ? e.portal : undefined;
     if (!p) return undefined;
     if (p.plan) return p.plan;
-    const st = this.#statements.get(p.statement);
+    const st = p.statement;
     const fields = p.fields ?? st?.fields;
     const origins = p.fields ? p.origins : st?.origins;
     if (!fields || !origins) return undefined;
@@ -204,7 +215,9 @@ export class ResultMasker {
   }
 
   async #copyOut(resp: { format: number }): Promise<void> {
-    const facts = this.#simple?.facts[this.#simple.cursor];
+    const simple = this.#answering();
+    const e = this.#executes[0];
+    const facts = simple ? simple.facts[simple.cursor] : e && e.unit === this.#readySeen ? e.portal?.statement?.facts : undefined;
     if (!facts?.copy) {
       if (this.#rules.columns.length || this.#rules.detectors.length) throw unplannable();
       return;
@@ -229,18 +242,18 @@ export class ResultMasker {
   }
 
   #endResult(): void {
-    if (this.#simple) {
-      this.#simple.cursor++;
+    const simple = this.#answering();
+    if (simple) {
+      simple.cursor++;
       this.#plan = null;
-    } else {
+    } else if (this.#executes[0]?.unit === this.#readySeen) {
       this.#executes.shift();
     }
   }
 
-  #dropPipeline(pipeline: number | undefined): void {
-    if (pipeline === undefined) return;
-    this.#describes = this.#describes.filter((d) => d.pipeline !== pipeline);
-    this.#executes = this.#executes.filter((e) => e.pipeline !== pipeline);
+  #dropUnit(unit: number): void {
+    this.#describes = this.#describes.filter((d) => d.unit !== unit);
+    this.#executes = this.#executes.filter((e) => e.unit !== unit);
   }
 
   #count(plan: Plan, masked: readonly number[]): void {

@@ -29,6 +29,8 @@ import { ResultCapture } from './result-capture.js';
 import { parseSessionOptions, unsafeParameter } from './session-options.js';
 import { paramsAsText } from './statement-tracker.js';
 import type { ApprovalRule } from '../../policy/guardrails.js';
+import { ExtendedNames } from './extended-names.js';
+import type { MaskPortal, MaskStatement } from './result-masker.js';
 
 export interface SessionLimits {
   /** Largest client message after startup. */
@@ -40,6 +42,27 @@ export interface PostgresSessionDeps {
   limits: SessionLimits;
   /** Resolves result column origins; null when the connection does not mask. */
   catalog: Catalog | null;
+}
+
+/** A prepared statement as the session keeps it: its text, the gate's decision, and what the masker knows of it. */
+interface Prepared {
+  sql: string;
+  decision: string;
+  details: Record<string, unknown>;
+  /** Ran under an approval: it may not be bound again. */
+  spent: boolean;
+  mask: MaskStatement | undefined;
+}
+
+/** A portal: the statement it was bound to (as it was then), its parameters, and whether it ran. */
+interface Portal {
+  text: string;
+  parameters: (string | null)[];
+  statement: Prepared | undefined;
+  decision: string;
+  details: Record<string, unknown>;
+  ran: boolean;
+  mask: MaskPortal | undefined;
 }
 
 /** Gateway-made messages that must reach the client right before or after the server's ReadyForQuery number `ready`. */
@@ -84,19 +107,15 @@ export class PostgresSession {
   #capture: ResultCapture;
   #masker: ResultMasker | undefined;
   /**
-   * Decisions of prepared statements (by name) and of the portals bound to them, for recording at Execute.
-   * These maps (and #spent) are made on first use: a session that only sends simple queries never needs them,
-   * and an empty Map costs about 200 bytes for as long as the session lasts.
+   * Prepared statements and portals by name, as the server has them (changes take effect when it confirms
+   * them). Made on first use: a session that only sends simple queries never needs them, and an empty Map
+   * costs about 200 bytes for as long as the session lasts.
    */
-  #prepared: Map<string, { decision: string; details: Record<string, unknown> }> | undefined;
-  #portals: Map<string, { decision: string; details: Record<string, unknown> }> | undefined;
-  #portalStatement: Map<string, string> | undefined;
+  #names: ExtendedNames<Prepared, Portal> | undefined;
   /** Extended protocol: a pipeline held, up to its Sync, while its statement waits for approval. */
   #held: { frames: Frame[]; name: string; sql: string; rule: ApprovalRule; facts: Verdict['facts']; params: (string | null)[] | null } | undefined;
   /** Aborts the wait for a review (the client went away, or sent a CancelRequest). */
   #approvalWait: AbortController | undefined;
-  /** Prepared statements that ran under an approval: one execution each. */
-  #spent: Set<string> | undefined;
   /** A statement the approver approved, let through the gate once while its held pipeline is replayed. */
   #preapproved: { sql: string; details: Record<string, unknown> } | undefined;
 
@@ -266,6 +285,14 @@ export class PostgresSession {
         const { sql } = decodeFrontend(tag, f.body) as { sql: string };
         const verdict = await this.#check(sql);
         this.#ctx.logger.debug('statement checked', { protocol: 'simple', action: verdict.action });
+        if (this.#forwardedSinceSync) {
+          // The server would answer it within the pipeline's answers; which result belongs to which statement
+          // could then not be told for sure (masking, records), so the pipeline is refused as a server would.
+          const err = new HoopError('usage', 'hoop: a simple Query inside an extended-protocol pipeline (after Parse, Bind or Execute, before Sync) is not supported; send Sync first', {
+            details: { sqlstate: '08P01' },
+          });
+          return this.#refuseStatement(sql, null, 'extended', 'block', { rule: 'protocol' }, err);
+        }
         if (this.#aborted) {
           const ok = this.#inFailedTransaction(verdict.facts, sql);
           if (!ok) return this.#refuseStatement(sql, null, 'simple', 'block', { rule: 'failed_transaction' }, this.#abortedError());
@@ -317,8 +344,7 @@ export class PostgresSession {
             if (!ok) return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: 'failed_transaction' }, this.#abortedError());
             this.#aborted = false;
             if (ok.forward !== m.sql) {
-              this.#tracker.parse(m.name, ok.forward);
-              (this.#prepared ??= new Map()).set(m.name, { decision: 'allow', details: { client_sql: m.sql } });
+              this.#parsed(m.name, { sql: ok.forward, decision: 'allow', details: { client_sql: m.sql }, spent: false, mask: this.#masker?.statement(undefined) });
               this.#forwardedSinceSync = true;
               return [encodeParse(m.name, ok.forward)];
             }
@@ -329,49 +355,52 @@ export class PostgresSession {
             return [];
           }
         }
-        this.#tracker.parse(m.name, m.sql);
-        this.#spent?.delete(m.name);
-        (this.#prepared ??= new Map()).set(m.name, { decision, details });
-        this.#masker?.parse(m.name, facts[0]);
+        this.#parsed(m.name, { sql: m.sql, decision, details, spent: false, mask: this.#masker?.statement(facts[0]) });
         break;
       }
       case FrontendTag.Bind: {
         const m = decodeFrontend(tag, f.body) as { portal: string; statement: string; params: (Buffer | null)[]; paramFormats: number[]; resultFormats: number[] };
-        if (this.#spent?.has(m.statement)) {
+        const st = this.#names?.statement(m.statement);
+        const text = st?.sql ?? `(prepared statement "${m.statement}")`;
+        if (st?.spent) {
           const err = new HoopError('blocked', 'hoop: this prepared statement ran under an approval, which covers one execution; send it again to ask for a new review (rule approval)');
-          return this.#refuseStatement(this.#tracker.textOf(m.statement), null, 'extended', 'block', { rule: 'approval' }, err);
+          return this.#refuseStatement(text, null, 'extended', 'block', { rule: 'approval' }, err);
         }
-        this.#tracker.bind(m.portal, m.statement, m.params, m.paramFormats);
-        (this.#portals ??= new Map()).set(m.portal, this.#prepared?.get(m.statement) ?? { decision: 'allow', details: {} });
-        (this.#portalStatement ??= new Map()).set(m.portal, m.statement);
-        this.#masker?.bind(m.portal, m.statement, m.resultFormats);
+        const portal: Portal = {
+          text, parameters: paramsAsText(m.params, m.paramFormats), statement: st, ran: false,
+          decision: st?.decision ?? 'allow', details: st?.details ?? {}, mask: this.#masker?.portal(st?.mask, m.resultFormats),
+        };
+        (this.#names ??= new ExtendedNames()).bind(m.portal, portal, this.#readyOwed);
         break;
       }
       case FrontendTag.Describe: {
         const m = decodeFrontend(tag, f.body) as { target: 'S' | 'P'; name: string };
-        this.#masker?.describe(m.target, m.name);
+        this.#masker?.describe(m.target === 'S' ? this.#names?.statement(m.name)?.mask : this.#names?.portal(m.name)?.mask);
         break;
       }
       case FrontendTag.Close: {
         const m = decodeFrontend(tag, f.body) as { target: 'S' | 'P'; name: string };
-        this.#tracker.close(m.target, m.name);
-        this.#masker?.close(m.target, m.name);
+        (this.#names ??= new ExtendedNames()).close(m.target, m.name, this.#readyOwed);
         break;
       }
       case FrontendTag.Execute: {
         const m = decodeFrontend(tag, f.body) as { portal: string };
-        const stmt = this.#tracker.execute(m.portal);
-        const d = this.#portals?.get(m.portal) ?? { decision: 'allow', details: {} };
-        if (d.decision === 'approved') {
-          const st = this.#portalStatement?.get(m.portal);
-          if (st !== undefined) (this.#spent ??= new Set()).add(st);
-          (this.#portals ??= new Map()).set(m.portal, { decision: 'block', details: {} }); // and the portal cannot run again either
+        const p = this.#names?.portal(m.portal);
+        if (p?.decision === 'approved' && p.ran) {
+          const err = new HoopError('blocked', 'hoop: this portal ran under an approval, which covers one execution; send the statement again to ask for a new review (rule approval)');
+          return this.#refuseStatement(p.text, p.parameters, 'extended', 'block', { rule: 'approval' }, err);
         }
-        if (!(await this.#recordStart(stmt, d.decision, d.details))) {
+        const stmt = this.#tracker.execute(p?.text ?? `(portal "${m.portal}")`, p?.parameters ?? null);
+        if (p?.decision === 'approved') {
+          // One execution: neither the statement (bound again) nor this portal (executed again) runs once more.
+          p.ran = true;
+          if (p.statement) p.statement.spent = true;
+        }
+        if (!(await this.#recordStart(stmt, p?.decision ?? 'allow', p?.details ?? {}))) {
           this.#refuse(this.#auditError(), 'extended');
           return [];
         }
-        this.#masker?.execute(m.portal);
+        this.#masker?.execute(p?.mask);
         break;
       }
       case FrontendTag.FunctionCall: {
@@ -389,11 +418,20 @@ export class PostgresSession {
       case FrontendTag.Terminate:
         this.#endReason = 'client terminated';
         return 'end';
+      case FrontendTag.CopyData:
+      case FrontendTag.CopyDone:
+      case FrontendTag.CopyFail:
+        return [f.raw]; // COPY FROM STDIN's data: part of whichever protocol started the COPY
       default:
         break;
     }
     this.#forwardedSinceSync = true;
     return [f.raw];
+  }
+
+  /** A Parse forwarded (or about to be): the statement, under its name once the server confirms it. */
+  #parsed(name: string, st: Prepared): void {
+    (this.#names ??= new ExtendedNames()).parse(name, st, this.#readyOwed);
   }
 
   #clientStatus(): TransactionStatusValue {
@@ -583,6 +621,16 @@ export class PostgresSession {
           break;
         case BackendTag.ErrorResponse:
           this.#finished(this.#tracker.error((decodeBackend(f.tag, f.body) as { fields: Record<string, string> }).fields));
+          this.#names?.failed(this.#readySeen);
+          break;
+        case BackendTag.ParseComplete:
+          this.#names?.confirmed('parse');
+          break;
+        case BackendTag.BindComplete:
+          this.#names?.confirmed('bind');
+          break;
+        case BackendTag.CloseComplete:
+          this.#names?.confirmed('close');
           break;
         case BackendTag.EmptyQueryResponse:
           this.#finished(this.#tracker.emptyQuery());
@@ -598,6 +646,7 @@ export class PostgresSession {
         }
         case BackendTag.ReadyForQuery: {
           this.#txStatus = (decodeBackend(f.tag, f.body) as { status: TransactionStatusValue }).status;
+          if (this.#txStatus === TransactionStatus.Idle) this.#names?.transactionEnded();
           this.#finished(this.#tracker.ready());
           this.#readySeen++;
           const due = this.#injections.filter((x) => x.ready <= this.#readySeen);

@@ -41,9 +41,6 @@ export function paramsAsText(params: readonly (Buffer | null)[], formats: readon
 }
 
 export class StatementTracker {
-  /** Made on first use: a session that only sends simple queries never needs them. */
-  #prepared: Map<string, string> | undefined;
-  #portals: Map<string, { text: string; parameters: (string | null)[] }> | undefined;
   readonly #queue: Entry[] = [];
   readonly #now: () => number;
   #seq = 0;
@@ -63,39 +60,14 @@ export class StatementTracker {
     return stmt;
   }
 
-  parse(name: string, sql: string): void {
-    (this.#prepared ??= new Map()).set(name, sql);
-  }
-
-  bind(portal: string, statement: string, params: readonly (Buffer | null)[], formats: readonly number[]): void {
-    const text = this.#prepared?.get(statement) ?? `(prepared statement "${statement}")`;
-    (this.#portals ??= new Map()).set(portal, { text, parameters: paramsAsText(params, formats) });
-  }
-
-  /** The SQL of a prepared statement, for records. */
-  textOf(statement: string): string {
-    return this.#prepared?.get(statement) ?? `(prepared statement "${statement}")`;
-  }
-
   /** A statement refused before it reached the server: numbered, never queued for an answer. */
   refused(text: string, parameters: (string | null)[] | null, protocol: 'simple' | 'extended'): TrackedStatement {
     return { seq: ++this.#seq, text, parameters, protocol, startedAt: this.#now() };
   }
 
-  close(target: 'S' | 'P', name: string): void {
-    if (target === 'S') this.#prepared?.delete(name);
-    else this.#portals?.delete(name);
-  }
-
-  execute(portal: string): TrackedStatement {
-    const p = this.#portals?.get(portal);
-    const stmt: TrackedStatement = {
-      seq: ++this.#seq,
-      text: p?.text ?? `(portal "${portal}")`,
-      parameters: p?.parameters ?? null,
-      protocol: 'extended',
-      startedAt: this.#now(),
-    };
+  /** An Execute of a portal bound to `text` with `parameters` (the session keeps portals by name). */
+  execute(text: string, parameters: (string | null)[] | null): TrackedStatement {
+    const stmt: TrackedStatement = { seq: ++this.#seq, text, parameters, protocol: 'extended', startedAt: this.#now() };
     this.#queue.push({ kind: 'stmt', stmt, untilReady: false, rows: null, tag: null, error: null });
     return stmt;
   }

@@ -1,0 +1,156 @@
+/**
+ * What the gateway masks and approves must follow what the server runs, not what the client says it wants,
+ * when a client pipelines: several statements before one Sync (libpq's pipeline mode), several Queries in one
+ * write, a Parse of a name already in use (the server refuses it and keeps the old statement), a Query inside
+ * an extended-protocol pipeline. Driven byte by byte through the real agent and gateway (test/helpers/pg-wire),
+ * since no driver sends these on purpose; an attacker can.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startStack, User, type Stack } from '../helpers/stack.js';
+import { WireClient, bind, describe as describeMsg, errors, execute, parse, query, rows, sync, tags } from '../helpers/pg-wire.js';
+
+let stack: Stack;
+let alice: User;
+let bob: User;
+let port: number;
+let admin: pg.Client;
+let email: string;
+
+beforeAll(async () => {
+  stack = await startStack({
+    shopExtra: `
+    approvals:
+      - name: order-deletes
+        match: { statements: [delete], tables: [public.orders] }
+        approvers: [dba]
+        timeout: 2m
+    masking:
+      columns: { public.customers.email: partial }`,
+  });
+  admin = new pg.Client({ connectionString: stack.shopAdminUrl });
+  await admin.connect();
+  email = (await admin.query('SELECT email FROM customers WHERE id = 1')).rows[0].email as string;
+  alice = new User('alice', stack);
+  bob = new User('bob', stack);
+  for (const u of [alice, bob]) expect((await u.login()).code).toBe(0);
+  ({ port } = await alice.connect('shop'));
+});
+
+afterAll(async () => {
+  await admin?.end();
+  await alice?.stopAgent();
+  await stack?.close();
+});
+
+async function session<T>(fn: (c: WireClient) => Promise<T>): Promise<T> {
+  const c = await WireClient.connect(port);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+/** The local part of the raw email, as it would show in `lower(email)` unmasked. */
+const rawLocal = (): string => email.split('@')[0]!.toLowerCase();
+const LOWER_EMAIL = 'SELECT lower(email) AS v FROM customers WHERE id = 1';
+
+describe('masking follows the server through pipelines', () => {
+  it('masks each statement of one pipeline by its own statement (two unnamed statements before one Sync)', async () => {
+    const out = await session(async (c) => {
+      c.send(
+        parse('', LOWER_EMAIL), bind('', ''), describeMsg('P', ''), execute(''),
+        parse('', "SELECT 'plain' AS v"), bind('', ''), describeMsg('P', ''), execute(''),
+        sync(),
+      );
+      return c.untilReady();
+    });
+    expect(errors(out)).toEqual([]);
+    const [[first], [second]] = rows(out) as [[string], [string]];
+    expect(first).not.toContain(rawLocal());
+    expect(second).toBe('plain');
+  });
+
+  it('masks each of several Queries sent in one write by its own statement', async () => {
+    const out = await session(async (c) => {
+      c.send(query(LOWER_EMAIL), query("SELECT 'plain' AS v"));
+      return c.untilReady(2);
+    });
+    const [[first], [second]] = rows(out) as [[string], [string]];
+    expect(first).not.toContain(rawLocal());
+    expect(second).toBe('plain');
+  });
+
+  it('keeps masking a prepared statement by its own text after a Parse of the same name is refused by the server', async () => {
+    const out = await session(async (c) => {
+      c.send(parse('s', LOWER_EMAIL), sync());
+      expect(tags(await c.untilReady())).toBe('1Z');
+      c.send(parse('s', "SELECT 'plain' AS v"), sync());
+      const refused = await c.untilReady();
+      expect(errors(refused)[0]).toMatchObject({ C: '42P05' }); // the server keeps the first statement
+      c.send(bind('', 's'), describeMsg('P', ''), execute(''), sync());
+      return c.untilReady();
+    });
+    const [[value]] = rows(out) as [[string]];
+    expect(value).not.toContain(rawLocal());
+  });
+
+  it('masks COPY … TO STDOUT sent through the extended protocol, as through a simple Query', async () => {
+    const out = await session(async (c) => {
+      c.send(parse('', 'COPY (SELECT id, email FROM customers WHERE id = 1) TO STDOUT'), bind('', ''), describeMsg('P', ''), execute(''), sync());
+      return c.untilReady();
+    });
+    expect(errors(out)).toEqual([]);
+    const data = out.filter((m) => m.tag === 'd').map((m) => m.body.toString('utf8')).join('');
+    const [id, value] = data.trimEnd().split('\t');
+    expect(id).toBe('1');
+    expect(value).toMatch(/^[a-z]\*\*\*@/); // partial: the first letter and the domain stay
+    expect(value).not.toBe(email);
+  });
+
+  it('refuses a simple Query inside an unsynced pipeline, answers the rest of it, and goes on', async () => {
+    await session(async (c) => {
+      c.send(parse('', 'SELECT 1 AS one'), bind('', ''), describeMsg('P', ''), execute(''), query(LOWER_EMAIL), execute(''), sync());
+      const out = await c.untilReady();
+      // the pipeline's Execute ran; the Query and what followed it, up to Sync, did not
+      expect(tags(out), JSON.stringify(errors(out))).toBe('12TDCEZ');
+      expect(rows(out)).toEqual([['1']]);
+      expect(errors(out)[0]).toMatchObject({ C: '08P01', R: 'hoop_usage' });
+      expect(errors(out)[0]!.M).toContain('send Sync first');
+      c.send(query("SELECT 'still here' AS v"));
+      expect(rows(await c.untilReady())).toEqual([['still here']]);
+    });
+  });
+});
+
+describe('approvals follow the server through pipelines', () => {
+  it('does not run an approved prepared statement again after a refused Parse of its name', async () => {
+    const exists = async (id: number): Promise<boolean> => (await admin.query('SELECT 1 FROM orders WHERE id = $1', [id])).rowCount === 1;
+    expect(await exists(20)).toBe(true);
+    expect(await exists(21)).toBe(true);
+    await session(async (c) => {
+      c.send(parse('d', 'DELETE FROM orders WHERE id = $1'), bind('', 'd', ['20']), execute(''), sync());
+      // held: the gateway tells the client the review id in a NOTICE before anything is answered
+      let notice = '';
+      for (let i = 0; i < 50 && !notice; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const pending = JSON.parse((await bob.hoop(['reviews', '--pending', '--json'])).stdout) as { reviews: { id: string; parameters: string[] }[] };
+        notice = pending.reviews.find((r) => r.parameters[0] === '20')?.id ?? '';
+      }
+      expect(notice).not.toBe('');
+      expect((await bob.hoop(['approve', notice])).code).toBe(0);
+      const ran = await c.untilReady();
+      expect(errors(ran)).toEqual([]);
+      expect(await exists(20)).toBe(false);
+
+      c.send(parse('d', 'SELECT 1'), sync());
+      expect(errors(await c.untilReady())[0]).toMatchObject({ C: '42P05' }); // "d" is still the DELETE
+      c.send(bind('', 'd', ['21']), execute(''), sync());
+      const again = await c.untilReady();
+      expect(errors(again)[0]).toMatchObject({ R: 'hoop_blocked' });
+      expect(errors(again)[0]!.M).toContain('covers one execution');
+    });
+    expect(await exists(21)).toBe(true);
+  });
+});
