@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { startStack, User, type Stack } from '../helpers/stack.js';
+import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
 import { WireClient, bind, describe as describeMsg, errors, execute, parse, query, rows, sync, tags } from '../helpers/pg-wire.js';
 
 let stack: Stack;
@@ -26,7 +26,8 @@ beforeAll(async () => {
         approvers: [dba]
         timeout: 2m
     masking:
-      columns: { public.customers.email: partial }`,
+      columns: { public.customers.email: partial }
+      detectors: [email]`,
   });
   admin = new pg.Client({ connectionString: stack.shopAdminUrl });
   await admin.connect();
@@ -121,6 +122,49 @@ describe('masking follows the server through pipelines', () => {
       c.send(query("SELECT 'still here' AS v"));
       expect(rows(await c.untilReady())).toEqual([['still here']]);
     });
+  });
+});
+
+describe('values in messages', () => {
+  it('masks a masked column\'s value that an error quotes, in what the client gets and in the record', async () => {
+    const c = tunnelClient(port);
+    await c.connect();
+    const e = (await c.query('SELECT email::uuid FROM customers WHERE id = 1').then(() => null, (x: unknown) => x)) as { code?: string; message: string } | null;
+    await c.end();
+    expect(e).toMatchObject({ code: '22P02' }); // the server's own error, still the client's to handle
+    expect(e!.message).toBe('invalid input syntax for type uuid: "***"');
+    const state = new pg.Client({ connectionString: stack.stateUrl });
+    await state.connect();
+    try {
+      await expect.poll(async () => (await state.query(`SELECT error_message FROM statements WHERE text LIKE '%email::uuid%'`)).rows.map((r) => r.error_message as string))
+        .toEqual(['invalid input syntax for type uuid: "***"']);
+    } finally {
+      await state.end();
+    }
+  });
+
+  it('keeps the names the client wrote in an error, so mistakes stay readable', async () => {
+    const c = tunnelClient(port);
+    await c.connect();
+    const e = (await c.query('SELECT emial FROM customers').then(() => null, (x: unknown) => x)) as { message: string } | null;
+    await c.end();
+    expect(e!.message).toBe('column "emial" does not exist');
+  });
+
+  it('masks what the detectors find in notices and notifications', async () => {
+    const c = tunnelClient(port);
+    await c.connect();
+    const notices: string[] = [];
+    const payloads: string[] = [];
+    c.on('notice', (n) => notices.push(n.message ?? ''));
+    c.on('notification', (n) => payloads.push(n.payload ?? ''));
+    await c.query('LISTEN hoop_test');
+    await c.query(`DO $$ BEGIN RAISE NOTICE 'call jane.doe@corp.example'; END $$`);
+    await c.query(`SELECT pg_notify('hoop_test', 'from mary.major@corp.example')`);
+    await expect.poll(() => payloads.length).toBe(1);
+    await c.end();
+    expect(notices).toEqual(['call ***']);
+    expect(payloads).toEqual(['from ***']);
   });
 });
 

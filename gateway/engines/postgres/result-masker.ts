@@ -11,8 +11,9 @@ import { createCopyMasker, maskDataRow, type CopyMasker, type CopyMaskOptions, t
 import type { ColumnType } from '../../masking/index.js';
 import type { CopySettings, StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
-import { planCopy, planResult, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
-import { BackendTag, decodeBackend, encodeCopyData, wireBytes, type FieldDescription, type Frame } from './protocol/index.js';
+import { maskMessageFields, maskMessageText } from '../../masking/message-text.js';
+import { planCopy, planResult, ruleForUse, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
+import { BackendTag, buildFrame, decodeBackend, encodeCopyData, wireBytes, type FieldDescription, type Frame } from './protocol/index.js';
 
 interface Plan {
   actions: (MaskAction | null)[];
@@ -35,6 +36,8 @@ export interface MaskPortal { statement: MaskStatement | undefined; resultFormat
 interface Describe { target: MaskStatement | MaskPortal | undefined; unit: number }
 interface Exec { portal: MaskPortal | undefined; unit: number }
 interface Simple { facts: StatementFacts[]; cursor: number; unit: number }
+/** What the client sent in one unit (its SQL and parameters), and whether it reads tables with masked columns. */
+interface Sent { unit: number; known: string[]; values: boolean }
 
 /** Masked values counted per rule and column, for the statement's record. */
 export type MaskingSummary = Record<string, { rule: string; values: number }>;
@@ -47,6 +50,8 @@ export class ResultMasker {
   #executes: Exec[] = [];
   /** Simple queries forwarded and not yet answered to their ReadyForQuery: a client may send several at once. */
   #simples: Simple[] = [];
+  /** Per unit not yet answered: what errors and notices answering it may quote back unmasked. */
+  #sent: Sent[] = [];
   /** ReadyForQuery answers owed (a Query or Sync forwarded) and seen: the server answers units in order. */
   #unitsSent = 0;
   #readySeen = 0;
@@ -63,14 +68,17 @@ export class ResultMasker {
   // What the client sent (in order), so the answers can be matched to statements.
   /** A simple Query forwarded: its statements' facts, answered in order up to one ReadyForQuery. */
   query(facts: StatementFacts[]): void {
+    for (const f of facts) this.#sending(f.text, this.#readsMasked(f));
     this.#simples.push({ facts, cursor: 0, unit: this.#unitsSent++ });
   }
   /** A Parse forwarded: the statement object to keep under its name (the session keeps names; see ExtendedNames). */
-  statement(facts: StatementFacts | undefined): MaskStatement {
+  statement(facts: StatementFacts | undefined, sql: string): MaskStatement {
+    this.#sending(sql, !facts || this.#readsMasked(facts));
     return { facts };
   }
   /** A Bind forwarded: the portal object, bound to the statement as it is now. */
-  portal(statement: MaskStatement | undefined, resultFormats: number[]): MaskPortal {
+  portal(statement: MaskStatement | undefined, resultFormats: number[], parameters: readonly (string | null)[]): MaskPortal {
+    for (const p of parameters) if (p !== null) this.#sending(p, false);
     return { statement, resultFormats };
   }
   describe(target: MaskStatement | MaskPortal | undefined): void {
@@ -98,12 +106,13 @@ export class ResultMasker {
 
   /** Plans a result at its RowDescription or CopyOutResponse (may read the catalog). Throws HoopError to fail closed. */
   async prepare(f: Frame): Promise<void> {
-    if (f.tag === BackendTag.RowDescription) await this.#rowDescription((decodeBackend(f.tag, f.body) as { fields: FieldDescription[] }).fields);
+    if (f.tag === BackendTag.RowDescription) await this.#rowDescription((decodeBackend(f.tag!, f.body) as { fields: FieldDescription[] }).fields);
     else if (f.tag === BackendTag.CopyOutResponse) await this.#copyOut(decodeBackend(f.tag, f.body) as { format: number });
   }
 
   /** The bytes to forward for one server frame: itself, or its masked rewrite. Throws HoopError to fail closed. */
   rewrite(f: Frame): Buffer[] {
+    let bytes = f.raw;
     switch (f.tag) {
       case BackendTag.NoData:
         if (!this.#answering()) this.#describes.shift();
@@ -139,8 +148,13 @@ export class ResultMasker {
       case BackendTag.PortalSuspended:
         this.#endResult();
         break;
+      case BackendTag.NoticeResponse:
+        return [this.#maskMessage(f)];
+      case BackendTag.NotificationResponse:
+        return [this.#maskNotification(f)];
       case BackendTag.ErrorResponse:
         this.#copy = null;
+        bytes = this.#maskMessage(f);
         if (this.#answering()) this.#endResult();
         else this.#dropUnit(this.#readySeen); // the server skips the rest of the pipeline
         break;
@@ -150,11 +164,12 @@ export class ResultMasker {
         while (this.#simples.length && this.#simples[0]!.unit < this.#readySeen) this.#simples.shift();
         while (this.#describes.length && this.#describes[0]!.unit < this.#readySeen) this.#describes.shift();
         while (this.#executes.length && this.#executes[0]!.unit < this.#readySeen) this.#executes.shift();
+        while (this.#sent.length && this.#sent[0]!.unit < this.#readySeen) this.#sent.shift();
         break;
       default:
         break;
     }
-    return [f.raw];
+    return [bytes];
   }
 
   /**
@@ -180,6 +195,41 @@ export class ResultMasker {
     // NoData or this RowDescription answers the Describe; it is consumed in rewrite() for NoData, here otherwise.
     this.#describes.shift();
     if (d.target) Object.assign(d.target, { fields, origins }, 'statement' in d.target ? { plan: undefined } : {});
+  }
+
+  #readsMasked(f: StatementFacts): boolean {
+    return this.#rules.columns.length > 0 && f.tables.some((t) => ruleForUse({ table: t.name, column: '*' }, [t], this.#rules) !== undefined);
+  }
+
+  #sending(text: string, values: boolean): void {
+    const unit = this.#unitsSent;
+    let s = this.#sent[this.#sent.length - 1];
+    if (s?.unit !== unit) this.#sent.push((s = { unit, known: [], values: false }));
+    s.known.push(text);
+    s.values ||= values;
+  }
+
+  /**
+   * An ErrorResponse or NoticeResponse with the values it quotes masked, when it answers a unit that reads tables
+   * with masked columns (or an unknown one), and with what the detectors find masked in any case.
+   */
+  #maskMessage(f: Frame): Buffer {
+    const s = this.#sent[0]?.unit === this.#readySeen ? this.#sent[0] : undefined;
+    const values = s ? s.values : this.#rules.columns.length > 0;
+    if (!values && this.#rules.detectors.length === 0) return f.raw;
+    const fields = (decodeBackend(f.tag!, f.body) as { fields: Record<string, string> }).fields;
+    const masked = maskMessageFields(fields, { values, known: s?.known.join('\n') ?? '', detectors: this.#rules.detectors, strategy: this.#rules.detectorStrategy, ctx: this.#ctx });
+    if (masked === fields) return f.raw;
+    return buildFrame(f.tag!, [...Object.entries(masked).flatMap(([k, v]) => [{ i8: k.charCodeAt(0) }, { cstr: v }]), { i8: 0 }]);
+  }
+
+  /** A NotificationResponse (pg_notify, NOTIFY) with what the detectors find in its payload masked. */
+  #maskNotification(f: Frame): Buffer {
+    if (this.#rules.detectors.length === 0) return f.raw;
+    const n = decodeBackend(f.tag!, f.body) as { pid: number; channel: string; payload: string };
+    const payload = maskMessageText(n.payload, { values: false, known: '', detectors: this.#rules.detectors, strategy: this.#rules.detectorStrategy, ctx: this.#ctx });
+    if (payload === n.payload) return f.raw;
+    return buildFrame(f.tag!, [{ i32: n.pid }, { cstr: n.channel }, { cstr: payload }]);
   }
 
   /** The simple query the server is answering now, or null when it is answering an extended-protocol pipeline. */

@@ -344,7 +344,7 @@ export class PostgresSession {
             if (!ok) return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: 'failed_transaction' }, this.#abortedError());
             this.#aborted = false;
             if (ok.forward !== m.sql) {
-              this.#parsed(m.name, { sql: ok.forward, decision: 'allow', details: { client_sql: m.sql }, spent: false, mask: this.#masker?.statement(undefined) });
+              this.#parsed(m.name, { sql: ok.forward, decision: 'allow', details: { client_sql: m.sql }, spent: false, mask: this.#masker?.statement(undefined, ok.forward) });
               this.#forwardedSinceSync = true;
               return [encodeParse(m.name, ok.forward)];
             }
@@ -355,7 +355,7 @@ export class PostgresSession {
             return [];
           }
         }
-        this.#parsed(m.name, { sql: m.sql, decision, details, spent: false, mask: this.#masker?.statement(facts[0]) });
+        this.#parsed(m.name, { sql: m.sql, decision, details, spent: false, mask: this.#masker?.statement(facts[0], m.sql) });
         break;
       }
       case FrontendTag.Bind: {
@@ -366,9 +366,10 @@ export class PostgresSession {
           const err = new HoopError('blocked', 'hoop: this prepared statement ran under an approval, which covers one execution; send it again to ask for a new review (rule approval)');
           return this.#refuseStatement(text, null, 'extended', 'block', { rule: 'approval' }, err);
         }
+        const parameters = paramsAsText(m.params, m.paramFormats);
         const portal: Portal = {
-          text, parameters: paramsAsText(m.params, m.paramFormats), statement: st, ran: false,
-          decision: st?.decision ?? 'allow', details: st?.details ?? {}, mask: this.#masker?.portal(st?.mask, m.resultFormats),
+          text, parameters, statement: st, ran: false,
+          decision: st?.decision ?? 'allow', details: st?.details ?? {}, mask: this.#masker?.portal(st?.mask, m.resultFormats, parameters),
         };
         (this.#names ??= new ExtendedNames()).bind(m.portal, portal, this.#readyOwed);
         break;
@@ -619,10 +620,13 @@ export class PostgresSession {
         case BackendTag.CommandComplete:
           this.#finished(this.#tracker.commandComplete((decodeBackend(f.tag, f.body) as { tag: string }).tag));
           break;
-        case BackendTag.ErrorResponse:
-          this.#finished(this.#tracker.error((decodeBackend(f.tag, f.body) as { fields: Record<string, string> }).fields));
+        case BackendTag.ErrorResponse: {
+          // Recorded as the client got it: values the masker took out of the message stay out of the evidence.
+          const body = bytes.length === 1 && bytes[0] !== f.raw ? bytes[0]!.subarray(5) : f.body;
+          this.#finished(this.#tracker.error((decodeBackend(f.tag, body) as { fields: Record<string, string> }).fields));
           this.#names?.failed(this.#readySeen);
           break;
+        }
         case BackendTag.ParseComplete:
           this.#names?.confirmed('parse');
           break;
