@@ -5,7 +5,8 @@
  * `hoop connect` said the tunnel was open. Any HTTP answer will do (a gateway still starting answers 503).
  */
 import { HoopError } from '../shared/errors.js';
-import { isUntrustedCertificate, TRUST_HINT_AGENT } from '../shared/net/tls-trust.js';
+import { fetchFailure } from '../shared/net/fetch-failure.js';
+import { TRUST_HINT_AGENT } from '../shared/net/tls-trust.js';
 
 export type ProbeGateway = (gatewayUrl: string) => Promise<void>;
 
@@ -20,15 +21,13 @@ export function createGatewayProbe(o: { fetch?: Fetch; timeoutMs?: number } = {}
       const res = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
       await res.body?.cancel().catch(() => undefined);
     } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const code = cause?.code;
-      if (isUntrustedCertificate(code)) {
-        throw new HoopError('gateway_unreachable', `the agent cannot reach the gateway at ${gatewayUrl}: its TLS certificate is not trusted (${code})`, {
+      const f = fetchFailure(e, timeoutMs);
+      if (f.untrusted) {
+        throw new HoopError('gateway_unreachable', `the agent cannot reach the gateway at ${gatewayUrl}: its TLS certificate is not trusted (${f.code})`, {
           cause: e, hint: TRUST_HINT_AGENT,
         });
       }
-      const reason = (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (code ?? cause?.message ?? (e as Error).message);
-      throw new HoopError('gateway_unreachable', `the agent cannot reach the gateway at ${gatewayUrl}: ${reason}`, {
+      throw new HoopError('gateway_unreachable', `the agent cannot reach the gateway at ${gatewayUrl}: ${f.reason}`, {
         cause: e,
         hint: 'the agent runs with the environment of the command that started it: if this shell has other proxy or CA '
           + 'settings, run `hoop agent stop` and `hoop connect` again',

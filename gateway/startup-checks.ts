@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { discoverJwksUri } from './identity/verify-access-token.js';
+import { fetchFailure } from '../shared/net/fetch-failure.js';
 
 const SOON_MS = 14 * 24 * 3600 * 1000;
 
@@ -35,8 +36,6 @@ export async function issuerProblem(issuer: string, timeoutMs = 5000): Promise<s
     await discoverJwksUri(issuer, fetch, timeoutMs);
     return null;
   } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const why = (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
-    return why;
+    return fetchFailure(e, timeoutMs).reason;
   }
 }

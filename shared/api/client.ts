@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { HoopError, fromProblem } from '../errors.js';
+import { fetchFailure, type FetchFailure } from '../net/fetch-failure.js';
 import {
   ConnectionListSchema, GrantListSchema, GrantOrReviewSchema, GrantResponseSchema, MeSchema, RevokeResponseSchema, ReviewListSchema, ReviewResponseSchema,
   SessionDetailSchema, SessionListSchema, WellKnownSchema, AuditRecordPageSchema, CheckpointListSchema, KeyListSchema, ExportSchema,
@@ -147,19 +148,20 @@ export class GatewayClient {
     }
     if (opt.body !== undefined) headers['content-type'] = 'application/json';
     const url = this.baseUrl + path;
+    const timeoutMs = this.#opts.timeoutMs ?? 30_000;
     let res: Response;
     try {
       res = await this.#fetch(url, {
         method,
         headers,
         ...(opt.body !== undefined ? { body: JSON.stringify(opt.body) } : {}),
-        signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
-      const reason = networkReason(e);
-      throw new HoopError('gateway_unreachable', `cannot reach the gateway at ${this.baseUrl}${reason ? ` (${reason})` : ''}`, {
+      const f = fetchFailure(e, timeoutMs);
+      throw new HoopError('gateway_unreachable', `cannot reach the gateway at ${this.baseUrl} (${f.reason})`, {
         cause: e,
-        hint: networkHint(this.baseUrl, e, reason),
+        hint: networkHint(this.baseUrl, f),
       });
     }
     const text = await res.text();
@@ -182,30 +184,8 @@ export class GatewayClient {
 }
 
 /** What to do about a failed fetch. */
-function networkHint(baseUrl: string, e: unknown, reason: string): string {
-  if (/certificate|TLS/i.test(reason)) {
-    return 'the gateway\'s TLS certificate is not trusted here: install your company CA, or set NODE_EXTRA_CA_CERTS to its PEM file';
-  }
-  if (baseUrl.startsWith('http://') && closedBeforeAnswering(e)) return `the gateway may be serving https: try ${baseUrl.replace(/^http:/, 'https:')}`;
+function networkHint(baseUrl: string, f: FetchFailure): string {
+  if (f.untrusted) return 'the gateway\'s TLS certificate is not trusted here: install your company CA, or set NODE_EXTRA_CA_CERTS to its PEM file';
+  if (baseUrl.startsWith('http://') && f.closedBeforeAnswering) return `the gateway may be serving https: try ${baseUrl.replace(/^http:/, 'https:')}`;
   return 'check the URL (`hoop login --gateway URL`) and that the gateway is running';
-}
-
-/**
- * Whether the server took the connection and then closed or reset it without an answer (undici's "other side
- * closed"): what a TLS server does with a request in plain HTTP.
- */
-function closedBeforeAnswering(e: unknown): boolean {
-  const code = (e as { cause?: { code?: string } }).cause?.code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
-}
-
-/** A short reason from a failed fetch (undici puts the socket or TLS error in `cause`). */
-function networkReason(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  if (!cause) return e instanceof Error && e.name === 'TimeoutError' ? 'timed out' : '';
-  const code = cause.code ?? '';
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ENOTFOUND') return 'host not found';
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `TLS certificate not trusted: ${cause.message ?? code}`;
-  return cause.message ?? code;
 }

@@ -65,6 +65,6 @@ describe('issuerProblem', () => {
   it('names a provider that cannot be reached', async () => {
     const base = await idp((b) => b);
     await new Promise((r) => servers.pop()!.close(r));
-    expect(await issuerProblem(base)).toBe('ECONNREFUSED');
+    expect(await issuerProblem(base)).toBe('connection refused');
   });
 });

@@ -40,7 +40,7 @@ describe('gateway probe', () => {
     const closed = await serve(createHttpServer());
     await new Promise((r) => servers.pop()!.close(r));
     await expect(createGatewayProbe()(`http://127.0.0.1:${closed}`)).rejects.toMatchObject({
-      code: 'gateway_unreachable', message: `the agent cannot reach the gateway at http://127.0.0.1:${closed}: ECONNREFUSED`,
+      code: 'gateway_unreachable', message: `the agent cannot reach the gateway at http://127.0.0.1:${closed}: connection refused`,
     });
     const silent = await serve(createHttpServer(() => undefined));
     await expect(createGatewayProbe({ timeoutMs: 300 })(`http://127.0.0.1:${silent}`)).rejects.toMatchObject({
