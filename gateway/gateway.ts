@@ -210,6 +210,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
         issuer: config.identity.issuer,
         cli_client_id: config.identity.cli_client_id,
         audience: config.identity.audience,
+        ...(config.identity.audience_param ? { audience_param: true } : {}),
         scopes: [...config.identity.scopes],
         grant_jwks: { keys: [key.publicJwk as Record<string, unknown>] },
         version: GATEWAY_VERSION,

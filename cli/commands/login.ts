@@ -12,6 +12,7 @@ import type { TokenSet } from '../../shared/auth/tokens.js';
 import { CREDENTIALS_FILE } from '../../shared/auth/token-store.js';
 import { decodeJwtClaims } from '../services/jwt.js';
 import type { CliContext } from '../services/context.js';
+import type { WellKnown } from '../../shared/api/schemas.js';
 
 export interface LoginOptions {
   gateway?: string;
@@ -39,7 +40,7 @@ async function clientCredentialsLogin(ctx: CliContext, gatewayUrl: string, opts:
   if (!secret) throw new HoopError('usage', 'the client secret is empty');
   const wk = await ctx.gateway(gatewayUrl, { auth: false }).wellKnown();
   const client = await discoverIssuer({ issuer: wk.issuer, clientId, clientSecret: secret, allowInsecureHttp: isLoopbackHttp(wk.issuer) });
-  const tokens = await clientCredentials({ client });
+  const tokens = await clientCredentials({ client, ...audienceParam(wk) });
   const store = await ctx.tokenStore();
   await store.save(gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: clientId, tokens, subject: clientId });
   return clientId;
@@ -59,6 +60,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<string
       tokens = await loginWithDevice({
         client,
         scopes: wk.scopes,
+        ...audienceParam(wk),
         signal: abort.signal,
         print: (p) => {
           ctx.out.info(`To log in, open ${p.verification_uri} on any device and enter the code:\n\n    ${p.user_code}\n`);
@@ -71,6 +73,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<string
       tokens = await loginWithBrowser({
         client,
         scopes: wk.scopes,
+        ...audienceParam(wk),
         signal: abort.signal,
         printUrl: (url) => {
           ctx.out.info(openBrowser ? 'Opening your browser to log in. If it does not open, visit:' : 'To log in, open this URL in a browser on this machine:');
@@ -94,6 +97,11 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<string
   if (opts.gateway) ctx.settings.setGatewayUrl(gatewayUrl);
   else if (!ctx.settings.gatewayUrl()) ctx.settings.setGatewayUrl(gatewayUrl);
   return subject;
+}
+
+/** The `audience` login parameter, when the gateway says its IdP needs one (Auth0). */
+function audienceParam(wk: WellKnown): { audience?: string } {
+  return wk.audience_param ? { audience: wk.audience } : {};
 }
 
 export function registerLogin(program: Command, ctx: () => CliContext): void {

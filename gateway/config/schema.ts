@@ -115,6 +115,7 @@ const identitySchema = z
     issuer: text("set your IdP's issuer URL, e.g. https://login.example.com"),
     cli_client_id: text('set the public OAuth client id the CLI uses').default('hoop-cli'),
     audience: text('set the audience your IdP puts in access tokens for hoop'),
+    audience_param: flag('use true for Auth0, which issues an access token for an API only when asked with audience=…'),
     groups_claim: text('name the token claim that lists the user\'s groups').default('groups'),
     username_claims: z
       .array(text('list claim names'), e('expected a list of claim names', 'e.g. [preferred_username, email, sub]'))

@@ -12,6 +12,7 @@ export const WellKnownSchema = z.object({
   issuer: z.string(),            // the IdP's issuer URL
   cli_client_id: z.string(),     // the public OIDC client the CLI uses
   audience: z.string(),          // the resource / audience the gateway expects in access tokens
+  audience_param: z.boolean().optional(), // send `audience` on the login requests (Auth0); absent from older gateways
   scopes: z.array(z.string()),   // scopes the CLI should ask for
   grant_jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), // Ed25519 public keys (grants, checkpoints)
   version: z.string(),

@@ -7,6 +7,8 @@ export interface ClientCredentialsOptions {
   /** Discovered with a `clientSecret`. */
   client: OidcClient;
   resource?: string;
+  /** For issuers that take a non-standard `audience` parameter (Auth0). */
+  audience?: string;
   scopes?: readonly string[];
 }
 
@@ -17,6 +19,7 @@ export interface ClientCredentialsOptions {
 export async function clientCredentials(options: ClientCredentialsOptions): Promise<TokenSet> {
   const params: Record<string, string> = {};
   if (options.resource) params.resource = options.resource;
+  if (options.audience) params.audience = options.audience;
   if (options.scopes && options.scopes.length > 0) params.scope = options.scopes.join(' ');
   try {
     return toTokenSet(options.client, await oidc.clientCredentialsGrant(options.client.config, params));

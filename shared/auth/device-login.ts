@@ -17,6 +17,8 @@ export interface DeviceLoginOptions {
   client: OidcClient;
   scopes: readonly string[];
   resource?: string;
+  /** For issuers that take a non-standard `audience` parameter (Auth0). */
+  audience?: string;
   print: (info: DeviceCodePrompt) => void;
   signal?: AbortSignal;
 }
@@ -31,6 +33,7 @@ export async function loginWithDevice(options: DeviceLoginOptions): Promise<Toke
   if (options.signal?.aborted) throw new HoopError('interrupted', 'device login cancelled', { cause: options.signal.reason });
   const params: Record<string, string> = { scope: options.scopes.join(' ') };
   if (options.resource) params.resource = options.resource;
+  if (options.audience) params.audience = options.audience;
 
   let authorization: oidc.DeviceAuthorizationResponse;
   try {
