@@ -116,7 +116,8 @@ connections:
         - copy_program
         - grant
         - { function: pg_terminate_backend }
-        - { function: pg_read_server_files }
+        - { function: pg_read_file }
+        - { function: pg_read_binary_file }
         - { function: lo_export }
         - { function: dblink }
     approvals:

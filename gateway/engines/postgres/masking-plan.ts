@@ -47,6 +47,50 @@ function tableHasRules(alias: string, tables: readonly TableRef[], rules: Maskin
   return ruleForUse({ table: alias, column: '*' }, tables, rules);
 }
 
+/**
+ * A table of `tables` that a rule may cover, with that rule: one that names the table if any does (the more
+ * telling reason), else one that can name a column of any table.
+ */
+function maskedTable(tables: readonly TableRef[], rules: MaskingRules): { table: TableRef; rule: ColumnRule } | undefined {
+  const naming: MaskingRules = { ...rules, columns: rules.columns.filter((r) => !coversAnyTable(r)) };
+  for (const set of [naming, rules]) {
+    for (const table of tables) {
+      const rule = tableHasRules(table.name, [table], set);
+      if (rule) return { table, rule };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A rule whose table part is absent or only `*` (`card_number`, `"*.card_number"`) can name a column of any table:
+ * without the catalog, every table may have masked columns.
+ */
+function coversAnyTable(rule: ColumnRule): boolean {
+  const parts = rule.pattern.split('.');
+  return parts.length === 1 || /^\*+$/.test(parts[parts.length - 2]!);
+}
+
+/** `rule <pattern>`, saying why when the rule may cover any table. */
+function ruleNamed(rule: ColumnRule): string {
+  return coversAnyTable(rule) ? `rule ${rule.pattern}, which can name a column of any table` : `rule ${rule.pattern}`;
+}
+
+function tableName(t: TableRef): string {
+  return t.schema === null ? t.name : `${t.schema}.${t.name}`;
+}
+
+function useName(u: ColumnUse): string {
+  if (u.column === '*') return u.table === null ? 'a whole row' : `the whole row ${u.table}`;
+  return `the masked column ${u.table ? u.table + '.' : ''}${u.column}`;
+}
+
+/** Where a side-channel function sends what it is given (see policy/sql/side-channels.ts). */
+const SIDE_CHANNEL_DESTINATIONS: Readonly<Record<string, string>> = {
+  pg_notify: 'sends it as a notification to every listening session',
+  set_config: 'stores it in a setting that SHOW and current_setting() return',
+};
+
 /** Refuses, before anything runs, a statement whose masked values could reach the client unmasked. */
 export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingRules | null): string | null {
   if (!rules || rules.columns.length === 0) return null;
@@ -59,6 +103,19 @@ export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingR
         if (r) return `hoop: "${alias}" is returned as a whole row, but it has masked columns (rule ${r.pattern}); select the columns you need instead`;
       }
     }
+    const inDo = maskedTable(f.doTables, rules);
+    if (inDo) {
+      return `hoop: a DO block that reads a table with masked columns (${tableName(inDo.table)}: ${ruleNamed(inDo.rule)}) cannot be masked: its values can leave through RAISE, cursors or other tables; run the statements directly`;
+    }
+    for (const call of f.sideChannels) {
+      for (const use of call.uses) {
+        const r = ruleForUse(use, f.tables, rules);
+        if (r) {
+          const where = SIDE_CHANNEL_DESTINATIONS[call.function] ?? 'carries it out of the statement';
+          return `hoop: ${call.function}() is given ${useName(use)} (${ruleNamed(r)}) and ${where}, where hoop cannot mask it; do not pass masked columns to ${call.function}()`;
+        }
+      }
+    }
     for (const use of f.indirectUses) {
       const r = ruleForUse(use, f.tables, rules);
       if (r) {
@@ -66,13 +123,14 @@ export function maskingRefusal(facts: readonly StatementFacts[], rules: MaskingR
         return `hoop: the masked column ${use.table ? use.table + '.' : ''}${use.column} (rule ${r.pattern}) reaches the result through ${where}, where hoop cannot mask it; select it directly`;
       }
     }
-    const touchesMasked = (): boolean => f.tables.some((t) => tableHasRules(t.name, [t], rules) !== undefined);
-    if ((f.kind === 'prepare' || /DECLARE/i.test(f.command)) && touchesMasked()) {
-      return 'hoop: PREPARE and DECLARE CURSOR over tables with masked columns cannot be masked; run the query directly (drivers\' prepared statements are fine)';
+    const masked = maskedTable(f.tables, rules);
+    if ((f.kind === 'prepare' || /DECLARE/i.test(f.command)) && masked) {
+      return `hoop: PREPARE and DECLARE CURSOR over tables with masked columns cannot be masked (${tableName(masked.table)}: ${ruleNamed(masked.rule)}); run the query directly (drivers' prepared statements are fine)`;
     }
-    if (f.copy && f.copy.direction === 'to' && touchesMasked()) {
-      if (f.copy.query && f.outputs.some((o) => o.source.kind === 'star')) {
-        return 'hoop: COPY (SELECT * …) over tables with masked columns cannot be masked; name the columns';
+    if (f.copy && f.copy.direction === 'to' && masked) {
+      // COPY's columns are planned by position from the text: a * or an (expr).* leaves their number unknown.
+      if (f.copy.query && f.outputs.some((o) => o.source.kind === 'star' || (o.source.kind === 'expression' && o.source.expands))) {
+        return 'hoop: COPY (SELECT * …) or COPY (SELECT (…).* …) over tables with masked columns cannot be masked; name the columns';
       }
       const unsupported = f.copy.options.filter((o) => !MASKABLE_COPY_OPTIONS.has(o) || f.copy!.settings.unread.includes(o));
       if (unsupported.length) {
@@ -132,8 +190,9 @@ export function planResult(
   rules: MaskingRules,
 ): PlannedColumn[] {
   const outputs = facts ? alignOutputs(facts.outputs, fields.length) : undefined;
-  // Outputs that cannot be aligned with the result's columns (several *): any expression over a masked column
-  // masks every column the server gives no origin for.
+  // Outputs that cannot be aligned with the result's columns (several *, an (expr).*): any expression over a
+  // masked column masks every column the server gives no origin for. The fields of an (expr).* have no origin
+  // (unless expr is a table's whole row, which is refused before it runs), so they are among those.
   const unaligned = facts && !outputs ? facts.outputs.map((o) => (o.source.kind === 'expression' ? outputRule(o, facts, rules) : undefined)).find((r) => r) : undefined;
   return fields.map((field, i) => {
     const origin = origins[i];
@@ -158,9 +217,12 @@ export function planResult(
 
 /**
  * The statement's outputs, one per result column: a `*` stands for however many columns the server returned
- * beyond the named ones (only one `*` can be placed that way); undefined when they cannot be aligned.
+ * beyond the named ones (only one `*` can be placed that way); undefined when they cannot be aligned. An
+ * `(expr).*` also stands for an unknown number of columns, and unlike a `*` its columns have no origin to be
+ * masked by: counting it as one output would shift every later one onto the wrong column.
  */
 function alignOutputs(outputs: StatementFacts['outputs'], count: number): (StatementFacts['outputs'][number] | undefined)[] | undefined {
+  if (outputs.some((o) => o.source.kind === 'expression' && o.source.expands)) return undefined;
   const stars = outputs.filter((o) => o.source.kind === 'star').length;
   if (stars === 0) return outputs.length === count ? outputs : undefined;
   if (stars > 1) return undefined;

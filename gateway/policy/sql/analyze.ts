@@ -12,6 +12,7 @@ import { asNode, utf8Slicer } from './ast.js';
 import { commandOf, kindOf } from './classify.js';
 import type { ParsedSql, StatementFacts } from './facts.js';
 import { outputFacts } from './outputs.js';
+import { SIDE_CHANNEL_FUNCTIONS, sideChannelCalls } from './side-channels.js';
 import { FactCollector } from './walk.js';
 
 /** Loads the WASM parser (about 40 ms); idempotent. */
@@ -32,6 +33,8 @@ export function analyze(stmt: unknown, text: string): StatementFacts {
   collector.statement(node.type, node.body);
   const out = outputFacts(node.type, node.body);
   const kind = kindOf(node.type, node.body);
+  // Another walk of the tree, only for the few statements that call one of these at all.
+  const sideChannels = [...SIDE_CHANNEL_FUNCTIONS].some((fn) => collector.functions.has(fn)) ? sideChannelCalls(node.body) : [];
   const facts: StatementFacts = {
     text,
     kind,
@@ -44,6 +47,8 @@ export function analyze(stmt: unknown, text: string): StatementFacts {
     outputs: out.outputs,
     indirectUses: out.indirectUses,
     setOperation: out.setOperation,
+    doTables: collector.doTables,
+    sideChannels,
     unverifiable: collector.unverifiable,
   };
   if (out.copy) facts.copy = out.copy;

@@ -39,7 +39,28 @@ export interface OutputColumn {
   source:
     | { kind: 'column'; table: string | null; column: string }
     | { kind: 'star'; table: string | null }
-    | { kind: 'expression'; uses: ColumnUse[]; wholeRow: string[] };
+    | {
+      kind: 'expression';
+      uses: ColumnUse[];
+      wholeRow: string[];
+      /**
+       * True for `(expr).*`: the server returns one result column per field of the row value, and how many the
+       * text does not tell, so the outputs after it cannot be lined up with the result's columns by position.
+       */
+      expands?: true;
+    };
+}
+
+/**
+ * A call to a function that carries a value out of the statement other than as a result column, where no
+ * masking applies: pg_notify's payload (a NotificationResponse to every listener), set_config's value (read back
+ * by SHOW and current_setting()).
+ */
+export interface SideChannelCall {
+  /** The function's bare name, lower-cased. */
+  function: string;
+  /** Column references in its arguments, subqueries included; a whole row as `column: '*'`. */
+  uses: ColumnUse[];
 }
 
 export interface CopyFacts {
@@ -99,6 +120,13 @@ export interface StatementFacts {
   indirectUses: ColumnUse[];
   /** True when the outputs come from a set operation (UNION, INTERSECT, EXCEPT): the server reports no origin. */
   setOperation: boolean;
+  /**
+   * Relations referenced inside DO block bodies (their statements, expressions and constant dynamic SQL), also
+   * listed in `tables`. A DO block moves values where no result column shows them: RAISE, cursors, other tables.
+   */
+  doTables: TableRef[];
+  /** Calls to pg_notify and set_config anywhere in the statement (outside DO bodies), with what they are given. */
+  sideChannels: SideChannelCall[];
   /** Dynamic SQL that could not be checked (EXECUTE of a non-constant string in a DO block, a DO in another language…). */
   unverifiable: string[];
 }

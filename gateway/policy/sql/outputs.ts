@@ -127,12 +127,23 @@ function targetsToOutputs(targets: unknown[], relations: NameSet, values: boolea
   return targets.map((t, i) => {
     const rt = values ? undefined : nodeOf(t, 'ResTarget');
     const val = values ? t : rt?.val;
+    const source = sourceOf(val, relations);
+    if (isFieldStar(val) && source.kind === 'expression') {
+      // The server names and counts these columns by the row's type, which the text does not show.
+      return { position: i + 1, name: null, source: { ...source, expands: true } };
+    }
     return {
       position: i + 1,
       name: values ? `column${i + 1}` : text(rt?.name) ?? figureName(val),
-      source: sourceOf(val, relations),
+      source,
     };
   });
+}
+
+/** `(expr).*` or `(expr).field.*`: every field of a row value, as that many result columns. */
+function isFieldStar(val: unknown): boolean {
+  const ind = nodeOf(val, 'A_Indirection');
+  return ind !== undefined && list(ind.indirection).some((i) => nodeOf(i, 'A_Star') !== undefined);
 }
 
 function sourceOf(val: unknown, relations: NameSet): OutputColumn['source'] {
@@ -148,6 +159,18 @@ function sourceOf(val: unknown, relations: NameSet): OutputColumn['source'] {
   const wholeRow: string[] = [];
   for (const r of columnRefs(val)) addUse(r, relations, uses, wholeRow);
   return { kind: 'expression', uses: dedupeUses(uses), wholeRow: [...new Set(wholeRow)] };
+}
+
+/**
+ * Every column a subtree references, subqueries included; a possible whole row (`c`, `c.*`, `*`) as
+ * `{ table: 'c', column: '*' }` (`table: null` for a bare `*`).
+ */
+export function columnUsesIn(v: unknown, relations: NameSet): ColumnUse[] {
+  const uses: ColumnUse[] = [];
+  const wholeRow: string[] = [];
+  for (const r of columnRefs(v)) addUse(r, relations, uses, wholeRow);
+  for (const w of wholeRow) uses.push({ table: w === '*' ? null : w, column: '*' });
+  return dedupeUses(uses);
 }
 
 /**
@@ -191,9 +214,7 @@ function columnRefs(v: unknown, out: Obj[] = []): Obj[] {
 function indirectUses(rootType: string, root: Obj, top: Obj | undefined, relations: NameSet): ColumnUse[] {
   const uses: ColumnUse[] = [];
   const add = (v: unknown): void => {
-    const wholeRow: string[] = [];
-    for (const r of columnRefs(v)) addUse(r, relations, uses, wholeRow);
-    for (const w of wholeRow) uses.push({ table: w === '*' ? null : w, column: '*' });
+    uses.push(...columnUsesIn(v, relations));
   };
   const visitQuery = (type: string, body: Obj): void => {
     if (body !== top) add(type === 'SelectStmt' ? body.targetList : returning(body));
@@ -225,12 +246,12 @@ function indirectUses(rootType: string, root: Obj, top: Obj | undefined, relatio
   return dedupeUses(uses);
 }
 
-interface NameSet {
+export interface NameSet {
   has(name: string): boolean;
 }
 
 /** relationNames(root), computed on first use: most statements never ask. */
-function lazyRelationNames(root: Obj): NameSet {
+export function lazyRelationNames(root: Obj): NameSet {
   let set: Set<string> | undefined;
   return { has: (name) => (set ??= relationNames(root)).has(name) };
 }

@@ -1,7 +1,7 @@
 /**
  * One pass over a statement's parse tree collecting what policy decides on: statement kinds and guard classes
- * anywhere inside (CTEs, subqueries, EXPLAIN ANALYZE, PREPARE, DO bodies), relations read and written, and every
- * function called.
+ * anywhere inside (CTEs, subqueries, EXPLAIN ANALYZE, PREPARE, DO bodies), relations read and written (those
+ * inside DO bodies also apart, for masking), and every function called.
  *
  * The walk is generic: it descends into every field of every node, so a construct this file does not name is
  * still searched for relations, function calls and nested statements. Only the few places where meaning depends
@@ -38,11 +38,13 @@ export class FactCollector implements SqlSink {
   readonly unverifiable: string[] = [];
   private readonly tableMap = new Map<string, TableRef>();
   private readonly writtenMap = new Map<string, TableRef>();
+  private readonly doTableMap = new Map<string, TableRef>();
   /** CTE names visible at the current point, innermost last. */
   private readonly cteScopes: Set<string>[] = [];
   /** > 0 inside EXPLAIN without ANALYZE: the statement is planned, not run. */
   private notExecuted = 0;
-  private dynamicDepth = 0;
+  /** DO bodies being walked, nested through EXECUTE; > 0 inside a DO block. */
+  private doDepth = 0;
 
   get tables(): TableRef[] {
     return [...this.tableMap.values()];
@@ -50,6 +52,11 @@ export class FactCollector implements SqlSink {
 
   get writtenTables(): TableRef[] {
     return [...this.writtenMap.values()];
+  }
+
+  /** Relations referenced inside DO bodies, read or written. */
+  get doTables(): TableRef[] {
+    return [...this.doTableMap.values()];
   }
 
   /** Walks any part of a parse tree. */
@@ -169,14 +176,19 @@ export class FactCollector implements SqlSink {
     const ref = tableRefOf(rangeVar);
     if (!ref) return;
     if (ref.schema === null && this.cteScopes.some((s) => s.has(ref.name))) return; // a CTE, not a table
-    this.tableMap.set(tableKey(ref), ref);
+    this.referenced(ref);
   }
 
   private written(ref: TableRef | undefined): void {
     if (!ref) return;
+    this.referenced(ref);
+    this.writtenMap.set(tableKey(ref), ref);
+  }
+
+  private referenced(ref: TableRef): void {
     const key = tableKey(ref);
     this.tableMap.set(key, ref);
-    this.writtenMap.set(key, ref);
+    if (this.doDepth > 0) this.doTableMap.set(key, ref);
   }
 
   private writtenRangeVar(v: unknown): void {
@@ -267,15 +279,15 @@ export class FactCollector implements SqlSink {
   }
 
   private doBlock(body: Obj): void {
-    if (this.dynamicDepth >= MAX_DYNAMIC_DEPTH) {
+    if (this.doDepth >= MAX_DYNAMIC_DEPTH) {
       this.markUnverifiable('DO block: nested too deeply through EXECUTE to check');
       return;
     }
-    this.dynamicDepth++;
+    this.doDepth++;
     try {
       inspectDoBlock(body, this);
     } finally {
-      this.dynamicDepth--;
+      this.doDepth--;
     }
   }
 }

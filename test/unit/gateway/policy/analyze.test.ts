@@ -207,6 +207,28 @@ describe('DO blocks', () => {
       .toEqual([t('secrets', 'public'), t('log')]);
   });
 
+  // Masking refuses a DO block over a table with masked columns: values leave it through RAISE, cursors, tables.
+  it.each<[string, object[]]>([
+    ["DO $$ DECLARE c refcursor := 'c'; BEGIN OPEN c FOR SELECT email FROM customers; END $$", [t('customers')]],
+    ['DO $$ DECLARE c CURSOR FOR SELECT email FROM customers; BEGIN OPEN c; END $$', [t('customers')]],
+    ["DO $$ BEGIN RAISE NOTICE '%', (SELECT email FROM customers LIMIT 1); END $$", [t('customers')]],
+    ["DO $$ DECLARE v text; BEGIN SELECT email INTO v FROM public.customers; RAISE NOTICE '%', v; END $$", [t('customers', 'public')]],
+    ["DO $$ DECLARE v text := (SELECT email FROM customers LIMIT 1); BEGIN NULL; END $$", [t('customers')]],
+    ['DO $$ BEGIN INSERT INTO t2 SELECT email FROM customers; END $$', [t('t2'), t('customers')]],
+    ['DO $$ BEGIN CREATE TEMP TABLE t2 AS SELECT email FROM customers; END $$', [t('t2'), t('customers')]],
+    ["DO $$ BEGIN EXECUTE 'SELECT email FROM ' || 'customers'; END $$", [t('customers')]],
+    ["DO $x$ BEGIN EXECUTE 'DO $y$ BEGIN PERFORM email FROM customers; END $y$'; END $x$", [t('customers')]],
+    ['DO $$ BEGIN WITH customers AS (SELECT 1) SELECT 1 FROM customers; END $$', []],
+    ["DO $$ BEGIN RAISE NOTICE 'hello'; END $$", []],
+  ])('lists the tables read or written in the body: %s', (sql, tables) => {
+    expect(one(sql).doTables).toEqual(tables);
+  });
+
+  it('lists no DO tables for statements that are not DO blocks', () => {
+    expect(one('SELECT email FROM customers').doTables).toEqual([]);
+    expect(one('INSERT INTO t2 SELECT email FROM customers').doTables).toEqual([]);
+  });
+
   it.each<[string, RegExp]>([
     ['DO $$ DECLARE v text := $q$DROP TABLE t$q$; BEGIN EXECUTE v; END $$', /EXECUTE of a string built at run time \(v\)/],
     ["DO $$ BEGIN EXECUTE 'DROP TABLE ' || current_user; END $$", /built at run time/],
@@ -238,6 +260,23 @@ describe('DO blocks', () => {
     expect(constantString("myschema.format('x')")).toBeUndefined();
     expect(format('%10s', ['a'])).toBeUndefined(); // width: given up, so unverifiable
     expect(format('%s %s', ['a'])).toBeUndefined();
+  });
+});
+
+describe('side channels: pg_notify and set_config', () => {
+  const u = (column: string, table: string | null = null) => ({ table, column });
+  it.each<[string, object[]]>([
+    ["SELECT pg_notify('ch', email) FROM customers", [{ function: 'pg_notify', uses: [u('email')] }]],
+    ["SELECT pg_catalog.PG_NOTIFY('ch', upper(c.email)) FROM customers c", [{ function: 'pg_notify', uses: [u('email', 'c')] }]],
+    ["SELECT set_config('my.x', email, false) FROM customers LIMIT 1", [{ function: 'set_config', uses: [u('email')] }]],
+    ["SELECT 1 FROM customers c WHERE pg_notify('ch', c::text) IS NULL", [{ function: 'pg_notify', uses: [u('c'), u('*', 'c')] }]],
+    ["SELECT pg_notify('ch', (SELECT email FROM customers LIMIT 1))", [{ function: 'pg_notify', uses: [u('email')] }]],
+    ["SELECT x FROM customers, LATERAL set_config('my.x', phone, true) AS s(x)", [{ function: 'set_config', uses: [u('phone')] }]],
+    ["SELECT pg_notify('ch', 'hello')", [{ function: 'pg_notify', uses: [] }]],
+    ['SELECT upper(email) FROM customers', []],
+    ["DO $$ BEGIN PERFORM pg_notify('ch', 'x'); END $$", []], // a DO body is checked by the tables it reads
+  ])('%s', (sql, calls) => {
+    expect(one(sql).sideChannels).toEqual(calls);
   });
 });
 

@@ -46,6 +46,11 @@ describe('result columns', () => {
     ['SELECT s FROM (SELECT c FROM customers c) s', ['s'], [expr([use('s')], ['s'])], [use('c'), use('*', 'c')], false],
     ["VALUES (1, 'a'), (2, 'b')", ['column1', 'column2'], [expr([]), expr([])], [], false],
     ['SELECT CASE WHEN a THEN email END, coalesce(email, phone) FROM t', ['case', 'coalesce'], [expr([use('a'), use('email')]), expr([use('email'), use('phone')])], [], false],
+    // (expr).* is as many columns as the row has fields, named by its type: neither its name nor its width is known.
+    ['SELECT (ROW(1,1,1,email,now())::orders).*, * FROM customers', [null, null], [{ ...expr([use('email')]), expands: true }, star()], [], false],
+    ['SELECT (c).* FROM customers c', [null], [{ ...expr([use('c')], ['c']), expands: true }], [], false],
+    ['SELECT (f(email)).x.*, 1 AS n FROM customers', [null, 'n'], [{ ...expr([use('email')]), expands: true }, expr([])], [], false],
+    ['SELECT (c).email FROM customers c', ['email'], [expr([use('c')], ['c'])], [], false],
   ])('%s', (sql, names, sources, indirect, setOperation) => {
     const f = one(sql);
     expect(f.outputs.map((o) => o.name)).toEqual(names);
