@@ -232,12 +232,11 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   const constant = actions.map((a, i) => (classes[i] === 'text' && a?.kind === 'rule' ? constantMask(a.strategy) : undefined));
   /**
    * Whether a generic `partial` mask written as bytes is a field as it stands, never one to escape or quote: in
-   * text, unless `*` is the delimiter; in csv, unless `*` or a space is the delimiter, quote or escape, or the NULL
-   * string could read as a mask (one with a `*`). The kept first and last bytes are checked per value (csvKeeps).
+   * text, unless `*` is the delimiter; in csv, unless `*` or a space is the delimiter, quote or escape; in both,
+   * unless the NULL string could read as a mask (one with a `*`: writeField keeps such a value a value). The kept
+   * first and last bytes are checked per value (csvKeeps).
    */
-  const bytesSafe = csv
-    ? ![delimiter, quote, escape].some((c) => c === STAR || c === 0x20) && !nullBytes.includes(STAR)
-    : delimiter !== STAR;
+  const bytesSafe = !nullBytes.includes(STAR) && (csv ? ![delimiter, quote, escape].some((c) => c === STAR || c === 0x20) : delimiter !== STAR);
   /** Per column: whether a `partial` rule may mask its values as bytes (a text column, bytesSafe). */
   const partialBytes = actions.map((a, i) => bytesSafe && classes[i] === 'text' && a?.kind === 'rule' && a.strategy === 'partial');
   const masked = new Array<number>(n).fill(0);
@@ -512,7 +511,14 @@ export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
         const encoded = encodeTextField(Buffer.from(value, 'utf8'), delimiter);
         w.copy(encoded, 0, encoded.length);
       } else {
-        w.utf8(value);
+        const at = w.length;
+        const len = w.utf8(value);
+        // A value that reads as the NULL string (`NULL '***'`) gets a backslash in front: COPY matches the NULL
+        // string before removing backslashes, and `\*` reads as `*`. Letters and digits cannot be escaped so.
+        if (len === nullBytes.length && bytesEqual(w.buffer, at, at + len, nullBytes) && !/^[0-9A-Za-z]/.test(value)) {
+          w.truncate(at);
+          w.utf8('\\' + value);
+        }
       }
       return;
     }

@@ -73,6 +73,12 @@ describe('COPY text format', () => {
       'id|email|note\n1|NULL|a\\|b ***\n2|NULL|NULL\n');
   });
 
+  it('keeps a masked value that reads as the NULL string a value (NULL \'***\'): a backslash in front, which COPY drops', () => {
+    const o: Opts = { format: 'text', plan: [null, { kind: 'rule', strategy: 'redact' }, detect], columns, null: '***' };
+    expectSameAtEverySplit(o, '1\talice@example.com\tjane@corp.example\n2\t***\t***\n', '1\t\\***\t\\***\n2\t***\t***\n');
+    expect(decodeTextField(Buffer.from('\\***')).toString()).toBe('***');
+  });
+
   it('counts rows and masked values, and returns unchanged rows as slices of the input', () => {
     const m = createCopyMasker({ ...opts, ctx });
     const chunk = Buffer.from('1\t\\N\tplain\n2\t\\N\talso plain\n');
@@ -251,7 +257,11 @@ function reference(opts: Opts, input: Buffer): { out: string; masked: number[]; 
       const m = maskValue(d.value, column, action, ctx);
       if (m === d.value) return field;
       masked[i]!++;
-      return m === null ? syn.nullBytes : csv ? encodeCsvField(m, syn, d.quoted) : encodeTextField(m, syn.delimiter);
+      if (m === null) return syn.nullBytes;
+      if (csv) return encodeCsvField(m, syn, d.quoted);
+      const t = encodeTextField(m, syn.delimiter);
+      // COPY matches the NULL string before removing backslashes: `\***` is the value `***`, not NULL '***'.
+      return t.equals(syn.nullBytes) && !/^[0-9A-Za-z]/.test(t.toString('latin1')) ? Buffer.concat([Buffer.from('\\'), t]) : t;
     });
     out.push(Buffer.concat(rewritten.flatMap((f, i) => (i === 0 ? [f] : [Buffer.from([syn.delimiter]), f]))), Buffer.from('\n'));
   }
@@ -438,11 +448,11 @@ describe('COPY masker against the plain reading', () => {
     }
   });
 
-  it('quotes a masked csv value that reads as the NULL string, and leaves a text one as it is', () => {
+  it('keeps a masked value that reads as the NULL string a value: quoted in csv, after a backslash in text', () => {
     const redact: MaskAction = { kind: 'rule', strategy: 'redact' };
     const cols = [{ typeOid: TypeOid.text }, { typeOid: TypeOid.text }];
     expectSameAtEverySplit({ format: 'csv', plan: [null, redact], columns: cols, null: '***' }, '1,secret\n2,***\n', '1,"***"\n2,***\n');
-    expectSameAtEverySplit({ format: 'text', plan: [null, redact], columns: cols, null: '***' }, '1\tsecret\n', '1\t***\n');
+    expectSameAtEverySplit({ format: 'text', plan: [null, redact], columns: cols, null: '***' }, '1\tsecret\n', '1\t\\***\n');
   });
 
   it('escapes a masked text value only where COPY would, and decodes escaped fields before masking', () => {
