@@ -11,7 +11,7 @@ import { createCopyMasker, maskDataRow, type CopyMasker, type CopyMaskOptions, t
 import type { ColumnType } from '../../masking/index.js';
 import type { CopySettings, StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
-import { maskMessageFields, maskMessageText } from '../../masking/message-text.js';
+import { knownTokens, maskMessageFields, maskMessageText } from '../../masking/message-text.js';
 import { planCopy, planResult, ruleForUse, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
 import { BackendTag, buildFrame, decodeBackend, encodeCopyData, wireBytes, type FieldDescription, type Frame } from './protocol/index.js';
 
@@ -24,7 +24,7 @@ interface Plan {
 }
 
 /** What the masker keeps of a prepared statement: its facts, and its result once described. */
-export interface MaskStatement { facts: StatementFacts | undefined; fields?: FieldDescription[]; origins?: (ColumnOrigin | null)[] }
+export interface MaskStatement { facts: StatementFacts | undefined; readsMasked: boolean; fields?: FieldDescription[]; origins?: (ColumnOrigin | null)[] }
 /** What the masker keeps of a portal: the statement it was bound to (as it was then), its formats and plan. */
 export interface MaskPortal { statement: MaskStatement | undefined; resultFormats: number[]; fields?: FieldDescription[]; origins?: (ColumnOrigin | null)[]; plan?: Plan | undefined }
 
@@ -37,7 +37,7 @@ interface Describe { target: MaskStatement | MaskPortal | undefined; unit: numbe
 interface Exec { portal: MaskPortal | undefined; unit: number }
 interface Simple { facts: StatementFacts[]; cursor: number; unit: number }
 /** What the client sent in one unit (its SQL and parameters), and whether it reads tables with masked columns. */
-interface Sent { unit: number; known: string[]; values: boolean }
+interface Sent { unit: number; sql: string[]; parameters: string[]; values: boolean }
 
 /** Masked values counted per rule and column, for the statement's record. */
 export type MaskingSummary = Record<string, { rule: string; values: number }>;
@@ -73,18 +73,22 @@ export class ResultMasker {
   }
   /** A Parse forwarded: the statement object to keep under its name (the session keeps names; see ExtendedNames). */
   statement(facts: StatementFacts | undefined, sql: string): MaskStatement {
-    this.#sending(sql, !facts || this.#readsMasked(facts));
-    return { facts };
+    const readsMasked = !facts || this.#readsMasked(facts);
+    this.#sending(sql, readsMasked);
+    return { facts, readsMasked };
   }
   /** A Bind forwarded: the portal object, bound to the statement as it is now. */
   portal(statement: MaskStatement | undefined, resultFormats: number[], parameters: readonly (string | null)[]): MaskPortal {
-    for (const p of parameters) if (p !== null) this.#sending(p, false);
+    this.#sending(null, statement?.readsMasked ?? true);
+    const s = this.#sent[this.#sent.length - 1]!;
+    for (const p of parameters) if (p !== null) s.parameters.push(p);
     return { statement, resultFormats };
   }
   describe(target: MaskStatement | MaskPortal | undefined): void {
     this.#describes.push({ target, unit: this.#unitsSent });
   }
   execute(portal: MaskPortal | undefined): void {
+    this.#sending(null, portal?.statement?.readsMasked ?? true); // a portal bound in an earlier pipeline
     this.#executes.push({ portal, unit: this.#unitsSent });
   }
   sync(): void {
@@ -201,11 +205,11 @@ export class ResultMasker {
     return this.#rules.columns.length > 0 && f.tables.some((t) => ruleForUse({ table: t.name, column: '*' }, [t], this.#rules) !== undefined);
   }
 
-  #sending(text: string, values: boolean): void {
+  #sending(text: string | null, values: boolean): void {
     const unit = this.#unitsSent;
     let s = this.#sent[this.#sent.length - 1];
-    if (s?.unit !== unit) this.#sent.push((s = { unit, known: [], values: false }));
-    s.known.push(text);
+    if (s?.unit !== unit) this.#sent.push((s = { unit, sql: [], parameters: [], values: false }));
+    if (text !== null) s.sql.push(text);
     s.values ||= values;
   }
 
@@ -218,7 +222,8 @@ export class ResultMasker {
     const values = s ? s.values : this.#rules.columns.length > 0;
     if (!values && this.#rules.detectors.length === 0) return f.raw;
     const fields = (decodeBackend(f.tag!, f.body) as { fields: Record<string, string> }).fields;
-    const masked = maskMessageFields(fields, { values, known: s?.known.join('\n') ?? '', detectors: this.#rules.detectors, strategy: this.#rules.detectorStrategy, ctx: this.#ctx });
+    const masking = { values, known: s ? knownTokens(s.sql, s.parameters) : new Set<string>(), detectors: this.#rules.detectors, strategy: this.#rules.detectorStrategy, ctx: this.#ctx };
+    const masked = maskMessageFields(fields, masking, f.tag === BackendTag.NoticeResponse);
     if (masked === fields) return f.raw;
     return buildFrame(f.tag!, [...Object.entries(masked).flatMap(([k, v]) => [{ i8: k.charCodeAt(0) }, { cstr: v }]), { i8: 0 }]);
   }
@@ -227,7 +232,7 @@ export class ResultMasker {
   #maskNotification(f: Frame): Buffer {
     if (this.#rules.detectors.length === 0) return f.raw;
     const n = decodeBackend(f.tag!, f.body) as { pid: number; channel: string; payload: string };
-    const payload = maskMessageText(n.payload, { values: false, known: '', detectors: this.#rules.detectors, strategy: this.#rules.detectorStrategy, ctx: this.#ctx });
+    const payload = maskMessageText(n.payload, { values: false, known: new Set<string>(), detectors: this.#rules.detectors, strategy: this.#rules.detectorStrategy, ctx: this.#ctx });
     if (payload === n.payload) return f.raw;
     return buildFrame(f.tag!, [{ i32: n.pid }, { cstr: n.channel }, { cstr: payload }]);
   }

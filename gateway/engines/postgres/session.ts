@@ -51,6 +51,8 @@ interface Prepared {
   details: Record<string, unknown>;
   /** Ran under an approval: it may not be bound again. */
   spent: boolean;
+  /** A COPY … FROM STDIN: executing it puts the server in copy-in mode. */
+  copyIn?: boolean;
   mask: MaskStatement | undefined;
 }
 
@@ -99,6 +101,12 @@ export class PostgresSession {
   #readySeen = 0;
   /** Our own messages waiting for the server's answers before them to reach the client. */
   #injections: Injection[] = [];
+  /**
+   * COPY FROM STDIN in progress: the server ignores Sync and Flush in copy-in mode, so a Sync the client sends
+   * then (libpq sends one right after the Execute) must not be counted as a ReadyForQuery owed. Syncs sent before
+   * the server's CopyInResponse are `deferred`: counted only if the COPY fails before it starts.
+   */
+  #copyIn: { extended: boolean; unit: number; started: boolean; deferred: number } | undefined;
   /** Extended protocol: after a refused message, client messages are discarded up to Sync. */
   #discarding = false;
   #forwardedSinceSync = false;
@@ -113,7 +121,11 @@ export class PostgresSession {
    */
   #names: ExtendedNames<Prepared, Portal> | undefined;
   /** Extended protocol: a pipeline held, up to its Sync, while its statement waits for approval. */
-  #held: { frames: Frame[]; name: string; sql: string; rule: ApprovalRule; facts: Verdict['facts']; params: (string | null)[] | null } | undefined;
+  #held: {
+    frames: Frame[]; name: string; sql: string; rule: ApprovalRule; facts: Verdict['facts']; params: (string | null)[] | null;
+    /** Portals bound to the held statement, and portals executed, in the pipeline. */
+    binds: string[]; executes: string[];
+  } | undefined;
   /** Aborts the wait for a review (the client went away, or sent a CancelRequest). */
   #approvalWait: AbortController | undefined;
   /** A statement the approver approved, let through the gate once while its held pipeline is replayed. */
@@ -272,6 +284,10 @@ export class PostgresSession {
   async #fromClient(f: Frame): Promise<Buffer[] | 'end'> {
     const tag = f.tag!;
     if (this.#held) return this.#hold(f);
+    if (this.#copyIn) {
+      const c = this.#copyInMessage(f);
+      if (c) return c;
+    }
     if (this.#discarding) {
       if (tag !== FrontendTag.Sync) return [];
       this.#discarding = false;
@@ -323,6 +339,7 @@ export class PostgresSession {
           return [];
         }
         this.#masker?.query(verdict.facts);
+        if (verdict.facts.some(isCopyIn)) this.#copyIn = { extended: false, unit: this.#readyOwed, started: false, deferred: 0 };
         this.#readyOwed++;
         return [f.raw];
       }
@@ -351,11 +368,11 @@ export class PostgresSession {
           }
           if (verdict.action === 'block') return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: verdict.rule }, verdict.error);
           if (verdict.action === 'approve') {
-            this.#held = { frames: [f], name: m.name, sql: m.sql, rule: verdict.rule, facts, params: null };
+            this.#held = { frames: [f], name: m.name, sql: m.sql, rule: verdict.rule, facts, params: null, binds: [], executes: [] };
             return [];
           }
         }
-        this.#parsed(m.name, { sql: m.sql, decision, details, spent: false, mask: this.#masker?.statement(facts[0], m.sql) });
+        this.#parsed(m.name, { sql: m.sql, decision, details, spent: false, copyIn: facts.some(isCopyIn), mask: this.#masker?.statement(facts[0], m.sql) });
         break;
       }
       case FrontendTag.Bind: {
@@ -387,7 +404,7 @@ export class PostgresSession {
       case FrontendTag.Execute: {
         const m = decodeFrontend(tag, f.body) as { portal: string };
         const p = this.#names?.portal(m.portal);
-        if (p?.decision === 'approved' && p.ran) {
+        if (p?.decision === 'approved' && (p.ran || p.statement?.spent)) {
           const err = new HoopError('blocked', 'hoop: this portal ran under an approval, which covers one execution; send the statement again to ask for a new review (rule approval)');
           return this.#refuseStatement(p.text, p.parameters, 'extended', 'block', { rule: 'approval' }, err);
         }
@@ -402,6 +419,7 @@ export class PostgresSession {
           return [];
         }
         this.#masker?.execute(p?.mask);
+        if (p?.statement?.copyIn) this.#copyIn = { extended: true, unit: this.#readyOwed, started: false, deferred: 0 };
         break;
       }
       case FrontendTag.FunctionCall: {
@@ -428,6 +446,55 @@ export class PostgresSession {
     }
     this.#forwardedSinceSync = true;
     return [f.raw];
+  }
+
+  /**
+   * A client message while a COPY FROM STDIN may be running: the bytes to forward, or null to handle it as usual
+   * (the COPY is over). Only COPY data, and in the extended protocol Sync and Flush, may come; anything else
+   * could not be paired with the server's answers, and ends the session.
+   */
+  #copyInMessage(f: Frame): Buffer[] | null {
+    const c = this.#copyIn!;
+    switch (f.tag) {
+      case FrontendTag.CopyData:
+        return [f.raw];
+      case FrontendTag.CopyDone:
+      case FrontendTag.CopyFail:
+        if (!c.started) throw copyProtocolError('COPY data came before the server asked for it');
+        this.#copyIn = undefined;
+        return [f.raw];
+      case FrontendTag.Sync:
+        if (!c.extended) throw copyProtocolError('Sync during COPY FROM STDIN sent with a simple Query');
+        if (!c.started) c.deferred++;
+        return [f.raw]; // the server ignores it in copy-in mode
+      case FrontendTag.Flush:
+        if (!c.extended) throw copyProtocolError('Flush during COPY FROM STDIN sent with a simple Query');
+        return [f.raw];
+      case FrontendTag.Terminate:
+        return null;
+      default:
+        throw copyProtocolError('only COPY data may follow COPY FROM STDIN until CopyDone or CopyFail');
+    }
+  }
+
+  /** The server answered a COPY FROM STDIN that was starting (CopyInResponse), or failed it (ErrorResponse, ReadyForQuery). */
+  #copyInAnswer(tag: number): void {
+    const c = this.#copyIn;
+    if (!c) return;
+    if (tag === BackendTag.CopyInResponse) {
+      c.started = true;
+      c.deferred = 0; // ignored by the server
+      return;
+    }
+    // Failed mid-copy: the client still ends with CopyDone or CopyFail (discarded), then its Sync.
+    if (c.started) return;
+    // The COPY failed before it started: Syncs sent meanwhile are read as Syncs after all.
+    this.#copyIn = undefined;
+    for (let i = 0; i < c.deferred; i++) {
+      this.#tracker.sync();
+      this.#masker?.sync();
+      this.#readyOwed++;
+    }
   }
 
   /** A Parse forwarded (or about to be): the statement, under its name once the server confirms it. */
@@ -472,15 +539,24 @@ export class PostgresSession {
     if (f.tag === FrontendTag.Terminate) return 'end';
     held.frames.push(f);
     if (f.tag === FrontendTag.Bind) {
-      const m = decodeFrontend(f.tag, f.body) as { statement: string; params: (Buffer | null)[]; paramFormats: number[] };
-      if (m.statement === held.name) held.params = paramsAsText(m.params, m.paramFormats);
+      const m = decodeFrontend(f.tag, f.body) as { portal: string; statement: string; params: (Buffer | null)[]; paramFormats: number[] };
+      if (m.statement === held.name) {
+        held.binds.push(m.portal);
+        held.params = paramsAsText(m.params, m.paramFormats);
+      }
     }
+    if (f.tag === FrontendTag.Execute) held.executes.push((decodeFrontend(f.tag, f.body) as { portal: string }).portal);
     if (f.tag !== FrontendTag.Sync) return [];
     this.#held = undefined;
-    const executes = held.frames.filter((h) => h.tag === FrontendTag.Execute).length;
-    if (executes > 1) {
-      const err = new HoopError('blocked', `hoop: this statement needs approval (rule ${held.rule.name}), and an approval covers one execution; this pipeline executes it ${executes} times (rule ${held.rule.name})`);
-      this.#refuseStatement(held.sql, held.params, 'extended', 'block', { rule: held.rule.name }, err);
+    // What the approver sees must be exactly what runs: one Bind of the statement (its parameters) and one
+    // Execute of that portal, in this pipeline. A Bind left for later could run it with other parameters.
+    const rule = held.rule.name;
+    const why = held.executes.length > 1 ? `this pipeline executes ${held.executes.length} times`
+      : held.binds.length !== 1 || held.executes.length !== 1 || held.executes[0] !== held.binds[0]
+        ? 'send Parse, one Bind and one Execute of it before Sync, so the approval covers its parameters' : null;
+    if (why) {
+      const err = new HoopError('blocked', `hoop: this statement needs approval (rule ${rule}), and an approval covers one execution with the parameters the approver saw; ${why} (rule ${rule})`);
+      this.#refuseStatement(held.sql, held.params, 'extended', 'block', { rule }, err);
       return this.#fromClient(f);
     }
     const outcome = await this.#awaitApproval(held.rule, held.sql, held.params);
@@ -625,10 +701,14 @@ export class PostgresSession {
           const body = bytes.length === 1 && bytes[0] !== f.raw ? bytes[0]!.subarray(5) : f.body;
           this.#finished(this.#tracker.error((decodeBackend(f.tag, body) as { fields: Record<string, string> }).fields));
           this.#names?.failed(this.#readySeen);
+          this.#copyInAnswer(f.tag);
           break;
         }
         case BackendTag.ParseComplete:
           this.#names?.confirmed('parse');
+          break;
+        case BackendTag.CopyInResponse:
+          this.#copyInAnswer(f.tag);
           break;
         case BackendTag.BindComplete:
           this.#names?.confirmed('bind');
@@ -651,6 +731,9 @@ export class PostgresSession {
         case BackendTag.ReadyForQuery: {
           this.#txStatus = (decodeBackend(f.tag, f.body) as { status: TransactionStatusValue }).status;
           if (this.#txStatus === TransactionStatus.Idle) this.#names?.transactionEnded();
+          // More answers than were asked for: the gateway lost count, and could pair results with the wrong statement.
+          if (this.#readySeen >= this.#readyOwed) throw new HoopError('internal', 'hoop: the server answered a Sync or Query the gateway did not count; the session is closed to protect masked data');
+          if (this.#copyIn && !this.#copyIn.extended && this.#readySeen >= this.#copyIn.unit) this.#copyIn = undefined;
           this.#finished(this.#tracker.ready());
           this.#readySeen++;
           const due = this.#injections.filter((x) => x.ready <= this.#readySeen);
@@ -766,4 +849,13 @@ export class PostgresSession {
 /** A Parse message for `sql` with no parameter types (used to turn a failed transaction's COMMIT into ROLLBACK). */
 function encodeParse(name: string, sql: string): Buffer {
   return buildFrame(FrontendTag.Parse, [{ cstr: name }, { cstr: sql }, { i16: 0 }]);
+}
+
+/** A COPY … FROM STDIN (data from the client). */
+function isCopyIn(f: Verdict['facts'][number]): boolean {
+  return f.copy?.direction === 'from' && f.copy.stdio;
+}
+
+function copyProtocolError(what: string): HoopError {
+  return new HoopError('usage', `hoop: ${what}; the session is closed`, { details: { sqlstate: '08P01' } });
 }
