@@ -5,100 +5,57 @@
  * failed on the code before the fix.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
-import { WireClient, bind, describe as describeMsg, errors, execute, parse, query, sync, type WireMessage } from '../helpers/pg-wire.js';
+import { tunnelClient } from '../helpers/stack.js';
+import { bind, describe as describeMsg, errors, execute, parse, query, rows, sync, tags, type WireClient, type WireMessage } from '../helpers/pg-wire.js';
 import { msg } from '../helpers/pg-bytes.js';
+import { startProtocolStack, type ProtocolStack } from '../helpers/protocol-stack.js';
 
-let stack: Stack;
-let alice: User;
-let bob: User;
-let port: number;
-let admin: pg.Client;
-let email: string;
+let p: ProtocolStack;
 
 beforeAll(async () => {
-  stack = await startStack({
-    shopExtra: `
-    approvals:
-      - name: order-deletes
-        match: { statements: [delete], tables: [public.orders] }
-        approvers: [dba]
-        timeout: 2m
-    masking:
-      columns: { public.customers.email: partial }
-      detectors: [email]`,
-  });
-  admin = new pg.Client({ connectionString: stack.shopAdminUrl });
-  await admin.connect();
-  await admin.query(`CREATE TABLE scratch (id int); ALTER TABLE scratch OWNER TO ${stack.shopRole}`);
-  email = (await admin.query('SELECT email FROM customers WHERE id = 1')).rows[0].email as string;
-  alice = new User('alice', stack);
-  bob = new User('bob', stack);
-  for (const u of [alice, bob]) expect((await u.login()).code).toBe(0);
-  ({ port } = await alice.connect('shop'));
+  p = await startProtocolStack();
 });
 
 afterAll(async () => {
-  await admin?.end();
-  await alice?.stopAgent();
-  await stack?.close();
+  await p?.close();
 });
-
-async function session<T>(fn: (c: WireClient) => Promise<T>): Promise<T> {
-  const c = await WireClient.connect(port);
-  try {
-    return await fn(c);
-  } finally {
-    c.close();
-  }
-}
 
 const copyData = (s: string): Buffer => msg('d', Buffer.from(s, 'utf8'));
 const copyDone = (): Buffer => msg('c');
-const rawLocal = (): string => email.split('@')[0]!;
+const rawLocal = (): string => p.email.split('@')[0]!;
 /** An expression over the masked column whose value the email detector does not recognise (no @). */
 const LOCAL_PART = `SELECT split_part(email, '@', 1) AS v FROM customers WHERE id = 1`;
-const exists = async (id: number): Promise<boolean> => (await admin.query('SELECT 1 FROM orders WHERE id = $1', [id])).rowCount === 1;
+const exists = (id: number): Promise<boolean> => p.orderExists(id);
 const allText = (out: WireMessage[]): string => out.map((m) => m.body.toString('utf8')).join('\n');
 
-/** Polls bob's pending reviews for one matching `pred`; returns it. */
-async function pendingReview(pred: (r: { id: string; statement: string | null; parameters: (string | null)[] | null }) => boolean): Promise<{ id: string; parameters: (string | null)[] | null }> {
-  for (let i = 0; i < 100; i++) {
-    const pending = JSON.parse((await bob.hoop(['reviews', '--pending', '--json'])).stdout) as { reviews: { id: string; statement: string | null; parameters: (string | null)[] | null }[] };
-    const r = pending.reviews.find(pred);
-    if (r) return r;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error('no pending review');
-}
-
-describe('R1: a Sync sent during COPY FROM STDIN (ignored by the server) desyncs ReadyForQuery counting', () => {
-  it('simple-protocol COPY + stray Sync, then the next answers are masked by the wrong statement', async () => {
-    const out = await session(async (c) => {
-      // The server ignores Sync (and Flush) in copy-in mode: one ReadyForQuery, but the gateway counts two.
+describe('COPY FROM STDIN: the server ignores Sync in copy-in mode, and hoop counts answers as it does', () => {
+  it('ends a session that sends Sync during a COPY started by a simple Query (no answer could be paired)', async () => {
+    const out = await p.session(async (c) => {
       c.send(query('COPY scratch FROM STDIN'), sync(), copyData('7\n'), copyDone());
-      await c.untilReady();
-      // A statement with no rows: it passes while the gateway is one answer behind, and stays queued.
-      c.send(query("SELECT 'plain'::text AS v WHERE false"));
-      await c.untilReady();
-      // This answer is now paired with the previous statement's facts (no masked tables): lower(email) is raw.
-      c.send(query(LOCAL_PART));
-      return c.untilReady();
+      const answer = await c.untilReady();
+      expect(c.closed).toBe(true);
+      return answer;
     });
+    expect(errors(out).at(-1), JSON.stringify(errors(out))).toMatchObject({ S: 'FATAL', C: '08P01' });
+    expect(errors(out).at(-1)!.M).toContain('Sync during COPY FROM STDIN');
     expect(allText(out)).not.toContain(rawLocal());
   });
 
-  it('extended-protocol COPY as libpq sends it (P/B/E/S, then CopyDone + Sync): same desync, raw value', async () => {
-    const out = await session(async (c) => {
-      c.send(parse('', 'COPY scratch FROM STDIN'), bind('', ''), execute(''), sync(), copyData('8\n'), copyDone(), sync());
-      await c.untilReady();
+  it('runs a COPY as libpq sends it (Parse, Bind, Execute, Sync; data; CopyDone, Sync), and masks what comes after by its own statement', async () => {
+    await p.session(async (c) => {
+      c.send(parse('', 'COPY scratch FROM STDIN'), bind('', ''), execute(''), sync());
+      expect(tags(await c.until('G'))).toBe('12G'); // libpq sends the data once the server asks for it
+      c.send(copyData('8\n'), copyDone(), sync());
+      const copied = await c.untilReady();
+      expect(errors(copied), tags(copied)).toEqual([]);
+      expect(tags(copied)).toBe('CZ'); // one ReadyForQuery for two Syncs: the one during the copy was ignored
       c.send(parse('', "SELECT 'plain'::text AS v WHERE false"), bind('', ''), describeMsg('P', ''), execute(''), sync());
-      await c.untilReady();
+      expect(rows(await c.untilReady())).toEqual([]);
       c.send(query(LOCAL_PART));
-      return c.untilReady();
+      const [[value]] = rows(await c.untilReady()) as [[string]];
+      expect(value).not.toContain(rawLocal());
     });
-    expect(allText(out)).not.toContain(rawLocal());
+    expect((await p.admin.query('SELECT count(*)::int AS n FROM scratch WHERE id = 8')).rows[0].n).toBe(1);
   });
 });
 
@@ -110,10 +67,10 @@ async function refusedBeforeReview(c: WireClient, ...messages: Buffer[]): Promis
   expect(errors(out)[0]!.M).toContain('covers one execution with the parameters the approver saw');
 }
 
-describe('R2: one approval, one execution', () => {
+describe('an approval covers one execution', () => {
   it('refuses a held pipeline that binds the statement twice, and a second Execute of the approved portal', async () => {
     for (const id of [30, 31]) expect(await exists(id)).toBe(true);
-    await session(async (c) => {
+    await p.session(async (c) => {
       c.send(query('BEGIN'));
       await c.untilReady();
       await refusedBeforeReview(c, parse('d', 'DELETE FROM orders WHERE id = $1'), bind('p1', 'd', ['30']), bind('p2', 'd', ['31']), execute('p1'), sync());
@@ -123,8 +80,8 @@ describe('R2: one approval, one execution', () => {
       c.send(query('BEGIN'));
       await c.untilReady();
       c.send(parse('d2', 'DELETE FROM orders WHERE id = $1'), bind('p1', 'd2', ['30']), execute('p1', 1), sync());
-      const review = await pendingReview((r) => (r.parameters ?? [])[0] === '30');
-      expect((await bob.hoop(['approve', review.id])).code).toBe(0);
+      const review = await p.pendingReview((r) => (r.parameters ?? [])[0] === '30');
+      expect((await p.bob.hoop(['approve', review.id])).code).toBe(0);
       expect(errors(await c.untilReady())).toEqual([]);
       c.send(execute('p1'), sync());
       const again = await c.untilReady();
@@ -139,10 +96,10 @@ describe('R2: one approval, one execution', () => {
   });
 });
 
-describe('R2b/R3: the approval covers exactly the parameters that run', () => {
+describe('an approval covers exactly the parameters that run', () => {
   it('refuses Parse + Sync alone (nothing to approve yet), and a pipeline whose Execute is not the bound portal\'s', async () => {
     for (const id of [32, 33, 34, 35, 36]) expect(await exists(id)).toBe(true);
-    await session(async (c) => {
+    await p.session(async (c) => {
       await refusedBeforeReview(c, parse('d', 'DELETE FROM orders WHERE id = $1 AND 3 = 3'), sync());
       await refusedBeforeReview(c, parse('d', 'DELETE FROM orders WHERE id = $1 AND 1 = 1'), bind('p1', 'd', ['32']), bind('p2', 'd', ['33']), execute('p1'), sync());
       await refusedBeforeReview(c, parse('d', 'DELETE FROM orders WHERE id = $1 AND 2 = 2'), bind('p1', 'd', ['34']), execute('p2'), sync());
@@ -151,9 +108,9 @@ describe('R2b/R3: the approval covers exactly the parameters that run', () => {
   });
 });
 
-describe('R4: values quoted in errors', () => {
+describe('values quoted in errors', () => {
   it('masks a quoted value in the error of a prepared statement executed in a later pipeline with parameters', async () => {
-    const out = await session(async (c) => {
+    const out = await p.session(async (c) => {
       c.send(parse('s', `SELECT split_part(email, '@', 1)::uuid AS v FROM customers WHERE id = $1`), sync());
       expect(errors(await c.untilReady())).toEqual([]);
       c.send(bind('', 's', ['1']), execute(''), sync());
@@ -164,7 +121,7 @@ describe('R4: values quoted in errors', () => {
   });
 
   it('the same with node-postgres: a named query run twice', async () => {
-    const c = tunnelClient(port);
+    const c = tunnelClient(p.port);
     await c.connect();
     const q = { name: 'leak', text: `SELECT split_part(email, '@', 1)::uuid AS v FROM customers WHERE id = $1`, values: [1] };
     const first = (await c.query(q).then(() => null, (e: unknown) => e)) as { message: string };
@@ -175,7 +132,7 @@ describe('R4: values quoted in errors', () => {
   });
 
   it('does not keep a quoted value just because it occurs inside a word or a comment of the statement (whole tokens only)', async () => {
-    const c = tunnelClient(port);
+    const c = tunnelClient(p.port);
     await c.connect();
     let got = '';
     for (let i = 1; i <= rawLocal().length; i++) {
@@ -189,7 +146,7 @@ describe('R4: values quoted in errors', () => {
   });
 
   it('masks a value in an unquoted CONTEXT line (JSON errors)', async () => {
-    const out = await session(async (c) => {
+    const out = await p.session(async (c) => {
       // '.' would end the JSON token: translated so the CONTEXT line carries the whole local part
       c.send(query(`SELECT translate(split_part(email, '@', 1), '.', '_')::json AS v FROM customers WHERE id = 1`));
       return c.untilReady();
@@ -199,14 +156,17 @@ describe('R4: values quoted in errors', () => {
   });
 });
 
-describe('R6: values a function puts into RAISE (unquoted)', () => {
-  it('masks a masked column value that a function raises in a NOTICE or an ERROR', async () => {
-    const out = await session(async (c) => {
+describe('messages written by code a statement runs', () => {
+  it('withholds a NOTICE and an ERROR that a function raises with a masked column\'s value, keeping the SQLSTATE', async () => {
+    const out = await p.session(async (c) => {
       c.send(query(`CREATE FUNCTION review_leak(t text) RETURNS int LANGUAGE plpgsql AS $f$ BEGIN RAISE NOTICE 'n %', t; RAISE EXCEPTION 'e %', t; END $f$`));
       expect(errors(await c.untilReady())).toEqual([]);
       c.send(query(`SELECT review_leak(split_part(email, '@', 1)) AS v FROM customers WHERE id = 1`));
       return c.untilReady();
     });
+    expect(errors(out, 'N')[0]!.M).toContain('a notice was withheld');
+    expect(errors(out)[0]).toMatchObject({ S: 'ERROR', C: 'P0001' });
+    expect(errors(out)[0]!.M).toContain('the error message was withheld');
     expect(allText(out)).not.toContain(rawLocal());
   });
 });

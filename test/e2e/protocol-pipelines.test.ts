@@ -7,59 +7,27 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
-import { WireClient, bind, describe as describeMsg, errors, execute, parse, query, rows, sync, tags } from '../helpers/pg-wire.js';
+import { tunnelClient } from '../helpers/stack.js';
+import { bind, describe as describeMsg, errors, execute, parse, query, rows, sync, tags } from '../helpers/pg-wire.js';
+import { startProtocolStack, type ProtocolStack } from '../helpers/protocol-stack.js';
 
-let stack: Stack;
-let alice: User;
-let bob: User;
-let port: number;
-let admin: pg.Client;
-let email: string;
+let p: ProtocolStack;
 
 beforeAll(async () => {
-  stack = await startStack({
-    shopExtra: `
-    approvals:
-      - name: order-deletes
-        match: { statements: [delete], tables: [public.orders] }
-        approvers: [dba]
-        timeout: 2m
-    masking:
-      columns: { public.customers.email: partial }
-      detectors: [email]`,
-  });
-  admin = new pg.Client({ connectionString: stack.shopAdminUrl });
-  await admin.connect();
-  email = (await admin.query('SELECT email FROM customers WHERE id = 1')).rows[0].email as string;
-  alice = new User('alice', stack);
-  bob = new User('bob', stack);
-  for (const u of [alice, bob]) expect((await u.login()).code).toBe(0);
-  ({ port } = await alice.connect('shop'));
+  p = await startProtocolStack();
 });
 
 afterAll(async () => {
-  await admin?.end();
-  await alice?.stopAgent();
-  await stack?.close();
+  await p?.close();
 });
 
-async function session<T>(fn: (c: WireClient) => Promise<T>): Promise<T> {
-  const c = await WireClient.connect(port);
-  try {
-    return await fn(c);
-  } finally {
-    c.close();
-  }
-}
-
 /** The local part of the raw email, as it would show in `lower(email)` unmasked. */
-const rawLocal = (): string => email.split('@')[0]!.toLowerCase();
+const rawLocal = (): string => p.email.split('@')[0]!.toLowerCase();
 const LOWER_EMAIL = 'SELECT lower(email) AS v FROM customers WHERE id = 1';
 
 describe('masking follows the server through pipelines', () => {
   it('masks each statement of one pipeline by its own statement (two unnamed statements before one Sync)', async () => {
-    const out = await session(async (c) => {
+    const out = await p.session(async (c) => {
       c.send(
         parse('', LOWER_EMAIL), bind('', ''), describeMsg('P', ''), execute(''),
         parse('', "SELECT 'plain' AS v"), bind('', ''), describeMsg('P', ''), execute(''),
@@ -74,7 +42,7 @@ describe('masking follows the server through pipelines', () => {
   });
 
   it('masks each of several Queries sent in one write by its own statement', async () => {
-    const out = await session(async (c) => {
+    const out = await p.session(async (c) => {
       c.send(query(LOWER_EMAIL), query("SELECT 'plain' AS v"));
       return c.untilReady(2);
     });
@@ -84,7 +52,7 @@ describe('masking follows the server through pipelines', () => {
   });
 
   it('keeps masking a prepared statement by its own text after a Parse of the same name is refused by the server', async () => {
-    const out = await session(async (c) => {
+    const out = await p.session(async (c) => {
       c.send(parse('s', LOWER_EMAIL), sync());
       expect(tags(await c.untilReady())).toBe('1Z');
       c.send(parse('s', "SELECT 'plain' AS v"), sync());
@@ -98,7 +66,7 @@ describe('masking follows the server through pipelines', () => {
   });
 
   it('masks COPY … TO STDOUT sent through the extended protocol, as through a simple Query', async () => {
-    const out = await session(async (c) => {
+    const out = await p.session(async (c) => {
       c.send(parse('', 'COPY (SELECT id, email FROM customers WHERE id = 1) TO STDOUT'), bind('', ''), describeMsg('P', ''), execute(''), sync());
       return c.untilReady();
     });
@@ -107,11 +75,11 @@ describe('masking follows the server through pipelines', () => {
     const [id, value] = data.trimEnd().split('\t');
     expect(id).toBe('1');
     expect(value).toMatch(/^[a-z]\*\*\*@/); // partial: the first letter and the domain stay
-    expect(value).not.toBe(email);
+    expect(value).not.toBe(p.email);
   });
 
   it('refuses a simple Query inside an unsynced pipeline, answers the rest of it, and goes on', async () => {
-    await session(async (c) => {
+    await p.session(async (c) => {
       c.send(parse('', 'SELECT 1 AS one'), bind('', ''), describeMsg('P', ''), execute(''), query(LOWER_EMAIL), execute(''), sync());
       const out = await c.untilReady();
       // the pipeline's Execute ran; the Query and what followed it, up to Sync, did not
@@ -127,13 +95,13 @@ describe('masking follows the server through pipelines', () => {
 
 describe('values in messages', () => {
   it('masks a masked column\'s value that an error quotes, in what the client gets and in the record', async () => {
-    const c = tunnelClient(port);
+    const c = tunnelClient(p.port);
     await c.connect();
     const e = (await c.query('SELECT email::uuid FROM customers WHERE id = 1').then(() => null, (x: unknown) => x)) as { code?: string; message: string } | null;
     await c.end();
     expect(e).toMatchObject({ code: '22P02' }); // the server's own error, still the client's to handle
     expect(e!.message).toBe('invalid input syntax for type uuid: "***"');
-    const state = new pg.Client({ connectionString: stack.stateUrl });
+    const state = new pg.Client({ connectionString: p.stack.stateUrl });
     await state.connect();
     try {
       await expect.poll(async () => (await state.query(`SELECT error_message FROM statements WHERE text LIKE '%email::uuid%'`)).rows.map((r) => r.error_message as string))
@@ -144,7 +112,7 @@ describe('values in messages', () => {
   });
 
   it('keeps the names the client wrote in an error, so mistakes stay readable', async () => {
-    const c = tunnelClient(port);
+    const c = tunnelClient(p.port);
     await c.connect();
     const e = (await c.query('SELECT emial FROM customers').then(() => null, (x: unknown) => x)) as { message: string } | null;
     await c.end();
@@ -152,7 +120,7 @@ describe('values in messages', () => {
   });
 
   it('masks what the detectors find in notices and notifications', async () => {
-    const c = tunnelClient(port);
+    const c = tunnelClient(p.port);
     await c.connect();
     const notices: string[] = [];
     const payloads: string[] = [];
@@ -170,20 +138,15 @@ describe('values in messages', () => {
 
 describe('approvals follow the server through pipelines', () => {
   it('does not run an approved prepared statement again after a refused Parse of its name', async () => {
-    const exists = async (id: number): Promise<boolean> => (await admin.query('SELECT 1 FROM orders WHERE id = $1', [id])).rowCount === 1;
+    const exists = p.orderExists;
     expect(await exists(20)).toBe(true);
     expect(await exists(21)).toBe(true);
-    await session(async (c) => {
+    await p.session(async (c) => {
       c.send(parse('d', 'DELETE FROM orders WHERE id = $1'), bind('', 'd', ['20']), execute(''), sync());
-      // held: the gateway tells the client the review id in a NOTICE before anything is answered
-      let notice = '';
-      for (let i = 0; i < 50 && !notice; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        const pending = JSON.parse((await bob.hoop(['reviews', '--pending', '--json'])).stdout) as { reviews: { id: string; parameters: string[] }[] };
-        notice = pending.reviews.find((r) => r.parameters[0] === '20')?.id ?? '';
-      }
+      // held until bob approves the review, which shows the parameters the pipeline binds
+      const notice = (await p.pendingReview((r) => (r.parameters ?? [])[0] === '20')).id;
       expect(notice).not.toBe('');
-      expect((await bob.hoop(['approve', notice])).code).toBe(0);
+      expect((await p.bob.hoop(['approve', notice])).code).toBe(0);
       const ran = await c.untilReady();
       expect(errors(ran)).toEqual([]);
       expect(await exists(20)).toBe(false);

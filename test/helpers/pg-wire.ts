@@ -47,7 +47,12 @@ export class WireClient {
   }
 
   /** The messages up to and including the `n`th ReadyForQuery (or the close, when the server ends the session). */
-  async untilReady(n = 1): Promise<WireMessage[]> {
+  untilReady(n = 1): Promise<WireMessage[]> {
+    return this.until('Z', n);
+  }
+
+  /** The messages up to and including the `n`th with `tag` (or the close), e.g. 'G' to wait for CopyInResponse as libpq does. */
+  async until(tag: string, n = 1): Promise<WireMessage[]> {
     const out: WireMessage[] = [];
     let seen = 0;
     for (;;) {
@@ -56,7 +61,7 @@ export class WireClient {
         const m = { tag: String.fromCharCode(this.#buf[0]!), body: this.#buf.subarray(5, 1 + len) };
         this.#buf = this.#buf.subarray(1 + len);
         out.push(m);
-        if (m.tag === 'Z' && ++seen === n) return out;
+        if (m.tag === tag && ++seen === n) return out;
       }
       if (this.#ended) return out;
       await new Promise<void>((resolve) => {
