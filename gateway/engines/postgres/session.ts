@@ -19,7 +19,7 @@ import {
   encodeReadyForQuery, encodeTerminate, buildFrame, wireBytes,
   type Frame, type TransactionStatusValue,
 } from './protocol/index.js';
-import { routineFor, sqlStateFor } from './sqlstate.js';
+import { routineFor, sqlStateOf } from './sqlstate.js';
 import { StatementTracker, type FinishedStatement, type TrackedStatement } from './statement-tracker.js';
 import { openUpstream, type Upstream } from './upstream.js';
 import { writeFrames } from './write-batch.js';
@@ -595,7 +595,7 @@ export class PostgresSession {
   ): Buffer[] {
     const stmt = this.#tracker.refused(sql, params, protocol);
     const rec = this.#ctx.recorder;
-    const sqlstate = sqlStateFor(err.code);
+    const sqlstate = sqlStateOf(err);
     void rec.statementStarted({
       sessionId: this.#ctx.sessionId, seq: stmt.seq, text: sql, parameters: params, protocol,
       startedAt: new Date(stmt.startedAt), decision, details: { ...details, message: err.message },
@@ -620,7 +620,7 @@ export class PostgresSession {
    */
   #refuse(err: HoopError, protocol: 'simple' | 'extended'): void {
     if (this.#txStatus !== TransactionStatus.Idle) this.#aborted = true;
-    const sqlstate = typeof err.details?.sqlstate === 'string' ? err.details.sqlstate : sqlStateFor(err.code);
+    const sqlstate = sqlStateOf(err);
     const error = encodeErrorResponse({
       severity: 'ERROR', code: sqlstate, message: err.message, routine: routineFor(err.code), ...(err.hint ? { hint: err.hint } : {}),
     });
@@ -811,7 +811,7 @@ export class PostgresSession {
 
   #sendFatal(err: HoopError): void {
     const message = err.message.startsWith('hoop:') ? err.message : `hoop: ${err.message}`;
-    const code = err.code === 'grant_revoked' || err.code === 'grant_expired' ? '57P01' : sqlStateFor(err.code);
+    const code = err.code === 'grant_revoked' || err.code === 'grant_expired' ? '57P01' : sqlStateOf(err);
     this.#toClient([encodeErrorResponse({ severity: 'FATAL', code, message, routine: routineFor(err.code), ...(err.hint ? { hint: err.hint } : {}) })]);
   }
 

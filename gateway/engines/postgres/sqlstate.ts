@@ -2,7 +2,7 @@
  * The PostgreSQL edge of hoop's errors: each HoopError code maps to one SQLSTATE, once, here.
  * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
-import { assertNever, type ErrorCode } from '../../../shared/errors.js';
+import { assertNever, type ErrorCode, type HoopError } from '../../../shared/errors.js';
 
 export const SqlState = {
   insufficientPrivilege: '42501',
@@ -17,6 +17,11 @@ export const SqlState = {
   featureNotSupported: '0A000',
   syntaxError: '42601',
 } as const;
+
+/** The SQLSTATE a client gets for `err`: the one it names itself (a refusal worded as the server's, 25P02), else its code's. */
+export function sqlStateOf(err: HoopError): string {
+  return typeof err.details?.sqlstate === 'string' ? err.details.sqlstate : sqlStateFor(err.code);
+}
 
 export function sqlStateFor(code: ErrorCode): string {
   switch (code) {
