@@ -47,6 +47,11 @@ function tableHasRules(alias: string, tables: readonly TableRef[], rules: Maskin
   return ruleForUse({ table: alias, column: '*' }, tables, rules);
 }
 
+/** A rule that may cover a column of table `t` (one naming the table, or one that can name any table's). */
+export function ruleForTable(t: TableRef, rules: MaskingRules): ColumnRule | undefined {
+  return tableHasRules(t.name, [t], rules);
+}
+
 /**
  * A table of `tables` that a rule may cover, with that rule: one that names the table if any does (the more
  * telling reason), else one that can name a column of any table.
@@ -55,7 +60,7 @@ function maskedTable(tables: readonly TableRef[], rules: MaskingRules): { table:
   const naming: MaskingRules = { ...rules, columns: rules.columns.filter((r) => !coversAnyTable(r)) };
   for (const set of [naming, rules]) {
     for (const table of tables) {
-      const rule = tableHasRules(table.name, [table], set);
+      const rule = ruleForTable(table, set);
       if (rule) return { table, rule };
     }
   }

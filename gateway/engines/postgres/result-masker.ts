@@ -12,7 +12,7 @@ import type { ColumnType } from '../../masking/index.js';
 import type { CopySettings, StatementFacts } from '../../policy/sql/facts.js';
 import type { Catalog } from './catalog.js';
 import { knownTokens, maskMessageFields, maskMessageText } from '../../masking/message-text.js';
-import { planCopy, planResult, ruleForUse, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
+import { planCopy, planResult, ruleForTable, type ColumnOrigin, type PlannedColumn } from './masking-plan.js';
 import { BackendTag, buildFrame, decodeBackend, encodeCopyData, wireBytes, type FieldDescription, type Frame } from './protocol/index.js';
 
 interface Plan {
@@ -202,7 +202,7 @@ export class ResultMasker {
   }
 
   #readsMasked(f: StatementFacts): boolean {
-    return this.#rules.columns.length > 0 && f.tables.some((t) => ruleForUse({ table: t.name, column: '*' }, [t], this.#rules) !== undefined);
+    return this.#rules.columns.length > 0 && f.tables.some((t) => ruleForTable(t, this.#rules) !== undefined);
   }
 
   #sending(text: string | null, values: boolean): void {
@@ -243,10 +243,15 @@ export class ResultMasker {
     return s && s.unit === this.#readySeen ? s : null;
   }
 
+  /** The Execute the server is answering now, if it is answering one of the current pipeline's. */
+  #executing(): Exec | undefined {
+    const e = this.#executes[0];
+    return e?.unit === this.#readySeen ? e : undefined;
+  }
+
   /** The plan for the portal being executed: undefined when its result was never described (cannot mask). */
   #portalPlan(): Plan | null | undefined {
-    const e = this.#executes[0];
-    const p = e && e.unit === this.#readySeen ? e.portal : undefined;
+    const p = this.#executing()?.portal;
     if (!p) return undefined;
     if (p.plan) return p.plan;
     const st = p.statement;
@@ -271,8 +276,7 @@ export class ResultMasker {
 
   async #copyOut(resp: { format: number }): Promise<void> {
     const simple = this.#answering();
-    const e = this.#executes[0];
-    const facts = simple ? simple.facts[simple.cursor] : e && e.unit === this.#readySeen ? e.portal?.statement?.facts : undefined;
+    const facts = simple ? simple.facts[simple.cursor] : this.#executing()?.portal?.statement?.facts;
     if (!facts?.copy) {
       if (this.#rules.columns.length || this.#rules.detectors.length) throw unplannable();
       return;
@@ -301,7 +305,7 @@ export class ResultMasker {
     if (simple) {
       simple.cursor++;
       this.#plan = null;
-    } else if (this.#executes[0]?.unit === this.#readySeen) {
+    } else if (this.#executing()) {
       this.#executes.shift();
     }
   }
