@@ -18,7 +18,7 @@ export const SqlState = {
   syntaxError: '42601',
 } as const;
 
-/** The SQLSTATE a client gets for `err`: the one it names itself (a refusal worded as the server's, 25P02), else its code's. */
+/** The SQLSTATE a client gets for `err`: `details.sqlstate` when the error names one to answer with (a refusal worded as the server's, 25P02), else its code's. */
 export function sqlStateOf(err: HoopError): string {
   return typeof err.details?.sqlstate === 'string' ? err.details.sqlstate : sqlStateFor(err.code);
 }

@@ -178,7 +178,7 @@ export async function openUpstream(o: UpstreamOptions): Promise<Upstream> {
       throw new HoopError('upstream_unavailable', `${t.name} refused the gateway's login: ${e.fields.M ?? 'unknown error'}`, {
         cause: e,
         hint: 'an operator should check the credentials configured for this connection',
-        details: { sqlstate: e.fields.C },
+        details: { target_sqlstate: e.fields.C }, // the target's code, for logs: the client gets 08001 (it sent no password)
       });
     }
     if (e instanceof HoopError && e.code === 'upstream_unavailable') throw e;
