@@ -161,3 +161,70 @@ describe('approvals follow the server through pipelines', () => {
     expect(await exists(21)).toBe(true);
   });
 });
+
+describe('records follow the prepared statements SQL removes', () => {
+  /** The texts recorded for statements whose text contains `marker`, or that name prepared statement `name`. */
+  async function recorded(marker: string, name: string): Promise<string[]> {
+    const state = new pg.Client({ connectionString: p.stack.stateUrl });
+    await state.connect();
+    try {
+      const r = await state.query(`SELECT text FROM statements WHERE text LIKE $1 OR text = $2 ORDER BY started_at`, [`%${marker}%`, `(prepared statement "${name}")`]);
+      return r.rows.map((x) => x.text as string);
+    } finally {
+      await state.end();
+    }
+  }
+
+  /** Parses `name` as `first`, runs `release` (SQL), PREPAREs `name` again in SQL, and binds and runs it. */
+  async function replaced(name: string, first: string, release: (c: Parameters<Parameters<ProtocolStack['session']>[0]>[0]) => Promise<void>, second: string): Promise<(string | null)[][]> {
+    return p.session(async (c) => {
+      c.send(parse(name, `SELECT '${first}' AS v`), sync());
+      expect(errors(await c.untilReady())).toEqual([]);
+      await release(c);
+      c.send(query(`PREPARE ${name} AS SELECT '${second}' AS v`));
+      expect(errors(await c.untilReady())).toEqual([]);
+      c.send(bind('', name), describeMsg('P', ''), execute(''), sync());
+      const out = await c.untilReady();
+      expect(errors(out)).toEqual([]);
+      return rows(out);
+    });
+  }
+
+  it('does not record a Bind of a name DEALLOCATE freed and PREPARE reused with the old statement\'s text', async () => {
+    const out = await replaced('r1', 'old-r1', async (c) => {
+      c.send(query('DEALLOCATE r1'));
+      expect(errors(await c.untilReady())).toEqual([]);
+    }, 'new-r1');
+    expect(out).toEqual([['new-r1']]); // the server ran the new statement
+    // The Bind names a statement the gateway did not see parsed: recorded as such, not as the one DEALLOCATE freed.
+    await expect.poll(() => recorded('old-r1', 'r1')).toEqual(['(prepared statement "r1")']);
+  });
+
+  it('does the same after DISCARD ALL, and after a DEALLOCATE sent through the extended protocol', async () => {
+    const discarded = await replaced('r2', 'old-r2', async (c) => {
+      c.send(query('DISCARD ALL'));
+      expect(errors(await c.untilReady())).toEqual([]);
+    }, 'new-r2');
+    expect(discarded).toEqual([['new-r2']]);
+    const extended = await replaced('r3', 'old-r3', async (c) => {
+      c.send(parse('', 'DEALLOCATE r3'), bind('', ''), execute(''), sync());
+      expect(errors(await c.untilReady())).toEqual([]);
+    }, 'new-r3');
+    expect(extended).toEqual([['new-r3']]);
+    await expect.poll(async () => (await recorded('old-r2', 'r2')).concat(await recorded('old-r3', 'r3')).filter((t) => t.includes('old-')))
+      .toEqual([]);
+    expect(await recorded('new-r3', 'r3')).toContain('(prepared statement "r3")');
+  });
+
+  it('keeps a prepared statement\'s text when the DEALLOCATE did not run (an earlier statement of its Query failed)', async () => {
+    await p.session(async (c) => {
+      c.send(parse('r4', "SELECT 'kept-r4' AS v"), sync());
+      expect(errors(await c.untilReady())).toEqual([]);
+      c.send(query('SELECT 1/0; DEALLOCATE r4'));
+      expect(errors(await c.untilReady())[0]).toMatchObject({ C: '22012' });
+      c.send(bind('', 'r4'), describeMsg('P', ''), execute(''), sync());
+      expect(rows(await c.untilReady())).toEqual([['kept-r4']]);
+    });
+    await expect.poll(() => recorded('kept-r4', 'r4')).toEqual(["SELECT 'kept-r4' AS v"]);
+  });
+});

@@ -53,6 +53,8 @@ interface Prepared {
   spent: boolean;
   /** A COPY … FROM STDIN: executing it puts the server in copy-in mode. */
   copyIn?: boolean;
+  /** A DEALLOCATE or DISCARD ALL: executing it removes prepared statements (StatementFacts.releases). */
+  releases?: string | null;
   mask: MaskStatement | undefined;
 }
 
@@ -340,6 +342,7 @@ export class PostgresSession {
         }
         this.#masker?.query(verdict.facts);
         if (verdict.facts.some(isCopyIn)) this.#copyIn = { extended: false, unit: this.#readyOwed, started: false, deferred: 0 };
+        for (const x of verdict.facts) if (x.releases !== undefined) (this.#names ??= new ExtendedNames()).release(x.releases, this.#readyOwed);
         this.#readyOwed++;
         return [f.raw];
       }
@@ -372,7 +375,7 @@ export class PostgresSession {
             return [];
           }
         }
-        this.#parsed(m.name, { sql: m.sql, decision, details, spent: false, copyIn: facts.some(isCopyIn), mask: this.#masker?.statement(facts[0], m.sql) });
+        this.#parsed(m.name, { sql: m.sql, decision, details, spent: false, copyIn: facts.some(isCopyIn), releases: facts[0]?.releases, mask: this.#masker?.statement(facts[0], m.sql) });
         break;
       }
       case FrontendTag.Bind: {
@@ -420,6 +423,7 @@ export class PostgresSession {
         }
         this.#masker?.execute(p?.mask);
         if (p?.statement?.copyIn) this.#copyIn = { extended: true, unit: this.#readyOwed, started: false, deferred: 0 };
+        if (p?.statement?.releases !== undefined) this.#names!.release(p.statement.releases, this.#readyOwed);
         break;
       }
       case FrontendTag.FunctionCall: {
@@ -693,9 +697,12 @@ export class PostgresSession {
         case BackendTag.RowDescription:
           this.#capture.columns((decodeBackend(f.tag, f.body) as { fields: { name: string; format: number }[] }).fields);
           break;
-        case BackendTag.CommandComplete:
-          this.#finished(this.#tracker.commandComplete((decodeBackend(f.tag, f.body) as { tag: string }).tag));
+        case BackendTag.CommandComplete: {
+          const tag = (decodeBackend(f.tag, f.body) as { tag: string }).tag;
+          if (RELEASE_TAGS.has(tag)) this.#names?.released();
+          this.#finished(this.#tracker.commandComplete(tag));
           break;
+        }
         case BackendTag.ErrorResponse: {
           // Recorded as the client got it: values the masker took out of the message stay out of the evidence.
           const body = bytes.length === 1 && bytes[0] !== f.raw ? bytes[0]!.subarray(5) : f.body;
@@ -852,6 +859,9 @@ function encodeParse(name: string, sql: string): Buffer {
 }
 
 /** A COPY … FROM STDIN (data from the client). */
+/** The command tags of the statements that remove prepared statements (StatementFacts.releases). */
+const RELEASE_TAGS = new Set(['DEALLOCATE', 'DEALLOCATE ALL', 'DISCARD ALL']);
+
 function isCopyIn(f: Verdict['facts'][number]): boolean {
   return f.copy?.direction === 'from' && f.copy.stdio;
 }

@@ -52,7 +52,16 @@ export function analyze(stmt: unknown, text: string): StatementFacts {
     unverifiable: collector.unverifiable,
   };
   if (out.copy) facts.copy = out.copy;
+  const releases = releasedStatements(node.type, node.body);
+  if (releases !== undefined) facts.releases = releases;
   return facts;
+}
+
+/** {@link StatementFacts.releases}: a name, null for all, undefined when the statement removes none. */
+function releasedStatements(type: string, body: Record<string, unknown>): string | null | undefined {
+  if (type === 'DeallocateStmt') return body.isall === true || typeof body.name !== 'string' ? null : body.name;
+  if (type === 'DiscardStmt' && body.target === 'DISCARD_ALL') return null;
+  return undefined;
 }
 
 /**

@@ -129,6 +129,12 @@ export interface StatementFacts {
   sideChannels: SideChannelCall[];
   /** Dynamic SQL that could not be checked (EXECUTE of a non-constant string in a DO block, a DO in another language…). */
   unverifiable: string[];
+  /**
+   * The prepared statements this statement removes on the server, when it is a top-level `DEALLOCATE name`
+   * (the name), `DEALLOCATE ALL` or `DISCARD ALL` (null: all of them). They share one namespace with the
+   * extended protocol's named statements.
+   */
+  releases?: string | null;
 }
 
 export type ParsedSql =

@@ -280,6 +280,18 @@ describe('side channels: pg_notify and set_config', () => {
   });
 });
 
+describe('prepared statements a statement removes', () => {
+  it('names the one DEALLOCATE removes, null for all of them, and nothing for other statements', () => {
+    expect(one('DEALLOCATE s').releases).toBe('s');
+    expect(one('DEALLOCATE PREPARE "S x"').releases).toBe('S x');
+    expect(one('DEALLOCATE ALL').releases).toBeNull();
+    expect(one('DISCARD ALL').releases).toBeNull();
+    expect(one('DISCARD PLANS').releases).toBeUndefined();
+    expect(one('PREPARE s AS SELECT 1').releases).toBeUndefined();
+    expect(one('SELECT 1').releases).toBeUndefined();
+  });
+});
+
 describe('settings that change how statements are read', () => {
   it.each([
     'SET standard_conforming_strings = off',

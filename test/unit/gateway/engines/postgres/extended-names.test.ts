@@ -58,4 +58,41 @@ describe('ExtendedNames', () => {
     n.parse('s', 'x', 0);
     expect(() => n.confirmed('close')).toThrow(/expected parse/);
   });
+
+  it('treats a name SQL releases as unknown from when the release is sent, and forgets it once it completes', () => {
+    const n = new ExtendedNames<string, string>();
+    n.parse('s', 'SELECT 1', 0);
+    n.parse('t', 'SELECT 2', 0);
+    n.confirmed('parse');
+    n.confirmed('parse');
+    n.release('s', 1); // DEALLOCATE s, not answered yet
+    expect(n.statement('s')).toBeUndefined();
+    expect(n.statement('t')).toBe('SELECT 2');
+    n.released();
+    expect(n.statement('s')).toBeUndefined();
+    n.release(null, 2); // DEALLOCATE ALL or DISCARD ALL
+    n.parse('u', 'SELECT 3', 2); // sent after it: the server keeps it
+    expect(n.statement('t')).toBeUndefined();
+    expect(n.statement('u')).toBe('SELECT 3');
+    n.released();
+    n.confirmed('parse');
+    expect(n.statement('t')).toBeUndefined();
+    expect(n.statement('u')).toBe('SELECT 3');
+  });
+
+  it('keeps a name whose release failed, or was passed without a completion it recognised', () => {
+    const n = new ExtendedNames<string, string>();
+    n.parse('s', 'SELECT 1', 0);
+    n.confirmed('parse');
+    n.release('s', 1);
+    n.failed(1); // an earlier statement of the same Query failed: the DEALLOCATE was skipped
+    expect(n.statement('s')).toBe('SELECT 1');
+    n.release('s', 2);
+    n.parse('t', 'SELECT 2', 3);
+    n.confirmed('parse'); // the server answered past the release
+    expect(n.statement('s')).toBe('SELECT 1');
+    expect(n.statement('t')).toBe('SELECT 2');
+    n.released(); // nothing pending: no effect
+    expect(n.statement('s')).toBe('SELECT 1');
+  });
 });
