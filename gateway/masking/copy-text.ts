@@ -14,6 +14,10 @@
  * and returns the CopyData messages to send, in one buffer: the run is read in place, message by message, without
  * slicing each payload out.
  *
+ * createCopyMasker is one closure rather than a class or several modules: its inner functions share the row being
+ * read (field bounds, the carried bytes, csv quote state) as local variables on a path that runs per row, which is
+ * why this file is longer than most. Its byte helpers and output are in copy-bytes.ts and copy-output.ts.
+ *
  * The binary format cannot be masked field by field with confidence, so it is refused: the masker throws on the
  * `PGCOPY` signature (the caller should already refuse on a CopyOutResponse whose overall format is 1).
  *
@@ -21,6 +25,8 @@
  */
 import { HoopError, ProtocolError } from '../../shared/errors.js';
 import { ByteWriter } from './byte-writer.js';
+import { bytesEqual, COPY_DATA, EMPTY, indexOrEnd, indexWithin, oneByte, readInt32, writeHeader } from './copy-bytes.js';
+import { Output } from './copy-output.js';
 import { decodeCsvField, decodeTextField, encodeCsvField, encodeTextField } from './copy-fields.js';
 import type { CopySyntax } from './copy-fields.js';
 import { typeClassOf } from './type-class.js';
@@ -82,124 +88,16 @@ export interface CopyMasker {
   readonly rows: number;
 }
 
-const EMPTY: Buffer = Buffer.alloc(0);
 /** What maskField returns for a value that stays as it is (null means SQL NULL). */
 const UNCHANGED = Symbol('unchanged');
 /** What maskField returns for a `partial` value of the generic shape, read as bytes (its core in `genericCore`). */
 const GENERIC = Symbol('generic');
-const COPY_DATA = 0x64; // 'd'
 const NL = 0x0a;
 const CR = 0x0d;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
 const STAR = 0x2a;
 const DEFAULT_MAX_ROW = 256 * 1024 * 1024;
-
-function oneByte(name: string, s: string): number {
-  const b = Buffer.from(s, 'utf8');
-  if (b.length !== 1) throw new HoopError('internal', `COPY ${name} must be a single one-byte character, got ${JSON.stringify(s)}`);
-  return b[0] as number;
-}
-
-/** Index of the first `byte` at or after `from`, or the buffer's length when there is none. */
-function indexOrEnd(buf: Buffer, byte: number, from: number): number {
-  const i = buf.indexOf(byte, from);
-  return i < 0 ? buf.length : i;
-}
-
-/** Index of the first `byte` in `buf[from, to)`, or -1. */
-function indexWithin(buf: Buffer, byte: number, from: number, to: number): number {
-  const i = to === buf.length ? buf.indexOf(byte, from) : buf.subarray(0, to).indexOf(byte, from);
-  return i < to ? i : -1;
-}
-
-/** The big-endian int32 at `at` (read by hand: Buffer's reader checks its arguments on every call). */
-function readInt32(buf: Buffer, at: number): number {
-  return ((buf[at] as number) << 24) | ((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
-}
-
-/** Fills in a CopyData header left at `at`: the tag and `length` (which counts itself). */
-function writeHeader(buf: Buffer, at: number, length: number): void {
-  if (length > 0x7fffffff) throw new ProtocolError(`masked CopyData of ${length} bytes is too long to encode`);
-  buf[at] = COPY_DATA;
-  buf[at + 1] = length >>> 24;
-  buf[at + 2] = (length >>> 16) & 0xff;
-  buf[at + 3] = (length >>> 8) & 0xff;
-  buf[at + 4] = length & 0xff;
-}
-
-/** Whether `buf[start, end)` holds exactly the bytes of `ref`. */
-function bytesEqual(buf: Buffer, start: number, end: number, ref: Buffer): boolean {
-  if (end - start !== ref.length) return false;
-  for (let i = 0; i < ref.length; i++) if (buf[start + i] !== ref[i]) return false;
-  return true;
-}
-
-/**
- * Where the bytes of one push go. Unchanged bytes are only noted (`keep`), and consecutive ones merge, so a chunk
- * whose rows all stay the same is returned as a slice of itself; the output buffer is made, and the noted bytes
- * copied into it, at the first masked value (or is given, for `pushMessages`).
- */
-class Output {
-  #writer: ByteWriter | null = null;
-  #capacity = 0;
-  #keptIn: Buffer | null = null;
-  #keptFrom = 0;
-  #keptTo = 0;
-
-  /** Starts a push: into `writer`, or into a buffer of about `capacity` bytes made when first needed. */
-  begin(writer: ByteWriter | null, capacity: number): void {
-    this.#writer = writer;
-    this.#capacity = capacity;
-    this.#keptIn = null;
-  }
-
-  /** Passes `buf[from, to)` through unchanged. */
-  keep(buf: Buffer, from: number, to: number): void {
-    if (to <= from) return;
-    if (this.#keptIn === buf && this.#keptTo === from) {
-      this.#keptTo = to;
-      return;
-    }
-    this.#flush();
-    this.#keptIn = buf;
-    this.#keptFrom = from;
-    this.#keptTo = to;
-  }
-
-  /** The writer to append new bytes to, after everything kept so far. */
-  writer(): ByteWriter {
-    this.#flush();
-    return (this.#writer ??= new ByteWriter(this.#capacity));
-  }
-
-  /** Ends a push: what `push` returns. */
-  finish(): Buffer {
-    if (this.#writer === null) {
-      const kept = this.#keptIn;
-      this.#keptIn = null;
-      if (kept === null) return EMPTY;
-      return this.#keptFrom === 0 && this.#keptTo === kept.length ? kept : kept.subarray(this.#keptFrom, this.#keptTo);
-    }
-    this.#flush();
-    const w = this.#writer;
-    this.#writer = null;
-    return w.take();
-  }
-
-  /** Ends a push into a given writer: it has everything. */
-  finishInto(): void {
-    this.#flush();
-    this.#writer = null;
-  }
-
-  #flush(): void {
-    const kept = this.#keptIn;
-    if (kept === null) return;
-    this.#keptIn = null;
-    (this.#writer ??= new ByteWriter(this.#capacity)).copy(kept, this.#keptFrom, this.#keptTo);
-  }
-}
 
 export function createCopyMasker(opts: CopyMaskOptions): CopyMasker {
   const csv = opts.format === 'csv';
