@@ -1,7 +1,9 @@
 /**
- * `hoop audit verify` and `hoop audit export`. Verification runs here, in the CLI, over the records the gateway
- * serves: the gateway is not trusted to say its own log is intact. Pin the signing key with --keys to trust
- * nothing the gateway says at verification time.
+ * `hoop audit verify`, `hoop audit export` and `hoop audit keys`. Verification runs here, in the CLI, over the
+ * records the gateway serves: the gateway is not trusted to say its own log is intact. Pin the signing key with
+ * --keys to trust nothing the gateway says at verification time. A bundle checked against its own keys proves
+ * only that it is intact, so the verdict says whose key signed it (its thumbprint), to compare with
+ * `hoop audit keys`.
  */
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +12,7 @@ import type { JWK } from 'jose';
 import { HoopError } from '../../shared/errors.js';
 import { ChainVerifier, type VerifyResult } from '../../shared/audit/verify.js';
 import { verifyBundle } from '../../shared/audit/bundle.js';
-import type { AuditRecord, Checkpoint } from '../../shared/audit/record.js';
+import { jwkThumbprint, type AuditRecord, type Checkpoint } from '../../shared/audit/record.js';
 import type { CliContext } from '../services/context.js';
 
 const PAGE = 2000;
@@ -71,12 +73,16 @@ export function registerAudit(program: Command, ctx: () => CliContext): void {
     .description('check the audit chain and its signed checkpoints; name the first damage and its kind')
     .option('--since <when>', 'verify from this time on (24h, 7d, or an ISO time), anchored to the record before it')
     .option('--bundle <dir>', 'verify an exported evidence bundle offline, with no gateway')
-    .option('--keys <file>', 'a JWKS file with the gateway\'s public key(s) to trust (default: the ones the gateway or bundle publishes)')
+    .option('--keys <file>', 'a JWKS file with the gateway\'s public key(s) to trust (from `hoop audit keys --out`; default: the keys the gateway publishes, or for --bundle the bundle\'s own, which prove only that it is intact)')
     .option('--json', 'print JSON')
     .option('--gateway <url>', 'the gateway URL')
     .addHelpText('after', `
 Damage is named by kind: edited, deleted, inserted, reordered, truncated (records removed after a signed
-checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
+checkpoint), or bad_checkpoint. A bundle must also match its manifest, and the manifest must be signed.
+Exit code 0 when intact, 1 when not.
+
+A bundle verified without --keys is checked against the keys it ships, which whoever wrote it chose: the
+verdict then prints the signing key's thumbprint, to compare with \`hoop audit keys\`.`)
     .action(async (opts: VerifyOptions) => {
       const c = ctx();
       const pinned = opts.keys ? await readKeys(opts.keys) : undefined;
@@ -87,7 +93,15 @@ checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
         else {
           if (r.ok) c.out.print(`chain OK: ${count(r.records, 'record')}, ${count(r.checkpoints, 'signed checkpoint')}, last seq ${r.lastSeq}`);
           else c.out.print(`chain BROKEN at seq ${r.position}: ${r.kind} (${r.detail})`);
-          c.out.print(r.manifest_ok ? `files OK: every file matches the manifest${r.manifest_signed ? ', and the manifest signature verifies' : ' (manifest not signed)'}` : `files BROKEN: ${r.problems.join('; ')}`);
+          c.out.print(r.manifest_ok ? 'files OK: every file matches the manifest, and the manifest signature verifies' : `files BROKEN: ${r.problems.join('; ')}`);
+          if (r.signed_by) {
+            const key = `signed by key ${r.signed_by.kid} (SHA-256 thumbprint ${r.signed_by.thumbprint})`;
+            if (r.keys === 'pinned') c.out.print(`${key}, one of the keys in ${opts.keys!}`);
+            else {
+              c.out.print(`${key}, from the bundle's own public-keys.json`);
+              c.out.print('  this shows the bundle is intact, not that your gateway wrote it: compare the thumbprint with `hoop audit keys`, or verify with --keys FILE');
+            }
+          }
         }
         if (!r.valid) throw new HoopError('conflict', `the evidence bundle in ${opts.bundle} does not verify`);
         return;
@@ -136,6 +150,33 @@ checkpoint), or bad_checkpoint. Exit code 0 when intact, 1 when not.`)
     });
 
   audit
+    .command('keys')
+    .description('show the gateway\'s audit signing keys (to check a bundle against), or save them as a JWKS file')
+    .option('--out <file>', 'write the keys as a JWKS file for `hoop audit verify --keys` (never over an existing file)')
+    .option('--json', 'print JSON')
+    .option('--gateway <url>', 'the gateway URL')
+    .addHelpText('after', `
+Each key is shown with its RFC 7638 SHA-256 thumbprint: the one \`hoop audit verify --bundle\` prints for the key
+that signed a bundle. Ask the gateway over a channel you trust (its TLS certificate verified), and keep the file
+with the evidence.`)
+    .action(async (opts: { out?: string; json?: boolean; gateway?: string }) => {
+      const c = ctx();
+      const keys = (await c.gateway(c.gatewayUrl(opts.gateway)).auditKeys()) as JWK[];
+      if (opts.out) {
+        await writeFile(opts.out, `${JSON.stringify({ keys }, null, 2)}\n`, { flag: 'wx' }).catch((e: unknown) => {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          throw new HoopError('usage', `--out ${opts.out!} already exists; keys are never written over a file`, { hint: 'name a new file' });
+        });
+      }
+      const shown = keys.map((k) => ({ kid: k.kid ?? null, thumbprint: jwkThumbprint(k), jwk: k }));
+      if (opts.json) c.out.json({ keys: shown, ...(opts.out ? { written_to: opts.out } : {}) });
+      else {
+        for (const k of shown) c.out.print(`${k.kid ?? '(no kid)'}  thumbprint ${k.thumbprint}`);
+        if (opts.out) c.out.print(`Wrote ${count(keys.length, 'key')} to ${opts.out}. Check a bundle against them: hoop audit verify --bundle DIR --keys ${opts.out}`);
+      }
+    });
+
+  audit
     .command('export')
     .description('write a signed evidence bundle an auditor can verify offline')
     .option('--since <when>', 'from this time (24h, 7d, or an ISO time); default: the beginning')
@@ -166,10 +207,13 @@ Check it anywhere with: hoop audit verify --bundle DIR`)
 }
 
 async function readKeys(file: string): Promise<JWK[]> {
+  let keys: JWK[];
   try {
     const j = JSON.parse(await readFile(file, 'utf8')) as { keys?: JWK[] } | JWK[];
-    return Array.isArray(j) ? j : (j.keys ?? []);
+    keys = Array.isArray(j) ? j : (j.keys ?? []);
   } catch (e) {
-    throw new HoopError('usage', `cannot read the keys in ${file}`, { cause: e, hint: 'pass a JWKS file: {"keys": [...]}' });
+    throw new HoopError('usage', `cannot read the keys in ${file}`, { cause: e, hint: 'pass a JWKS file: {"keys": [...]}, e.g. from `hoop audit keys --out FILE`' });
   }
+  if (keys.length === 0) throw new HoopError('usage', `${file} holds no keys`, { hint: 'save the gateway\'s keys with `hoop audit keys --out FILE`' });
+  return keys;
 }

@@ -19,7 +19,7 @@ export interface ExportOptions {
   sessions?: readonly object[];
   statements?: readonly object[];
   /** Signs the manifest, so that edits of any file (CSV views and README included) fail verification. */
-  signingKey?: SigningKey;
+  signingKey: SigningKey;
   now?: () => Date;
 }
 
@@ -42,6 +42,6 @@ export async function exportBundle(db: Queryable, publicKeys: readonly JWK[], op
     sessions: options.sessions ?? [],
     statements: options.statements ?? [],
     createdAt: now(),
-    ...(options.signingKey ? { signer: { kid: options.signingKey.kid, privateKey: options.signingKey.privateKey } } : {}),
+    signer: { kid: options.signingKey.kid, privateKey: options.signingKey.privateKey },
   });
 }

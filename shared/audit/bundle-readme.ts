@@ -9,8 +9,8 @@ export interface ReadmeFacts {
   lastSeq: number | null;
   anchor: { seq: number; hash: string } | null;
   checkpoints: number;
-  kids: readonly string[];
-  signed: boolean;
+  /** The public keys shipped, by kid and RFC 7638 SHA-256 thumbprint. */
+  keys: readonly { kid: string; thumbprint: string }[];
 }
 
 export function bundleReadme(f: ReadmeFacts): string {
@@ -30,17 +30,25 @@ Time range: ${f.since ?? 'the beginning'} to ${f.until ?? 'now'} (${range}); ${f
 |---|---|
 | \`records.jsonl\` | the audit records, one JSON object per line, in seq order |
 | \`checkpoints.json\` | signed checkpoints: \`{ seq, hash, time, kid, sig }\` |
-| \`public-keys.json\` | the gateway's Ed25519 public keys (JWKS); key ids: ${f.kids.join(', ') || 'none'} |
-| \`manifest.json\` | the range, the anchor, and the SHA-256 and size of every other file${f.signed ? '; signed by the gateway' : ''} |
+| \`public-keys.json\` | the gateway's Ed25519 public keys (JWKS); thumbprints: ${f.keys.map((k) => k.thumbprint).join(', ') || 'none'} |
+| \`manifest.json\` | the range, the anchor, and the SHA-256 and size of every other file; signed by the gateway |
 | \`sessions.csv\`, \`statements.csv\` | convenience views (RFC 4180 CSV). They are covered by the manifest but are not part of the hash chain |
 
 ## Verify with hoop
 
     hoop audit verify --bundle <this directory>
 
-It checks every file against the manifest, the manifest's signature, the hash chain and every checkpoint. Compare
-the key ids above with the keys the gateway publishes (its JWKS): a bundle is only as trustworthy as the key
-you check it with.
+It checks every file against the manifest, the manifest's signature, the hash chain and every checkpoint.
+
+A bundle is only as trustworthy as the key you check it with. Anyone can write a bundle that verifies against
+a key of their own, shipped in its \`public-keys.json\`, so this file cannot vouch for its keys either. Get the
+gateway's keys from the gateway itself, over a channel you trust, and check against them:
+
+    hoop audit keys --out gateway-keys.json        # asks the gateway (auditors and admins)
+    hoop audit verify --bundle <this directory> --keys gateway-keys.json
+
+or compare the SHA-256 thumbprint that \`hoop audit verify --bundle\` prints with the one \`hoop audit keys\`
+prints.
 
 ## Verify by hand
 
@@ -56,8 +64,10 @@ Anyone with a SHA-256 tool and an Ed25519 verifier can check the bundle without 
 4. **Checkpoints.** For each checkpoint, the record with the same \`seq\` must have the same \`hash\`. Its
    \`sig\` (base64url) must be a valid Ed25519 signature, by the key in \`public-keys.json\` with the same
    \`kid\`, over the canonical JSON of \`{"hash":…,"seq":…,"time":…}\`.
-5. **Manifest signature.** When \`manifest.json\` has a \`signature\`, its \`sig\` is Ed25519 by key \`kid\` over
-   the canonical JSON of the manifest without the \`signature\` member.
+5. **Manifest signature.** \`manifest.json\`'s \`signature.sig\` (base64url) must be a valid Ed25519 signature
+   by key \`signature.kid\` over the canonical JSON of the manifest without the \`signature\` member. A manifest
+   without one was not written by hoop. A key's thumbprint (RFC 7638) is the base64url SHA-256 of the
+   canonical JSON of its \`crv\`, \`kty\` and \`x\` members.
 
 Records after the last checkpoint are linked to it but not yet signed. A record whose payload (returned rows)
 was removed by retention keeps \`data.payload_sha256\`, so the chain still verifies.

@@ -8,9 +8,13 @@
  *   `signature` over its canonical JSON without `signature`.
  *
  * "One changed byte anywhere fails": other files by their digest in the manifest; the manifest by being
- * re-serialised byte for byte (so whitespace edits fail) and, when signed, by its signature (so edits of its
- * values fail). An unsigned manifest's own values (`gateway`, `created_at`, `since`, `until`) are only checked
- * for consistency with the records; `manifest_signed` says which case applies.
+ * re-serialised byte for byte (so whitespace edits fail) and by its signature (so edits of its values fail).
+ * Every bundle is signed: one without a signature that verifies is not valid, whatever else holds, since anyone
+ * can rewrite records, recompute the chain and the digests, and drop the checkpoints.
+ *
+ * A signature only says which key signed. The keys may be the auditor's own (`publicKeys`, e.g. from
+ * `hoop audit keys`), or, by default, the bundle's `public-keys.json`, which a forger can replace along with
+ * everything else: `keys` and `signed_by` say which case applies, so the caller can say what was proven.
  */
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -23,7 +27,7 @@ import { HoopError } from '../errors.js';
 import { bundleReadme } from './bundle-readme.js';
 import { canonicalize } from './canonical.js';
 import { toCsv } from './csv.js';
-import { keysByKid, type AuditRecord, type Checkpoint } from './record.js';
+import { jwkThumbprint, keysByKid, type AuditRecord, type Checkpoint } from './record.js';
 import { ChainVerifier, type VerifyResult } from './verify.js';
 
 export const BUNDLE_FORMAT = 'hoop-evidence-bundle';
@@ -64,8 +68,8 @@ export interface BundleInput {
   sessions?: readonly object[];
   statements?: readonly object[];
   createdAt?: Date;
-  /** Signs the manifest. */
-  signer?: { kid: string; privateKey: KeyObject };
+  /** Signs the manifest: required, since an unsigned bundle never verifies. */
+  signer: { kid: string; privateKey: KeyObject };
 }
 
 export type BundleVerifyResult = VerifyResult & {
@@ -73,9 +77,13 @@ export type BundleVerifyResult = VerifyResult & {
   manifest_ok: boolean;
   /** The manifest carries a signature that verifies. */
   manifest_signed: boolean;
+  /** Where the keys checked against came from: the caller's (`pinned`) or the bundle's own `public-keys.json`. */
+  keys: 'pinned' | 'bundle';
+  /** The key whose signature on the manifest verifies: its kid and RFC 7638 SHA-256 thumbprint; null if none. */
+  signed_by: { kid: string; thumbprint: string } | null;
   /** What is wrong with the files or the manifest (the chain's own verdict is in `ok`/`kind`). */
   problems: string[];
-  /** `ok && manifest_ok`: the one flag to act on. */
+  /** `ok && manifest_ok && manifest_signed`: the one flag to act on (and `keys`, for who it proves made it). */
   valid: boolean;
 };
 
@@ -148,8 +156,7 @@ export async function writeBundle(dir: string, input: BundleInput): Promise<Bund
     lastSeq: last?.seq ?? null,
     anchor,
     checkpoints: input.checkpoints.length,
-    kids: keys.map((k) => k.kid ?? '?'),
-    signed: input.signer !== undefined,
+    keys: keys.map((k) => ({ kid: k.kid ?? '?', thumbprint: jwkThumbprint(k) })),
   }));
 
   const manifest: BundleManifest = {
@@ -161,10 +168,8 @@ export async function writeBundle(dir: string, input: BundleInput): Promise<Bund
     anchor,
     files,
   };
-  if (input.signer) {
-    const sig = sign(null, manifestMessage(manifest), input.signer.privateKey).toString('base64url');
-    manifest.signature = { kid: input.signer.kid, alg: 'EdDSA', sig };
-  }
+  const sig = sign(null, manifestMessage(manifest), input.signer.privateKey).toString('base64url');
+  manifest.signature = { kid: input.signer.kid, alg: 'EdDSA', sig };
   await writeFile(join(dir, BUNDLE_FILES.manifest), manifestText(manifest));
   return manifest;
 }
@@ -242,15 +247,21 @@ export async function verifyBundle(dir: string, options: VerifyBundleOptions = {
   const bundleKeys = Array.isArray(keysDoc?.keys) ? (keysDoc.keys as JWK[]) : [];
   const keys = options.publicKeys ?? bundleKeys;
 
-  let signed = false;
+  let signedBy: BundleVerifyResult['signed_by'] = null;
   if (manifest?.signature) {
-    const key = keysByKid(keys).get(manifest.signature.kid);
+    const kid = manifest.signature.kid;
+    const key = keysByKid(keys).get(kid);
+    let signed: boolean;
     try {
       signed = key !== undefined && verify(null, manifestMessage(manifest), key, Buffer.from(manifest.signature.sig, 'base64url'));
     } catch {
       signed = false;
     }
-    if (!signed) problems.push(`the manifest signature does not verify (kid ${manifest.signature.kid})`);
+    const jwk = keys.find((k) => (k.kid ?? jwkThumbprint(k)) === kid);
+    if (signed && jwk) signedBy = { kid, thumbprint: jwkThumbprint(jwk) };
+    else problems.push(`the manifest signature does not verify (kid ${kid}${options.publicKeys ? ', checked against the keys given' : ''})`);
+  } else if (manifest) {
+    problems.push('the manifest is not signed: hoop signs every bundle it exports, so this one was written or changed by something else');
   }
 
   const cpDoc = await readJson(join(dir, BUNDLE_FILES.checkpoints), problems, BUNDLE_FILES.checkpoints);
@@ -287,6 +298,10 @@ export async function verifyBundle(dir: string, options: VerifyBundleOptions = {
     problems.push(`the range starts at seq ${firstSeq} but the manifest has no anchor at seq ${firstSeq - 1}`);
   }
   const manifestOk = problems.length === 0;
-  return { ...chain, manifest_ok: manifestOk, manifest_signed: signed, problems, valid: chain.ok && manifestOk };
+  const signed = signedBy !== null;
+  return {
+    ...chain, manifest_ok: manifestOk, manifest_signed: signed, keys: options.publicKeys ? 'pinned' : 'bundle', signed_by: signedBy, problems,
+    valid: chain.ok && manifestOk && signed,
+  };
 }
 

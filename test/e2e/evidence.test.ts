@@ -184,6 +184,32 @@ describe('export', () => {
   });
 });
 
+describe('whose key signed a bundle', () => {
+  it('prints the signing key\'s thumbprint, which `hoop audit keys` shows and saves for --keys', async () => {
+    const dir = join(await mkdtemp(join(stack.tmp, 'bundle-')), 'out');
+    expect((await bob.hoop(['audit', 'export', '--out', dir])).code).toBe(0);
+    const keysFile = join(stack.tmp, `gateway-keys-${Date.now()}.json`);
+    const keys = await bob.hoop(['audit', 'keys', '--out', keysFile]);
+    expect(keys.code, keys.stderr).toBe(0);
+    const thumbprint = /thumbprint (\S+)/.exec(keys.stdout)?.[1];
+    expect(thumbprint).toMatch(/^[\w-]{43}$/);
+    expect(keys.stdout).toContain(`to ${keysFile}`);
+    const again = await bob.hoop(['audit', 'keys', '--out', keysFile]);
+    expect(again.code).toBe(2); // never over a file
+    expect(again.stderr).toContain('already exists');
+
+    const offline = new User('auditor', stack);
+    const env = { HOOP_GATEWAY_URL: 'http://127.0.0.1:9' };
+    const own = await offline.hoop(['audit', 'verify', '--bundle', dir], { env });
+    expect(own.code).toBe(0);
+    expect(own.stdout).toContain(`(SHA-256 thumbprint ${thumbprint!}), from the bundle's own public-keys.json`);
+    expect(own.stdout).toContain('not that your gateway wrote it');
+    const pinned = await offline.hoop(['audit', 'verify', '--bundle', dir, '--keys', keysFile, '--json'], { env });
+    expect(pinned.code).toBe(0);
+    expect(JSON.parse(pinned.stdout)).toMatchObject({ valid: true, keys: 'pinned', signed_by: { thumbprint } });
+  });
+});
+
 describe('export refuses to write over anything', () => {
   it('into a directory that is not empty, or onto a file: exit 2, before asking the gateway, and nothing changed', async () => {
     const dir = await mkdtemp(join(stack.tmp, 'notes-'));

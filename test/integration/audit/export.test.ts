@@ -62,10 +62,10 @@ describe('exportBundle', () => {
 
   it('exports everything, and an empty range', async () => {
     const dir = await outDir();
-    await exportBundle(t.db, await readPublicKeys(t.db), { outDir: dir, gatewayUrl: 'https://hoop.example.com' });
-    expect(await verifyBundle(dir)).toMatchObject({ valid: true, records: 60, checkpoints: 3, manifest_signed: false });
+    await exportBundle(t.db, await readPublicKeys(t.db), { outDir: dir, gatewayUrl: 'https://hoop.example.com', signingKey: t.key });
+    expect(await verifyBundle(dir, { publicKeys: await readPublicKeys(t.db) })).toMatchObject({ valid: true, records: 60, checkpoints: 3, manifest_signed: true, keys: 'pinned' });
     const empty = await outDir();
-    const m = await exportBundle(t.db, [t.key.publicJwk], { since: clock.at(1000), outDir: empty, gatewayUrl: 'x' });
+    const m = await exportBundle(t.db, [t.key.publicJwk], { since: clock.at(1000), outDir: empty, gatewayUrl: 'x', signingKey: t.key });
     expect(m.range).toMatchObject({ first_seq: null, last_seq: null });
     expect(await verifyBundle(empty)).toMatchObject({ valid: true, records: 0 });
   });

@@ -2,11 +2,12 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { verifyBundle, writeBundle, type BundleInput } from '../../../../shared/audit/bundle.js';
+import { createHash, sign } from 'node:crypto';
+import { verifyBundle, writeBundle, type BundleInput, type BundleManifest } from '../../../../shared/audit/bundle.js';
 import { canonicalize } from '../../../../shared/audit/canonical.js';
 import { isHoopError } from '../../../../shared/errors.js';
-import type { AuditRecord } from '../../../../shared/audit/record.js';
-import { buildChain, checkpointAt, rehash, testKey } from './chain-fixture.js';
+import { jwkThumbprint, type AuditRecord } from '../../../../shared/audit/record.js';
+import { buildChain, checkpointAt, rehash, testKey, type TestKey } from './chain-fixture.js';
 
 const key = testKey();
 const chain = buildChain(40);
@@ -21,7 +22,7 @@ async function tmp(): Promise<string> {
   return d;
 }
 
-function input(records: AuditRecord[], signed = true): BundleInput {
+function input(records: AuditRecord[]): BundleInput {
   return {
     records,
     checkpoints: cps.filter((c) => c.seq >= records[0]!.seq - 1 && c.seq <= records[records.length - 1]!.seq),
@@ -31,7 +32,7 @@ function input(records: AuditRecord[], signed = true): BundleInput {
     sessions: [{ id: 's1', subject: 'alice', reason: 'incident, "urgent"' }],
     statements: [{ session_id: 's1', seq: 1, text: 'select *\nfrom customers' }],
     createdAt: new Date(Date.UTC(2026, 0, 3)),
-    ...(signed ? { signer: { kid: key.kid, privateKey: key.privateKey } } : {}),
+    signer: { kid: key.kid, privateKey: key.privateKey },
   };
 }
 
@@ -51,7 +52,7 @@ describe('evidence bundle', () => {
     expect(readme).toContain('RFC 8785');
     expect(await verifyBundle(dir)).toEqual({
       ok: true, records: 40, checkpoints: 4, lastSeq: 40, lastHash: chain[39]!.hash,
-      manifest_ok: true, manifest_signed: true, problems: [], valid: true,
+      manifest_ok: true, manifest_signed: true, keys: 'bundle', signed_by: { kid: key.kid, thumbprint: jwkThumbprint(key.publicJwk) }, problems: [], valid: true,
     });
   });
 
@@ -91,18 +92,55 @@ describe('evidence bundle', () => {
     expect((await verifyBundle(dir)).valid).toBe(true);
   });
 
-  it('names chain damage even when the forger fixed the manifest of an unsigned bundle', async () => {
-    const dir = await tmp();
-    await writeBundle(dir, input(chain, false));
-    const tampered = chain.map((r) => (r.seq === 12 ? rehash({ ...r, data: { text: 'nothing to see' } }) : r));
-    const text = tampered.map((r) => `${canonicalize(r)}\n`).join('');
-    await writeFile(join(dir, 'records.jsonl'), text);
-    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { files: Record<string, { sha256: string; bytes: number }> };
-    const { createHash } = await import('node:crypto');
-    manifest.files['records.jsonl'] = { sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text) };
+  /**
+   * What a careful forger does: edit a record, recompute every hash and link after it, drop the checkpoints that
+   * would catch that, and recompute the manifest's digests; then either drop the signature, or sign with a key of
+   * their own and ship it as the bundle's public key.
+   */
+  async function forge(dir: string, resign?: TestKey): Promise<void> {
+    const forged: AuditRecord[] = [];
+    for (const r of chain) {
+      const prev = forged.at(-1);
+      forged.push(rehash({ ...r, ...(r.seq === 12 ? { data: { text: 'nothing to see' } } : {}), prev_hash: prev ? prev.hash : r.prev_hash }));
+    }
+    const files: Record<string, string> = {
+      'records.jsonl': forged.map((r) => `${canonicalize(r)}\n`).join(''),
+      'checkpoints.json': '[]\n',
+      ...(resign ? { 'public-keys.json': `${JSON.stringify({ keys: [resign.publicJwk] }, null, 2)}\n` } : {}),
+    };
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as BundleManifest;
+    for (const [name, text] of Object.entries(files)) {
+      await writeFile(join(dir, name), text);
+      manifest.files[name] = { sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text) };
+    }
+    delete manifest.signature;
+    if (resign) {
+      const sig = sign(null, Buffer.from(canonicalize(manifest), 'utf8'), resign.privateKey).toString('base64url');
+      manifest.signature = { kid: resign.kid, alg: 'EdDSA', sig };
+    }
     await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    const r = await verifyBundle(dir);
-    expect(r).toMatchObject({ ok: false, kind: 'edited', position: 12, manifest_ok: true, manifest_signed: false, valid: false });
+  }
+
+  it('refuses a forged bundle whose manifest signature was dropped, with or without pinned keys', async () => {
+    const dir = await tmp();
+    await writeBundle(dir, input(chain));
+    await forge(dir);
+    for (const r of [await verifyBundle(dir), await verifyBundle(dir, { publicKeys: [key.publicJwk] })]) {
+      expect(r).toMatchObject({ ok: true, checkpoints: 0, manifest_signed: false, signed_by: null, valid: false });
+      expect(r.problems).toContain('the manifest is not signed: hoop signs every bundle it exports, so this one was written or changed by something else');
+    }
+  });
+
+  it('says a bundle re-signed with a key of its own proves only that key, and refuses it against the gateway\'s', async () => {
+    const dir = await tmp();
+    await writeBundle(dir, input(chain));
+    const forger = testKey();
+    await forge(dir, forger);
+    // Intact, but signed by the key it ships: the thumbprint is the forger's, not the gateway's.
+    expect(await verifyBundle(dir)).toMatchObject({ valid: true, keys: 'bundle', signed_by: { thumbprint: jwkThumbprint(forger.publicJwk) } });
+    const pinned = await verifyBundle(dir, { publicKeys: [key.publicJwk] });
+    expect(pinned).toMatchObject({ keys: 'pinned', manifest_signed: false, signed_by: null, valid: false });
+    expect(pinned.problems.join()).toContain('the manifest signature does not verify');
   });
 
   it('checks against pinned keys instead of the bundle\'s own', async () => {
