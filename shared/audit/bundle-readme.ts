@@ -44,7 +44,7 @@ A bundle is only as trustworthy as the key you check it with. Anyone can write a
 a key of their own, shipped in its \`public-keys.json\`, so this file cannot vouch for its keys either. Get the
 gateway's keys from the gateway itself, over a channel you trust, and check against them:
 
-    hoop audit keys --out gateway-keys.json        # asks the gateway (auditors and admins)
+    hoop audit keys --out gateway-keys.json        # asks the gateway for its public keys
     hoop audit verify --bundle <this directory> --keys gateway-keys.json
 
 or compare the SHA-256 thumbprint that \`hoop audit verify --bundle\` prints with the one \`hoop audit keys\`
