@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type { Account, IssuedToken, KoaContext, ResourceServerInfo } from 'oidc-provider';
+import { loadOidcProvider } from './load-provider.js';
 import { HoopError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { createInteractionRoutes } from './interactions.js';
@@ -78,9 +79,8 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   const resource = options.resource ?? (isUrl(options.audience) ? options.audience : `urn:hoop:${options.audience}`);
 
   try {
-    // Imported here, not at the top: oidc-provider prints "Unsupported runtime" on Node 20 as soon as it loads,
-    // and every `hoop` command would show it if the CLI's import graph reached this file statically.
-    const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
+    // Imported here, not at the top: oidc-provider loads slowly, and only the dev IdP needs it.
+    const { default: Provider, errors: oidcErrors } = await loadOidcProvider();
     const provider = new Provider(issuer, await configuration({ ...options, resource, clients, secrets }, oidcErrors.InvalidTarget));
     provider.on('server_error', (_ctx, err) => logger.error('dev idp: server error', { err }));
     for (const event of ['authorization.error', 'grant.error', 'revocation.error', 'code_verification.error']) {
