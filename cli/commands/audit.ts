@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import type { JWK } from 'jose';
 import { HoopError } from '../../shared/errors.js';
 import { ChainVerifier, type VerifyResult } from '../../shared/audit/verify.js';
-import { verifyBundle } from '../../shared/audit/bundle.js';
+import { verifyBundle, type BundleManifest } from '../../shared/audit/bundle.js';
 import { jwkThumbprint, type AuditRecord, type Checkpoint } from '../../shared/audit/record.js';
 import type { CliContext } from '../services/context.js';
 
@@ -182,12 +182,13 @@ with the evidence.`)
     .option('--since <when>', 'from this time (24h, 7d, or an ISO time); default: the beginning')
     .option('--until <when>', 'until this time (ISO); default: now')
     .requiredOption('--out <dir>', 'the directory to write (created; must be empty if it exists)')
+    .option('--json', 'print what was written as JSON: the directory, the files, the range and the signing key')
     .option('--gateway <url>', 'the gateway URL')
     .addHelpText('after', `
 The bundle holds the records as JSON Lines, the signed checkpoints, the public key, a signed manifest with
 every file's SHA-256, CSV views of sessions and statements, and a README for the auditor.
 Check it anywhere with: hoop audit verify --bundle DIR`)
-    .action(async (opts: { since?: string; until?: string; out: string; gateway?: string }) => {
+    .action(async (opts: { since?: string; until?: string; out: string; json?: boolean; gateway?: string }) => {
       const c = ctx();
       // Checked before anything is asked of the gateway, and again by each write (never over a file).
       await checkEmptyOutDir(opts.out);
@@ -202,7 +203,12 @@ Check it anywhere with: hoop audit verify --bundle DIR`)
           throw new HoopError('conflict', `${join(opts.out, name)} appeared while the bundle was written; nothing was overwritten`, { hint: 'export into a new or empty directory' });
         });
       }
-      c.out.print(`Wrote ${Object.keys(files).length} files to ${opts.out}. Verify with: hoop audit verify --bundle ${opts.out}`);
+      if (opts.json) {
+        const m = JSON.parse(Buffer.from(files['manifest.json'] ?? '', 'base64').toString('utf8')) as BundleManifest;
+        c.out.json({ out: opts.out, files: Object.keys(files).sort(), range: m.range, signed_by: m.signature?.kid ?? null });
+      } else {
+        c.out.print(`Wrote ${Object.keys(files).length} files to ${opts.out}. Verify with: hoop audit verify --bundle ${opts.out}`);
+      }
     });
 }
 

@@ -187,7 +187,11 @@ describe('export', () => {
 describe('whose key signed a bundle', () => {
   it('prints the signing key\'s thumbprint, which `hoop audit keys` shows and saves for --keys', async () => {
     const dir = join(await mkdtemp(join(stack.tmp, 'bundle-')), 'out');
-    expect((await bob.hoop(['audit', 'export', '--out', dir])).code).toBe(0);
+    const exported = await bob.hoop(['audit', 'export', '--out', dir, '--json']);
+    expect(exported.code).toBe(0);
+    const written = JSON.parse(exported.stdout) as { out: string; files: string[]; range: { last_seq: number }; signed_by: string };
+    expect(written).toMatchObject({ out: dir, files: expect.arrayContaining(['manifest.json', 'records.jsonl']) as string[] });
+    expect(written.range.last_seq).toBeGreaterThan(0);
     const keysFile = join(stack.tmp, `gateway-keys-${Date.now()}.json`);
     const keys = await bob.hoop(['audit', 'keys', '--out', keysFile]);
     expect(keys.code, keys.stderr).toBe(0);
@@ -206,7 +210,7 @@ describe('whose key signed a bundle', () => {
     expect(own.stdout).toContain('not that your gateway wrote it');
     const pinned = await offline.hoop(['audit', 'verify', '--bundle', dir, '--keys', keysFile, '--json'], { env });
     expect(pinned.code).toBe(0);
-    expect(JSON.parse(pinned.stdout)).toMatchObject({ valid: true, keys: 'pinned', signed_by: { thumbprint } });
+    expect(JSON.parse(pinned.stdout)).toMatchObject({ valid: true, keys: 'pinned', signed_by: { kid: written.signed_by, thumbprint } });
   });
 });
 
