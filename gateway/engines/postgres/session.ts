@@ -9,28 +9,31 @@
 import type { Duplex } from 'node:stream';
 import { HoopError, toHoopError } from '../../../shared/errors.js';
 import type { SessionContext } from '../engine.js';
+import { ApprovalHold, unapprovable } from './approval-hold.js';
 import type { CancelRegistry } from './cancel-registry.js';
 import type { Catalog } from './catalog.js';
-import { passedParams, readClientHello } from './client-startup.js';
+import { CopyInState, isCopyIn } from './copy-in-state.js';
+import { encodeFatal, encodeRefusal } from './error-frames.js';
+import { abortedError, encodeParse, inFailedTransaction } from './failed-transaction.js';
 import { FrameSource } from './frame-source.js';
 import {
   BackendTag, FrontendTag, MAX_STARTUP_LENGTH, TransactionStatus, createFramer, decodeBackend, decodeFrontend,
-  encodeAuthenticationOk, encodeBackendKeyData, encodeErrorResponse, encodeNoticeResponse, encodeParameterStatus, encodeQuery,
-  encodeReadyForQuery, encodeTerminate, buildFrame, wireBytes,
+  encodeNoticeResponse, encodeQuery, encodeReadyForQuery, encodeTerminate, wireBytes,
   type Frame, type TransactionStatusValue,
 } from './protocol/index.js';
-import { routineFor, sqlStateOf } from './sqlstate.js';
-import { StatementTracker, type FinishedStatement, type TrackedStatement } from './statement-tracker.js';
-import { openUpstream, type Upstream } from './upstream.js';
+import { StatementTracker, type FinishedStatement } from './statement-tracker.js';
 import { writeFrames } from './write-batch.js';
-import { PolicyGate, type Verdict } from './policy-gate.js';
+import type { ApprovalOutcome, PolicyGate, Verdict } from './policy-gate.js';
 import { ResultMasker } from './result-masker.js';
 import { ResultCapture } from './result-capture.js';
-import { parseSessionOptions, unsafeParameter } from './session-options.js';
+import { ReplyOrder } from './reply-order.js';
+import { unsafeParameter } from './session-options.js';
+import { openSession, type Opened, type Opening, type SessionUpstream } from './session-handshake.js';
+import { auditError, recordFinished, recordRefused, recordSessionEnd, recordStart } from './statement-records.js';
 import { paramsAsText } from './statement-tracker.js';
 import type { ApprovalRule } from '../../policy/guardrails.js';
 import { ExtendedNames } from './extended-names.js';
-import type { MaskPortal, MaskStatement } from './result-masker.js';
+import { RELEASE_TAGS, type Portal, type Prepared, type SessionNames } from './prepared-statements.js';
 
 export interface SessionLimits {
   /** Largest client message after startup. */
@@ -44,47 +47,13 @@ export interface PostgresSessionDeps {
   catalog: Catalog | null;
 }
 
-/** A prepared statement as the session keeps it: its text, the gate's decision, and what the masker knows of it. */
-interface Prepared {
-  sql: string;
-  decision: string;
-  details: Record<string, unknown>;
-  /** Ran under an approval: it may not be bound again. */
-  spent: boolean;
-  /** A COPY … FROM STDIN: executing it puts the server in copy-in mode. */
-  copyIn?: boolean;
-  /** A DEALLOCATE or DISCARD ALL: executing it removes prepared statements (StatementFacts.releases). */
-  releases?: string | null;
-  mask: MaskStatement | undefined;
-}
-
-/** A portal: the statement it was bound to (as it was then), its parameters, and whether it ran. */
-interface Portal {
-  text: string;
-  parameters: (string | null)[];
-  statement: Prepared | undefined;
-  decision: string;
-  details: Record<string, unknown>;
-  ran: boolean;
-  mask: MaskPortal | undefined;
-}
-
-/** Gateway-made messages that must reach the client right before or after the server's ReadyForQuery number `ready`. */
-interface Injection {
-  ready: number;
-  position: 'before' | 'after';
-  frames: Buffer[];
-  /** Append a ReadyForQuery with the transaction status current at that time. */
-  withReady: boolean;
-}
-
 export class PostgresSession {
   readonly #client: Duplex;
   readonly #ctx: SessionContext;
   readonly #deps: PostgresSessionDeps;
   readonly #tracker: StatementTracker;
   readonly #abort = new AbortController();
-  #upstream: Pick<Upstream, 'socket' | 'source'> | undefined;
+  #upstream: SessionUpstream | undefined;
   /** The session's start is recorded: its end must be too. */
   #recorded = false;
   #clientSource: FrameSource;
@@ -98,17 +67,10 @@ export class PostgresSession {
    * work done before the refusal is never committed behind the client's back.
    */
   #aborted = false;
-  /** ReadyForQuery answers the server owes (Query and Sync forwarded) and has given. */
-  #readyOwed = 0;
-  #readySeen = 0;
-  /** Our own messages waiting for the server's answers before them to reach the client. */
-  #injections: Injection[] = [];
-  /**
-   * COPY FROM STDIN in progress: the server ignores Sync and Flush in copy-in mode, so a Sync the client sends
-   * then (libpq sends one right after the Execute) must not be counted as a ReadyForQuery owed. Syncs sent before
-   * the server's CopyInResponse are `deferred`: counted only if the COPY fails before it starts.
-   */
-  #copyIn: { extended: boolean; unit: number; started: boolean; deferred: number } | undefined;
+  /** The server's answers owed and given, and our own messages waiting behind them. */
+  readonly #replies = new ReplyOrder();
+  /** COPY FROM STDIN, followed so its Syncs are counted right. Made on the session's first such COPY. */
+  #copyIn: CopyInState | undefined;
   /** Extended protocol: after a refused message, client messages are discarded up to Sync. */
   #discarding = false;
   #forwardedSinceSync = false;
@@ -121,17 +83,9 @@ export class PostgresSession {
    * them). Made on first use: a session that only sends simple queries never needs them, and an empty Map
    * costs about 200 bytes for as long as the session lasts.
    */
-  #names: ExtendedNames<Prepared, Portal> | undefined;
-  /** Extended protocol: a pipeline held, up to its Sync, while its statement waits for approval. */
-  #held: {
-    frames: Frame[]; name: string; sql: string; rule: ApprovalRule; facts: Verdict['facts']; params: (string | null)[] | null;
-    /** Portals bound to the held statement, and portals executed, in the pipeline. */
-    binds: string[]; executes: string[];
-  } | undefined;
-  /** Aborts the wait for a review (the client went away, or sent a CancelRequest). */
-  #approvalWait: AbortController | undefined;
-  /** A statement the approver approved, let through the gate once while its held pipeline is replayed. */
-  #preapproved: { sql: string; details: Record<string, unknown> } | undefined;
+  #names: SessionNames | undefined;
+  /** Statements held or waiting for approval. Made on first use: most connections have no approval rules. */
+  #approval: ApprovalHold | undefined;
 
   constructor(client: Duplex, ctx: SessionContext, deps: PostgresSessionDeps) {
     this.#client = client;
@@ -142,7 +96,7 @@ export class PostgresSession {
     this.#clientSource = new FrameSource(client, createFramer({ startup: true, maxLength: MAX_STARTUP_LENGTH }));
     client.on('error', (e) => ctx.logger.debug('client stream error', { error: e }));
     // A client that goes away while its statement waits for a review must not have it run later.
-    client.on('close', () => this.#approvalWait?.abort()); // `on`: 'close' comes once; `once` adds a wrapper
+    client.on('close', () => this.#approval?.interrupt()); // `on`: 'close' comes once; `once` adds a wrapper
   }
 
   /** Runs the session to its end. Never rejects. */
@@ -167,80 +121,27 @@ export class PostgresSession {
   }
 
   /**
-   * The handshake: the client's startup packet, the session's record and the login to the target, then the
-   * greeting. True when the session is ready to relay; false when it ended (the client left, or sent a cancel).
+   * The handshake (see session-handshake.ts). True when the session is ready to relay; false when it ended (the
+   * client left, or sent a cancel).
    */
   async #open(): Promise<boolean> {
-    const log = this.#ctx.logger;
-    const hello = await readClientHello(this.#client, this.#clientSource);
-    if (hello.kind === 'gone') return false;
-    if (hello.kind === 'cancel') {
-      await this.#deps.cancels.cancel(hello.pid, hello.secret, this.#ctx.subject).catch((e: unknown) => log.warn('cancel failed', { error: e }));
-      this.#client.end();
-      return false;
+    const opening: Opening = { recorded: false, upstream: undefined };
+    let opened: Opened | null;
+    try {
+      opened = await openSession({
+        client: this.#client, source: this.#clientSource, ctx: this.#ctx, cancels: this.#deps.cancels, catalog: this.#deps.catalog,
+        signal: this.#abort.signal, interrupt: () => this.#approval?.interrupt() ?? false,
+      }, opening);
+    } finally {
+      // Also when the handshake fails halfway: the upstream is closed, and a recorded start gets its end.
+      this.#recorded = opening.recorded;
+      this.#upstream = opening.upstream;
     }
-    if (hello.params.replication && hello.params.replication !== 'false') {
-      throw new HoopError('access_denied', 'replication connections are not allowed through hoop');
-    }
-    const options = parseSessionOptions(hello.params.options);
-    for (const [k, v] of Object.entries(hello.params)) {
-      const why = unsafeParameter(k, v);
-      if (why) throw new HoopError('usage', why, { hint: 'connect with client_encoding UTF8' });
-    }
-    // The session's record and the login to the target run side by side; the client hears nothing until both
-    // are done, and a session that cannot be recorded is refused (its upstream closed unused).
-    const recorded = this.#ctx.recorder.sessionStarted({
-      id: this.#ctx.sessionId,
-      connection: this.#ctx.connection.name,
-      subject: this.#ctx.subject,
-      grantId: this.#ctx.grantId,
-      clientApplication: hello.params.application_name ?? null,
-      clientUser: hello.params.user ?? null,
-      database: hello.params.database ?? null,
-      clientAddr: this.#ctx.clientAddr,
-      startedAt: this.#ctx.now(),
-    });
-    const login = openUpstream({ target: this.#ctx.connection, clientParams: passedParams(hello.params), signal: this.#abort.signal });
-    const [rec, upstream] = await Promise.allSettled([recorded, login]);
-    if (rec.status === 'fulfilled') this.#recorded = true;
-    if (rec.status === 'rejected' || upstream.status === 'rejected') {
-      if (upstream.status === 'fulfilled') upstream.value.socket.destroy();
-      throw rec.status === 'rejected' ? rec.reason : (upstream as PromiseRejectedResult).reason;
-    }
-    log.info('session started', { application: hello.params.application_name });
-    const up = upstream.value;
-    // Only the socket and its frame source are needed from here on (the parameters go into the greeting).
-    this.#upstream = { socket: up.socket, source: up.source };
-    up.socket.on('error', (e) => log.debug('upstream socket error', { error: e }));
-    if (this.#closed) return false;
-    for (const [name, value] of up.parameters) {
-      const why = unsafeParameter(name, value);
-      if (why) throw new HoopError('upstream_unavailable', `${this.#ctx.connection.name} runs with ${why}`, { hint: 'an operator should fix the database or role settings' });
-    }
-    const policy = this.#ctx.policy;
-    this.#gate = new PolicyGate(policy, this.#ctx.reviews, {
-      requester: this.#ctx.requester,
-      connection: this.#ctx.connection.name,
-      sessionId: this.#ctx.sessionId,
-      approvalWaitMs: options.approvalWaitMs,
-      reviewId: options.reviewId,
-    });
-    if (policy.masking && this.#deps.catalog) this.#masker = new ResultMasker(policy.masking, this.#deps.catalog, this.#ctx.hashKey);
-
-    const greeting: Buffer[] = [encodeAuthenticationOk()];
-    for (const [name, value] of up.parameters) greeting.push(encodeParameterStatus(name, value));
-    if (up.backendKey) {
-      const k = this.#deps.cancels.register(this.#ctx.subject, this.#ctx.connection, up.backendKey, () => {
-        if (!this.#approvalWait) return false;
-        this.#approvalWait.abort(); // Ctrl-C while held: stop waiting; the statement does not run
-        return true;
-      });
-      this.#releaseCancelKey = k.release;
-      greeting.push(encodeBackendKeyData(k.pid, k.secret));
-    }
-    greeting.push(encodeReadyForQuery(TransactionStatus.Idle));
-    this.#toClient(greeting);
-
+    if (!opened) return false;
+    this.#gate = opened.gate;
+    this.#masker = opened.masker;
+    this.#releaseCancelKey = opened.releaseCancelKey;
+    this.#toClient(opened.greeting);
     this.#clientSource.leaveStartup();
     this.#clientSource.framer.setMaxLength(this.#deps.limits.maxClientFrame);
     return true;
@@ -285,9 +186,9 @@ export class PostgresSession {
   /** Decides one client message: the bytes to forward (none when refused or held), or the end of the session. */
   async #fromClient(f: Frame): Promise<Buffer[] | 'end'> {
     const tag = f.tag!;
-    if (this.#held) return this.#hold(f);
-    if (this.#copyIn) {
-      const c = this.#copyInMessage(f);
+    if (this.#approval?.holding) return this.#hold(f);
+    if (this.#copyIn?.active) {
+      const c = this.#copyIn.message(f);
       if (c) return c;
     }
     if (this.#discarding) {
@@ -312,16 +213,16 @@ export class PostgresSession {
           return this.#refuseStatement(sql, null, 'extended', 'block', { rule: 'protocol' }, err);
         }
         if (this.#aborted) {
-          const ok = this.#inFailedTransaction(verdict.facts, sql);
-          if (!ok) return this.#refuseStatement(sql, null, 'simple', 'block', { rule: 'failed_transaction' }, this.#abortedError());
+          const ok = inFailedTransaction(verdict.facts, sql);
+          if (!ok) return this.#refuseStatement(sql, null, 'simple', 'block', { rule: 'failed_transaction' }, abortedError());
           const stmt = this.#tracker.query(sql);
-          if (!(await this.#recordStart(stmt, 'allow', ok.forward === sql ? {} : { forwarded_as: ok.forward }))) {
-            this.#refuse(this.#auditError(), 'simple');
+          if (!(await recordStart(this.#ctx, this.#tracker, stmt, 'allow', ok.forward === sql ? {} : { forwarded_as: ok.forward }))) {
+            this.#refuse(auditError(), 'simple');
             return [];
           }
           this.#aborted = false;
           this.#masker?.query([]);
-          this.#readyOwed++;
+          this.#replies.owe();
           return [ok.forward === sql ? f.raw : encodeQuery(ok.forward)];
         }
         let decision = 'allow';
@@ -336,14 +237,14 @@ export class PostgresSession {
           details = { rule: verdict.rule.name, review_id: outcome.reviewId };
         }
         const stmt = this.#tracker.query(sql);
-        if (!(await this.#recordStart(stmt, decision, details))) {
-          this.#refuse(this.#auditError(), 'simple');
+        if (!(await recordStart(this.#ctx, this.#tracker, stmt, decision, details))) {
+          this.#refuse(auditError(), 'simple');
           return [];
         }
         this.#masker?.query(verdict.facts);
-        if (verdict.facts.some(isCopyIn)) this.#copyIn = { extended: false, unit: this.#readyOwed, started: false, deferred: 0 };
-        for (const x of verdict.facts) if (x.releases !== undefined) (this.#names ??= new ExtendedNames()).release(x.releases, this.#readyOwed);
-        this.#readyOwed++;
+        if (verdict.facts.some(isCopyIn)) (this.#copyIn ??= new CopyInState()).start(false, this.#replies.owed);
+        for (const x of verdict.facts) if (x.releases !== undefined) (this.#names ??= new ExtendedNames()).release(x.releases, this.#replies.owed);
+        this.#replies.owe();
         return [f.raw];
       }
       case FrontendTag.Parse: {
@@ -351,17 +252,17 @@ export class PostgresSession {
         let decision = 'allow';
         let details: Record<string, unknown> = {};
         let facts: Verdict['facts'];
-        if (this.#preapproved?.sql === m.sql) {
-          ({ details } = this.#preapproved);
+        const approved = this.#approval?.takePreapproved(m.sql);
+        if (approved) {
+          details = approved;
           decision = 'approved';
-          this.#preapproved = undefined;
           facts = (await this.#check(m.sql)).facts;
         } else {
           const verdict = await this.#check(m.sql);
           facts = verdict.facts;
           if (this.#aborted) {
-            const ok = this.#inFailedTransaction(facts, m.sql);
-            if (!ok) return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: 'failed_transaction' }, this.#abortedError());
+            const ok = inFailedTransaction(facts, m.sql);
+            if (!ok) return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: 'failed_transaction' }, abortedError());
             this.#aborted = false;
             if (ok.forward !== m.sql) {
               this.#parsed(m.name, { sql: ok.forward, decision: 'allow', details: { client_sql: m.sql }, spent: false, mask: this.#masker?.statement(undefined, ok.forward) });
@@ -371,7 +272,7 @@ export class PostgresSession {
           }
           if (verdict.action === 'block') return this.#refuseStatement(m.sql, null, 'extended', 'block', { rule: verdict.rule }, verdict.error);
           if (verdict.action === 'approve') {
-            this.#held = { frames: [f], name: m.name, sql: m.sql, rule: verdict.rule, facts, params: null, binds: [], executes: [] };
+            (this.#approval ??= new ApprovalHold()).hold(f, m.name, m.sql, verdict.rule);
             return [];
           }
         }
@@ -391,7 +292,7 @@ export class PostgresSession {
           text, parameters, statement: st, ran: false,
           decision: st?.decision ?? 'allow', details: st?.details ?? {}, mask: this.#masker?.portal(st?.mask, m.resultFormats, parameters),
         };
-        (this.#names ??= new ExtendedNames()).bind(m.portal, portal, this.#readyOwed);
+        (this.#names ??= new ExtendedNames()).bind(m.portal, portal, this.#replies.owed);
         break;
       }
       case FrontendTag.Describe: {
@@ -401,7 +302,7 @@ export class PostgresSession {
       }
       case FrontendTag.Close: {
         const m = decodeFrontend(tag, f.body) as { target: 'S' | 'P'; name: string };
-        (this.#names ??= new ExtendedNames()).close(m.target, m.name, this.#readyOwed);
+        (this.#names ??= new ExtendedNames()).close(m.target, m.name, this.#replies.owed);
         break;
       }
       case FrontendTag.Execute: {
@@ -417,13 +318,13 @@ export class PostgresSession {
           p.ran = true;
           if (p.statement) p.statement.spent = true;
         }
-        if (!(await this.#recordStart(stmt, p?.decision ?? 'allow', p?.details ?? {}))) {
-          this.#refuse(this.#auditError(), 'extended');
+        if (!(await recordStart(this.#ctx, this.#tracker, stmt, p?.decision ?? 'allow', p?.details ?? {}))) {
+          this.#refuse(auditError(), 'extended');
           return [];
         }
         this.#masker?.execute(p?.mask);
-        if (p?.statement?.copyIn) this.#copyIn = { extended: true, unit: this.#readyOwed, started: false, deferred: 0 };
-        if (p?.statement?.releases !== undefined) this.#names!.release(p.statement.releases, this.#readyOwed);
+        if (p?.statement?.copyIn) (this.#copyIn ??= new CopyInState()).start(true, this.#replies.owed);
+        if (p?.statement?.releases !== undefined) this.#names!.release(p.statement.releases, this.#replies.owed);
         break;
       }
       case FrontendTag.FunctionCall: {
@@ -435,7 +336,7 @@ export class PostgresSession {
       case FrontendTag.Sync:
         this.#tracker.sync();
         this.#masker?.sync();
-        this.#readyOwed++;
+        this.#replies.owe();
         this.#forwardedSinceSync = false;
         return [f.raw];
       case FrontendTag.Terminate:
@@ -452,81 +353,23 @@ export class PostgresSession {
     return [f.raw];
   }
 
-  /**
-   * A client message while a COPY FROM STDIN may be running: the bytes to forward, or null to handle it as usual
-   * (the COPY is over). Only COPY data, and in the extended protocol Sync and Flush, may come; anything else
-   * could not be paired with the server's answers, and ends the session.
-   */
-  #copyInMessage(f: Frame): Buffer[] | null {
-    const c = this.#copyIn!;
-    switch (f.tag) {
-      case FrontendTag.CopyData:
-        return [f.raw];
-      case FrontendTag.CopyDone:
-      case FrontendTag.CopyFail:
-        if (!c.started) throw copyProtocolError('COPY data came before the server asked for it');
-        this.#copyIn = undefined;
-        return [f.raw];
-      case FrontendTag.Sync:
-        if (!c.extended) throw copyProtocolError('Sync during COPY FROM STDIN sent with a simple Query');
-        if (!c.started) c.deferred++;
-        return [f.raw]; // the server ignores it in copy-in mode
-      case FrontendTag.Flush:
-        if (!c.extended) throw copyProtocolError('Flush during COPY FROM STDIN sent with a simple Query');
-        return [f.raw];
-      case FrontendTag.Terminate:
-        return null;
-      default:
-        throw copyProtocolError('only COPY data may follow COPY FROM STDIN until CopyDone or CopyFail');
-    }
-  }
-
-  /** The server answered a COPY FROM STDIN that was starting (CopyInResponse), or failed it (ErrorResponse, ReadyForQuery). */
+  /** The server answered a COPY FROM STDIN that was starting, or failed it: Syncs sent meanwhile may count after all. */
   #copyInAnswer(tag: number): void {
-    const c = this.#copyIn;
-    if (!c) return;
-    if (tag === BackendTag.CopyInResponse) {
-      c.started = true;
-      c.deferred = 0; // ignored by the server
-      return;
-    }
-    // Failed mid-copy: the client still ends with CopyDone or CopyFail (discarded), then its Sync.
-    if (c.started) return;
-    // The COPY failed before it started: Syncs sent meanwhile are read as Syncs after all.
-    this.#copyIn = undefined;
-    for (let i = 0; i < c.deferred; i++) {
+    const syncs = this.#copyIn?.answer(tag) ?? 0;
+    for (let i = 0; i < syncs; i++) {
       this.#tracker.sync();
       this.#masker?.sync();
-      this.#readyOwed++;
+      this.#replies.owe();
     }
   }
 
   /** A Parse forwarded (or about to be): the statement, under its name once the server confirms it. */
   #parsed(name: string, st: Prepared): void {
-    (this.#names ??= new ExtendedNames()).parse(name, st, this.#readyOwed);
+    (this.#names ??= new ExtendedNames()).parse(name, st, this.#replies.owed);
   }
 
   #clientStatus(): TransactionStatusValue {
     return this.#aborted ? TransactionStatus.Failed : this.#txStatus;
-  }
-
-  /**
-   * In a failed transaction: ROLLBACK (or COMMIT, which PostgreSQL turns into ROLLBACK) ends it; ROLLBACK TO
-   * SAVEPOINT recovers it; anything else is refused. Returns the SQL to forward instead, or null to refuse.
-   */
-  #inFailedTransaction(facts: Verdict['facts'], sql: string): { forward: string } | null {
-    const f = facts.length === 1 ? facts[0] : undefined;
-    if (f?.kind !== 'transaction') return null;
-    if (/^\s*rollback\s+(work\s+|transaction\s+)?to\b/i.test(f.text)) return { forward: sql };
-    if (f.command === 'COMMIT' || f.command === 'ROLLBACK') return { forward: 'ROLLBACK' };
-    return null;
-  }
-
-  #abortedError(): HoopError {
-    return new HoopError('statement_failed', 'current transaction is aborted, commands ignored until end of transaction block', {
-      hint: 'hoop refused a statement in this transaction; ROLLBACK and start again',
-      details: { sqlstate: '25P02' },
-    });
   }
 
   #check(sql: string): Promise<Verdict> {
@@ -539,28 +382,13 @@ export class PostgresSession {
    * once. Otherwise: an error naming the review, and nothing of the pipeline reaches the server.
    */
   async #hold(f: Frame): Promise<Buffer[] | 'end'> {
-    const held = this.#held!;
+    const approval = this.#approval!;
     if (f.tag === FrontendTag.Terminate) return 'end';
-    held.frames.push(f);
-    if (f.tag === FrontendTag.Bind) {
-      const m = decodeFrontend(f.tag, f.body) as { portal: string; statement: string; params: (Buffer | null)[]; paramFormats: number[] };
-      if (m.statement === held.name) {
-        held.binds.push(m.portal);
-        held.params = paramsAsText(m.params, m.paramFormats);
-      }
-    }
-    if (f.tag === FrontendTag.Execute) held.executes.push((decodeFrontend(f.tag, f.body) as { portal: string }).portal);
-    if (f.tag !== FrontendTag.Sync) return [];
-    this.#held = undefined;
-    // What the approver sees must be exactly what runs: one Bind of the statement (its parameters) and one
-    // Execute of that portal, in this pipeline. A Bind left for later could run it with other parameters.
-    const rule = held.rule.name;
-    const why = held.executes.length > 1 ? `this pipeline executes ${held.executes.length} times`
-      : held.binds.length !== 1 || held.executes.length !== 1 || held.executes[0] !== held.binds[0]
-        ? 'send Parse, one Bind and one Execute of it before Sync, so the approval covers its parameters' : null;
-    if (why) {
-      const err = new HoopError('blocked', `hoop: this statement needs approval (rule ${rule}), and an approval covers one execution with the parameters the approver saw; ${why} (rule ${rule})`);
-      this.#refuseStatement(held.sql, held.params, 'extended', 'block', { rule }, err);
+    const held = approval.add(f);
+    if (!held) return [];
+    const refusal = unapprovable(held);
+    if (refusal) {
+      this.#refuseStatement(held.sql, held.params, 'extended', 'block', { rule: held.rule.name }, refusal);
       return this.#fromClient(f);
     }
     const outcome = await this.#awaitApproval(held.rule, held.sql, held.params);
@@ -568,7 +396,7 @@ export class PostgresSession {
       this.#refuseStatement(held.sql, held.params, 'extended', outcome.decision, { rule: held.rule.name, review_id: outcome.reviewId }, outcome.error);
       return this.#fromClient(f); // the Sync, now discarding: answered with ReadyForQuery
     }
-    this.#preapproved = { sql: held.sql, details: { rule: held.rule.name, review_id: outcome.reviewId } };
+    approval.preapprove(held.sql, { rule: held.rule.name, review_id: outcome.reviewId });
     const out: Buffer[] = [];
     for (const h of held.frames) {
       const r = await this.#fromClient(h);
@@ -579,17 +407,8 @@ export class PostgresSession {
   }
 
   /** Waits for the review; the client's disconnect or CancelRequest ends the wait (the statement does not run). */
-  async #awaitApproval(rule: ApprovalRule, sql: string, params: (string | null)[] | null): ReturnType<PolicyGate['approve']> {
-    const wait = new AbortController();
-    this.#approvalWait = wait;
-    const onAbort = (): void => wait.abort();
-    this.#abort.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await this.#gate!.approve(rule, sql, params, (t) => this.#notice(t), wait.signal);
-    } finally {
-      this.#approvalWait = undefined;
-      this.#abort.signal.removeEventListener('abort', onAbort);
-    }
+  #awaitApproval(rule: ApprovalRule, sql: string, params: (string | null)[] | null): Promise<ApprovalOutcome> {
+    return (this.#approval ??= new ApprovalHold()).awaitApproval(this.#gate!, rule, sql, params, (t) => this.#notice(t), this.#abort.signal);
   }
 
   /** Records a statement that was not run, and refuses it. */
@@ -598,16 +417,7 @@ export class PostgresSession {
     details: Record<string, unknown>, err: HoopError,
   ): Buffer[] {
     const stmt = this.#tracker.refused(sql, params, protocol);
-    const rec = this.#ctx.recorder;
-    const sqlstate = sqlStateOf(err);
-    void rec.statementStarted({
-      sessionId: this.#ctx.sessionId, seq: stmt.seq, text: sql, parameters: params, protocol,
-      startedAt: new Date(stmt.startedAt), decision, details: { ...details, message: err.message },
-    })
-      .then(() => rec.statementFinished({
-        sessionId: this.#ctx.sessionId, seq: stmt.seq, durationMs: 0, rows: null, commandTag: null, errorCode: sqlstate, errorMessage: err.message,
-      }))
-      .catch((e: unknown) => this.#ctx.logger.error('cannot record a refused statement', { error: e }));
+    recordRefused(this.#ctx, stmt, decision, details, err);
     this.#ctx.logger.info('statement refused', { decision, ...details });
     this.#refuse(err, protocol);
     return [];
@@ -624,16 +434,13 @@ export class PostgresSession {
    */
   #refuse(err: HoopError, protocol: 'simple' | 'extended'): void {
     if (this.#txStatus !== TransactionStatus.Idle) this.#aborted = true;
-    const sqlstate = sqlStateOf(err);
-    const error = encodeErrorResponse({
-      severity: 'ERROR', code: sqlstate, message: err.message, routine: routineFor(err.code), ...(err.hint ? { hint: err.hint } : {}),
-    });
+    const error = encodeRefusal(err);
     if (protocol === 'simple') return this.#inOrder([error], true);
     this.#discarding = true;
     if (this.#forwardedSinceSync) {
       // The server still answers the earlier part of this pipeline; our error goes right before the
       // ReadyForQuery it will send for the Sync that ends the pipeline.
-      this.#injections.push({ ready: this.#readyOwed + 1, position: 'before', frames: [error], withReady: false });
+      this.#replies.beforePipelineEnd([error]);
     } else {
       this.#inOrder([error], false);
     }
@@ -641,10 +448,10 @@ export class PostgresSession {
 
   /** Sends gateway-made messages now, or after the server's outstanding answers when it still owes some. */
   #inOrder(frames: Buffer[], withReady: boolean): void {
-    if (this.#readyOwed === this.#readySeen) {
+    if (this.#replies.answered) {
       this.#toClient(withReady ? [...frames, encodeReadyForQuery(this.#clientStatus())] : frames);
     } else {
-      this.#injections.push({ ready: this.#readyOwed, position: 'after', frames, withReady });
+      this.#replies.afterAnswers(frames, withReady);
     }
   }
 
@@ -707,7 +514,7 @@ export class PostgresSession {
           // Recorded as the client got it: values the masker took out of the message stay out of the evidence.
           const body = bytes.length === 1 && bytes[0] !== f.raw ? bytes[0]!.subarray(5) : f.body;
           this.#finished(this.#tracker.error((decodeBackend(f.tag, body) as { fields: Record<string, string> }).fields));
-          this.#names?.failed(this.#readySeen);
+          this.#names?.failed(this.#replies.seen);
           this.#copyInAnswer(f.tag);
           break;
         }
@@ -739,19 +546,10 @@ export class PostgresSession {
           this.#txStatus = (decodeBackend(f.tag, f.body) as { status: TransactionStatusValue }).status;
           if (this.#txStatus === TransactionStatus.Idle) this.#names?.transactionEnded();
           // More answers than were asked for: the gateway lost count, and could pair results with the wrong statement.
-          if (this.#readySeen >= this.#readyOwed) throw new HoopError('internal', 'hoop: the server answered a Sync or Query the gateway did not count; the session is closed to protect masked data');
-          if (this.#copyIn && !this.#copyIn.extended && this.#readySeen >= this.#copyIn.unit) this.#copyIn = undefined;
+          if (this.#replies.seen >= this.#replies.owed) throw new HoopError('internal', 'hoop: the server answered a Sync or Query the gateway did not count; the session is closed to protect masked data');
+          this.#copyIn?.ready(this.#replies.seen);
           this.#finished(this.#tracker.ready());
-          this.#readySeen++;
-          const due = this.#injections.filter((x) => x.ready <= this.#readySeen);
-          if (due.length) this.#injections = this.#injections.filter((x) => x.ready > this.#readySeen);
-          for (const x of due) if (x.position === 'before') out.push(...x.frames);
-          out.push(f.raw);
-          for (const x of due) {
-            if (x.position !== 'after') continue;
-            out.push(...x.frames);
-            if (x.withReady) out.push(encodeReadyForQuery(this.#clientStatus()));
-          }
+          this.#replies.ready(f.raw, out, this.#clientStatus());
           continue;
         }
         default:
@@ -764,50 +562,8 @@ export class PostgresSession {
     return true;
   }
 
-  async #recordStart(stmt: TrackedStatement, decision = 'allow', details: Record<string, unknown> = {}): Promise<boolean> {
-    try {
-      await this.#ctx.recorder.statementStarted({
-        sessionId: this.#ctx.sessionId,
-        seq: stmt.seq,
-        text: stmt.text,
-        parameters: stmt.parameters,
-        protocol: stmt.protocol,
-        startedAt: new Date(stmt.startedAt),
-        decision,
-        details: Object.keys(details).length ? details : null,
-      });
-      return true;
-    } catch (e) {
-      this.#ctx.logger.error('statement refused: it could not be recorded', { error: e, seq: stmt.seq });
-      this.#tracker.discard(stmt.seq);
-      return false;
-    }
-  }
-
-  #auditError(): HoopError {
-    return new HoopError('audit_unavailable', 'hoop: the statement was not run because the audit store could not record it', {
-      hint: 'try again shortly; if it persists, ask an operator to check the gateway database',
-    });
-  }
-
   #finished(done: FinishedStatement[]): void {
-    const masking = done.length ? this.#masker?.takeSummary() ?? null : null;
-    const result = done.length ? this.#capture.take() : null;
-    for (const s of done) {
-      this.#ctx.recorder
-        .statementFinished({
-          sessionId: this.#ctx.sessionId,
-          seq: s.seq,
-          durationMs: s.durationMs,
-          rows: s.rows,
-          commandTag: s.commandTag,
-          errorCode: s.errorCode,
-          errorMessage: s.errorMessage,
-          details: masking && s === done[done.length - 1] ? { masking } : null,
-          result: s === done[done.length - 1] ? result : null,
-        })
-        .catch((e: unknown) => this.#ctx.logger.error('cannot record a statement outcome', { error: e, seq: s.seq }));
-    }
+    recordFinished(this.#ctx, done, this.#masker, this.#capture);
   }
 
   #toClient(frames: Buffer[]): void {
@@ -817,9 +573,7 @@ export class PostgresSession {
   }
 
   #sendFatal(err: HoopError): void {
-    const message = err.message.startsWith('hoop:') ? err.message : `hoop: ${err.message}`;
-    const code = err.code === 'grant_revoked' || err.code === 'grant_expired' ? '57P01' : sqlStateOf(err);
-    this.#toClient([encodeErrorResponse({ severity: 'FATAL', code, message, routine: routineFor(err.code), ...(err.hint ? { hint: err.hint } : {}) })]);
+    this.#toClient([encodeFatal(err)]);
   }
 
   #teardown(): void {
@@ -840,32 +594,7 @@ export class PostgresSession {
 
   async #recordEnd(): Promise<void> {
     this.#finished(this.#tracker.drain());
-    await this.#ctx.recorder
-      .sessionEnded(this.#ctx.sessionId, {
-        endedAt: this.#ctx.now(),
-        reason: this.#endReason,
-        bytesFromClient: this.#clientSource.bytes,
-        bytesToClient: this.#bytesToClient,
-        statementCount: this.#tracker.count,
-      })
-      .catch((e: unknown) => this.#ctx.logger.error('cannot record the end of a session', { error: e }));
+    await recordSessionEnd(this.#ctx, this.#endReason, this.#clientSource.bytes, this.#bytesToClient, this.#tracker.count);
     this.#ctx.logger.info('session ended', { reason: this.#endReason, statements: this.#tracker.count });
   }
-}
-
-/** A Parse message for `sql` with no parameter types (used to turn a failed transaction's COMMIT into ROLLBACK). */
-function encodeParse(name: string, sql: string): Buffer {
-  return buildFrame(FrontendTag.Parse, [{ cstr: name }, { cstr: sql }, { i16: 0 }]);
-}
-
-/** A COPY … FROM STDIN (data from the client). */
-/** The command tags of the statements that remove prepared statements (StatementFacts.releases). */
-const RELEASE_TAGS = new Set(['DEALLOCATE', 'DEALLOCATE ALL', 'DISCARD ALL']);
-
-function isCopyIn(f: Verdict['facts'][number]): boolean {
-  return f.copy?.direction === 'from' && f.copy.stdio;
-}
-
-function copyProtocolError(what: string): HoopError {
-  return new HoopError('usage', `hoop: ${what}; the session is closed`, { details: { sqlstate: '08P01' } });
 }
