@@ -213,6 +213,36 @@ describe('refusals on the data path (native PostgreSQL errors)', () => {
     }
   });
 
+  it('closes the target connection of a session revoked while its start was still being recorded', async () => {
+    const { id, token } = await alice.grant({ connection: 'shop' });
+    const state = new pg.Client({ connectionString: stack.stateUrl });
+    const shop = new pg.Client({ connectionString: stack.shopAdminUrl });
+    await state.connect();
+    await shop.connect();
+    const t = await rawTunnel(stack.gatewayUrl, token, 'shop');
+    const app = `revoked-in-handshake-${Date.now()}`;
+    const backends = async (): Promise<number> => (await shop.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0].n as number;
+    try {
+      // The session's start waits on the audit log; the login to the target does not.
+      await state.query('BEGIN; LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE');
+      const c = new pg.Client({ host: '127.0.0.1', port: t.port, user: 'x', database: 'x', application_name: app });
+      const ended = c.connect().then(() => null, (e: unknown) => e);
+      await expect.poll(backends).toBe(1);
+      // Revoking closes live tunnels at once (NOTIFY), then records the revocation: that waits on the lock too.
+      const revoked = (await alice.api()).revokeGrant(id);
+      expect(await ended).toBeInstanceOf(Error);
+      await state.query('ROLLBACK'); // the start is recorded now, after the session was closed
+      await revoked;
+      await expect.poll(backends).toBe(0);
+      await c.end().catch(() => undefined);
+    } finally {
+      await state.query('ROLLBACK').catch(() => undefined);
+      await t.close();
+      await state.end();
+      await shop.end();
+    }
+  });
+
   it('ends the live tunnel of a revoked grant with a clear error (how fast: npm run bench)', async () => {
     const { port, grantId } = await alice.connect('shop');
     const c = tunnelClient(port);

@@ -136,6 +136,8 @@ export class PostgresSession {
       // Also when the handshake fails halfway: the upstream is closed, and a recorded start gets its end.
       this.#recorded = opening.recorded;
       this.#upstream = opening.upstream;
+      // Closed meanwhile (a revoked grant, a shutdown): teardown ran before there was an upstream to close.
+      if (this.#closed) opening.upstream?.socket.destroy();
     }
     if (!opened) return false;
     this.#gate = opened.gate;
