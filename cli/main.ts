@@ -34,13 +34,14 @@ Environment:
   HOOP_TOKEN          an access token from your identity provider (CI; skips the stored login)
   HOOP_ID_TOKEN       a CI workload OIDC token that \`hoop exec\` exchanges for a grant (or HOOP_ID_TOKEN_FILE)
   HOOP_CLIENT_ID, HOOP_CLIENT_SECRET
-                      for \`hoop login --client-credentials\`
+                      for \`hoop login --client-credentials\` (and \`hoop logout\` to revoke its token)
   HOOP_CONFIG_DIR     where settings, the agent socket and the token fallback file live (default ~/.config/hoop)
   HOOP_LOG_LEVEL      the agent's and the gateway's log level (trace, debug, info, warn, error)
   NO_COLOR            disable colour
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 login needed, 4 access denied, 5 blocked, 6 approval pending,
-            7 approval rejected, 8 statement failed, 9 gateway unreachable, 130 interrupted (143 on SIGTERM)
+            7 approval rejected, 8 statement failed, 9 gateway or identity provider unreachable,
+            130 interrupted (143 on SIGTERM)
 
 Start here: hoop login, then hoop connect <connection>.`);
 

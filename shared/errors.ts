@@ -21,7 +21,7 @@ export const ERROR_CODES = [
   'approval_timeout',
   'approval_rejected',
   'statement_failed',     // the target rejected the statement
-  'gateway_unreachable',
+  'gateway_unreachable',  // the gateway, or the identity provider, did not answer (exit 9 covers both)
   'agent_unavailable',
   'upstream_unavailable', // the gateway could not reach or log in to the target
   'audit_unavailable',    // the audit store could not record: fail closed

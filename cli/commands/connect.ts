@@ -7,6 +7,7 @@ import { tunnelState, type TunnelInfo } from '../../shared/api/agent-control.js'
 import { isSameTunnel, tunnelEnd, type TunnelEnd } from '../services/tunnel-watch.js';
 import type { CliContext } from '../services/context.js';
 import { table } from '../ui/output.js';
+import { clockTime } from '../ui/time.js';
 import { login } from './login.js';
 import { giveBackGrant, obtainGrant, type GrantWithToken } from '../services/grants.js';
 import { onBrokenPipe } from '../../shared/broken-pipe.js';
@@ -60,7 +61,7 @@ export function registerConnect(program: Command, ctx: () => CliContext): void {
     .option('--reason <text>', 'why you need access; recorded with the grant')
     .option('--detach', 'leave the tunnel open in the agent and return (close it with `hoop disconnect`)')
     .option('--gateway <url>', 'the gateway URL')
-    .option('--json', 'with --detach: print the tunnel as JSON')
+    .option('--json', 'with --detach (required): print the tunnel as JSON')
     .addHelpText('after', `
 The agent (started if needed) listens on 127.0.0.1 only; clients connect there with any user name and no
 password: identity comes from your login, and the database credentials never leave the gateway. The grant is
@@ -70,6 +71,13 @@ Examples:
   hoop connect shop
   hoop connect shop --port 6543 --duration 2h --reason "INC-1234 refund check" --detach`)
     .action(async (connection: string, opts: ConnectOptions) => {
+      // Checked before a grant is asked for: without --detach the tunnel is held in the foreground, so a script
+      // reading the JSON would wait for an end that only comes with a signal.
+      if (opts.json && !opts.detach) {
+        throw new HoopError('usage', '--json needs --detach: without it, hoop connect holds the tunnel in the foreground', {
+          hint: `add --detach to print the tunnel as JSON and return: hoop connect ${connection} --detach --json`,
+        });
+      }
       const c = ctx();
       const gatewayUrl = c.gatewayUrl(opts.gateway);
       const port = parsePort(opts.port);
@@ -95,9 +103,9 @@ Examples:
       const cmd = clientCommand(tunnel.type, tunnel.port, grant.subject, database);
       if (opts.detach || !process.stdout.isTTY) {
         if (opts.json) {
-          c.out.json({ ...tunnel, client_command: cmd });
+          c.out.json({ ...tunnel, client_command: cmd }); // only with --detach (checked above)
         } else {
-          c.out.print(`Tunnel to ${connection} open on 127.0.0.1:${tunnel.port} until ${new Date(grant.expires_at).toLocaleTimeString()} (grant ${grant.id}).`);
+          c.out.print(`Tunnel to ${connection} open on 127.0.0.1:${tunnel.port} until ${clockTime(grant.expires_at, c.now())} (grant ${grant.id}).`);
           c.out.print(`Connect with:\n    ${cmd}`);
           if (opts.detach) c.out.print(`Close it with: hoop disconnect ${connection}`);
         }

@@ -73,7 +73,7 @@ statement at the target, as psql does, then exits 130 or 143.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 login needed, 4 access denied, 5 blocked by a guardrail,
             6 approval pending or timed out, 7 approval rejected, 8 the statement failed at the target,
-            9 gateway unreachable, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+            9 gateway or identity provider unreachable, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Examples:
   hoop exec shop -i "SELECT count(*) FROM orders"

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../services/context.js';
 import { ago, table } from '../ui/output.js';
+import { clockTime } from '../ui/time.js';
 
 export function registerGrants(program: Command, ctx: () => CliContext): void {
   program
@@ -24,7 +25,7 @@ export function registerGrants(program: Command, ctx: () => CliContext): void {
           g.subject,
           g.connection,
           ago(g.issued_at, now),
-          g.revoked_at ? 'revoked' : new Date(g.expires_at) <= now ? 'expired' : `until ${g.expires_at.slice(11, 19)}Z`,
+          g.revoked_at ? 'revoked' : new Date(g.expires_at) <= now ? 'expired' : `until ${clockTime(g.expires_at, now)}`,
           g.reason ?? '',
         ]),
       ));

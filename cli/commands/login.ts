@@ -9,9 +9,10 @@ import { clientCredentials } from '../../shared/auth/client-credentials.js';
 import { discoverIssuer } from '../../shared/auth/oidc.js';
 import { isLoopbackHttp } from '../../shared/auth/session.js';
 import type { TokenSet } from '../../shared/auth/tokens.js';
-import { CREDENTIALS_FILE } from '../../shared/auth/token-store.js';
+import { CREDENTIALS_FILE, type StoredLogin, type TokenStore } from '../../shared/auth/token-store.js';
 import { decodeJwtClaims } from '../services/jwt.js';
 import type { CliContext } from '../services/context.js';
+import { clockTime } from '../ui/time.js';
 import type { WellKnown } from '../../shared/api/schemas.js';
 
 export interface LoginOptions {
@@ -42,8 +43,47 @@ async function clientCredentialsLogin(ctx: CliContext, gatewayUrl: string, opts:
   const client = await discoverIssuer({ issuer: wk.issuer, clientId, clientSecret: secret, allowInsecureHttp: isLoopbackHttp(wk.issuer) });
   const tokens = await clientCredentials({ client, ...audienceParam(wk) });
   const store = await ctx.tokenStore();
-  await store.save(gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: clientId, tokens, subject: clientId });
+  await store.save(gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: clientId, tokens, subject: clientId, flow: 'client_credentials' });
   return clientId;
+}
+
+/**
+ * Logs out a client-credentials login. It holds only an access token, and the identity provider revokes a
+ * token only for the client it was issued to, authenticated as itself (RFC 7009 §2.1): that takes the client's
+ * secret. So revocation is tried only with HOOP_CLIENT_SECRET set and named, by --client-id or HOOP_CLIENT_ID,
+ * for the client that made the login (a secret is never sent as another client's). Otherwise nothing is tried,
+ * rather than tried as the wrong client and failed with a warning: the token is deleted here, and the user is
+ * told it stays valid until it expires.
+ * @see https://www.rfc-editor.org/rfc/rfc7009#section-2.1
+ */
+async function logoutClient(c: CliContext, store: TokenStore, gatewayUrl: string, login: StoredLogin, namedClientId: string | undefined): Promise<void> {
+  const who = login.client_id;
+  const secret = c.env.HOOP_CLIENT_SECRET;
+  const expiresAt = login.tokens.expires_at * 1000;
+  const live = expiresAt > c.now().getTime();
+  let revoked = false;
+  let why = `that needs the client's secret, in HOOP_CLIENT_SECRET, and --client-id ${who}`;
+  if (live && secret && namedClientId === who) {
+    try {
+      const client = await discoverIssuer({ issuer: login.issuer, clientId: who, clientSecret: secret, allowInsecureHttp: isLoopbackHttp(login.issuer) });
+      if (client.config.serverMetadata().revocation_endpoint) {
+        await revokeTokens(client, { access_token: login.tokens.access_token });
+        revoked = true;
+      } else {
+        why = 'the identity provider offers no revocation';
+      }
+    } catch (e) {
+      why = 'the attempt failed: see the warning';
+      c.out.warn(`could not revoke the access token of ${who} at the identity provider (${(e as Error).message})`);
+    }
+  }
+  await store.clear(gatewayUrl);
+  if (revoked) {
+    c.out.print(`Logged out of ${gatewayUrl}: the token of ${who} is revoked at the identity provider and deleted from this machine.`);
+    return;
+  }
+  c.out.print(`Logged out of ${gatewayUrl}: the token of ${who} is deleted from this machine${live ? '.' : ' (it had expired).'}`);
+  if (live) c.out.print(`Its access token was not revoked (${why}) and stays valid until ${clockTime(expiresAt, c.now())}.`);
 }
 
 /** Runs the interactive login and saves it. Returns the subject logged in. Also used by `hoop connect`. */
@@ -141,7 +181,12 @@ Examples:
     .command('logout')
     .description('revoke your tokens at the identity provider and delete them from this machine')
     .option('--gateway <url>', 'the gateway URL')
-    .action(async (opts: { gateway?: string }) => {
+    .option('--client-id <id>', 'after --client-credentials: the client, to revoke its token with HOOP_CLIENT_SECRET (env HOOP_CLIENT_ID)')
+    .addHelpText('after', `
+A client credentials login has only an access token, which only the client can revoke, with its secret. With
+HOOP_CLIENT_SECRET set and the client named (--client-id or HOOP_CLIENT_ID), logout revokes it; without them,
+the token is deleted from this machine and stays valid until it expires (logout says when).`)
+    .action(async (opts: { gateway?: string; clientId?: string }) => {
       const c = ctx();
       const gatewayUrl = c.gatewayUrl(opts.gateway);
       const store = await c.tokenStore();
@@ -157,6 +202,10 @@ Examples:
       }
       if (!login) {
         c.out.print(`Not logged in to ${gatewayUrl}.`);
+        return;
+      }
+      if (login.flow === 'client_credentials') {
+        await logoutClient(c, store, gatewayUrl, login, opts.clientId ?? c.env.HOOP_CLIENT_ID);
         return;
       }
       let revoked = true;

@@ -6,6 +6,7 @@ import { HoopError } from '../../shared/errors.js';
 import type { Grant, GrantRequest, Review } from '../../shared/api/schemas.js';
 import { withTimeout } from '../../shared/timeout.js';
 import type { CliContext } from './context.js';
+import { clockTime } from '../ui/time.js';
 
 export type GrantWithToken = Grant & { token: string };
 
@@ -33,7 +34,7 @@ export async function obtainGrant(c: CliContext, gatewayUrl: string, req: GrantR
   if (decided.status === 'approved') {
     const second = await api.requestGrant({ ...req, review_id: review.id });
     if ('grant' in second) {
-      c.out.info(`Approved by ${approvers(decided)}: access until ${new Date(second.grant.expires_at).toLocaleTimeString()}.`);
+      c.out.info(`Approved by ${approvers(decided)}: access until ${clockTime(second.grant.expires_at, c.now())}.`);
       return withToken(second.grant);
     }
     throw new HoopError('internal', `review ${review.id} was approved, but the gateway issued no grant`);

@@ -9,6 +9,7 @@ import type { Grant } from '../../shared/api/schemas.js';
 import type { TunnelInfo } from '../../shared/api/agent-control.js';
 import type { CliContext } from '../services/context.js';
 import { tunnelEnd, type TunnelEnd } from '../services/tunnel-watch.js';
+import { withTerminalSize } from './terminal-size.js';
 
 interface Props {
   ctx: CliContext;
@@ -109,7 +110,7 @@ function ConnectView({ ctx, gatewayUrl, grant, tunnel, command, onEnd }: ViewPro
 /** Shows the live view until Ctrl-C or q, or until the tunnel ends; says which. */
 export async function runConnectView(props: Props): Promise<TunnelEnd> {
   let end: TunnelEnd = { kind: 'interrupted' };
-  const app = render(<ConnectView {...props} onEnd={(e) => (end = e)} />, { exitOnCtrlC: false });
+  const app = render(<ConnectView {...props} onEnd={(e) => (end = e)} />, { exitOnCtrlC: false, stdout: withTerminalSize(process.stdout) });
   await app.waitUntilExit();
   return end;
 }

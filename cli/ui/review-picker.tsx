@@ -8,6 +8,7 @@ import type { Review } from '../../shared/api/schemas.js';
 import type { CliContext } from '../services/context.js';
 import { ago } from './output.js';
 import { describeReview } from '../commands/reviews.js';
+import { withTerminalSize } from './terminal-size.js';
 
 interface Props {
   ctx: CliContext;
@@ -78,6 +79,6 @@ function Picker({ ctx, gatewayUrl, initial }: Props): React.JSX.Element {
 }
 
 export async function runReviewPicker(props: Props): Promise<void> {
-  const app = render(<Picker {...props} />, { exitOnCtrlC: false });
+  const app = render(<Picker {...props} />, { exitOnCtrlC: false, stdout: withTerminalSize(process.stdout) });
   await app.waitUntilExit();
 }

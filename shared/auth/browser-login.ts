@@ -62,7 +62,7 @@ export async function loginWithBrowser(options: BrowserLoginOptions): Promise<To
       const response = await oidc.authorizationCodeGrant(client.config, url, checks, options.resource ? { resource: options.resource } : undefined);
       return toTokenSet(client, response);
     } catch (e) {
-      throw oauthError('the browser login', e, client.issuer);
+      throw oauthError('completing the browser login', e, client.issuer);
     }
   };
 

@@ -24,6 +24,6 @@ export async function clientCredentials(options: ClientCredentialsOptions): Prom
   try {
     return toTokenSet(options.client, await oidc.clientCredentialsGrant(options.client.config, params));
   } catch (e) {
-    throw oauthError('the client credentials grant', e, options.client.issuer);
+    throw oauthError('getting a token with the client credentials', e, options.client.issuer);
   }
 }

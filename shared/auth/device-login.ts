@@ -69,7 +69,7 @@ export async function loginWithDevice(options: DeviceLoginOptions): Promise<Toke
     if (expiry.aborted) {
       throw new HoopError('login_required', 'the device code expired before the sign-in was completed', { cause: e, hint: 'run hoop login --device again' });
     }
-    throw oauthError('the device login', e, client.issuer);
+    throw oauthError('completing the device login', e, client.issuer);
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }

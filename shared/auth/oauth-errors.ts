@@ -15,6 +15,23 @@ const OAUTH_CODES: Record<string, ErrorCode> = {
   unsupported_grant_type: 'config_invalid',
 };
 
+/**
+ * Every step at which hoop talks to the identity provider, as it reads after "while" in a message: a verb
+ * phrase ("while completing the device login"), never a bare noun ("while the device login" is cut short).
+ * A closed set, so that a new caller cannot pass a phrase that leaves the sentence unfinished.
+ */
+export const OAUTH_STEPS = [
+  'starting the device login',
+  'completing the device login',
+  'completing the browser login',
+  'getting a token with the client credentials',
+  'refreshing the login',
+  'revoking the refresh token',
+  'revoking the access token',
+] as const;
+
+export type OAuthStep = (typeof OAUTH_STEPS)[number];
+
 /** True for a failure to talk to the server at all (refused, DNS, TLS, timeout), as opposed to an answer we dislike. */
 export function isNetworkError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
@@ -25,9 +42,12 @@ export function isNetworkError(e: unknown): boolean {
 
 /**
  * Turns whatever openid-client or fetch threw into a HoopError with a message fit for a terminal. `what` names
- * the step, e.g. "refreshing the login". OAuth error descriptions come from the server and carry no secrets.
+ * the step. OAuth error descriptions come from the server and carry no secrets.
+ *
+ * An identity provider that cannot be reached is `gateway_unreachable` (exit 9, documented as "gateway or
+ * identity provider unreachable"): for the user both are a server on the path that did not answer.
  */
-export function oauthError(what: string, e: unknown, issuer?: string): HoopError {
+export function oauthError(what: OAuthStep, e: unknown, issuer?: string): HoopError {
   if (e instanceof HoopError) return e;
   if (isNetworkError(e)) {
     return new HoopError('gateway_unreachable', `could not reach the identity provider${issuer ? ` at ${issuer}` : ''} while ${what}`, {
@@ -38,7 +58,7 @@ export function oauthError(what: string, e: unknown, issuer?: string): HoopError
   if (e instanceof oidc.ResponseBodyError || e instanceof oidc.AuthorizationResponseError) {
     const code = OAUTH_CODES[e.error] ?? 'internal';
     const detail = e.error_description ? `${e.error}: ${e.error_description}` : e.error;
-    return new HoopError(code, `the identity provider refused ${what} (${detail})`, {
+    return new HoopError(code, `the identity provider refused the request while ${what} (${detail})`, {
       cause: e,
       details: { oauth_error: e.error },
       ...(code === 'login_required' ? { hint: 'run hoop login' } : {}),
@@ -46,7 +66,7 @@ export function oauthError(what: string, e: unknown, issuer?: string): HoopError
   }
   if (e instanceof oidc.WWWAuthenticateChallengeError) {
     const error = e.cause[0]?.parameters.error ?? `HTTP ${e.status}`;
-    return new HoopError(OAUTH_CODES[error] ?? 'config_invalid', `the identity provider refused ${what} (${error})`, { cause: e, details: { oauth_error: error } });
+    return new HoopError(OAUTH_CODES[error] ?? 'config_invalid', `the identity provider refused the request while ${what} (${error})`, { cause: e, details: { oauth_error: error } });
   }
   if (e instanceof oidc.ClientError) {
     return new HoopError('token_invalid', `the identity provider's answer failed validation while ${what} (${e.message})`, { cause: e });

@@ -11,6 +11,11 @@ export interface StoredLogin {
   client_id: string;
   tokens: TokenSet;
   subject?: string;
+  /**
+   * 'client_credentials' for a machine login (`hoop login --client-credentials`): it holds only an access token,
+   * which only the client itself, with its secret, can revoke. Absent for a person's login.
+   */
+  flow?: 'client_credentials';
 }
 
 export interface TokenStore {
@@ -215,6 +220,7 @@ function parseLogin(text: string, where: string): StoredLogin {
   const t = o?.tokens;
   const ok = typeof o?.gateway_url === 'string' && typeof o.issuer === 'string' && typeof o.client_id === 'string'
     && (o.subject === undefined || typeof o.subject === 'string')
+    && (o.flow === undefined || o.flow === 'client_credentials')
     && typeof t?.access_token === 'string' && typeof t.expires_at === 'number'
     && (t.refresh_token === undefined || typeof t.refresh_token === 'string');
   if (!ok) throw corrupt(where);

@@ -65,7 +65,7 @@ export async function revokeTokens(client: OidcClient, tokens: Pick<TokenSet, 'a
       await oidc.tokenRevocation(client.config, token, { token_type_hint: hint });
     } catch (e) {
       if (e instanceof oidc.ResponseBodyError && e.error === 'unsupported_token_type') continue;
-      throw oauthError(`revoking the ${hint.replace('_', ' ')}`, e, client.issuer);
+      throw oauthError(hint === 'refresh_token' ? 'revoking the refresh token' : 'revoking the access token', e, client.issuer);
     }
   }
 }

@@ -35,6 +35,17 @@ describe('other checks made before anything starts', () => {
     }
   });
 
+  it('hoop connect --json without --detach is a usage error, before a grant is asked for', async () => {
+    // Without --detach, connect holds the tunnel in the foreground: JSON would be printed, then nothing returns.
+    const r = await runHoop(['connect', 'shop', '--json'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'error: --json needs --detach: without it, hoop connect holds the tunnel in the foreground\n'
+      + 'hint: add --detach to print the tunnel as JSON and return: hoop connect shop --detach --json\n',
+    );
+    expect(r.stdout).toBe('');
+  });
+
   it('an empty HOOP_GATEWAY_URL counts as unset, as shells treat it', async () => {
     const r = await runHoop(['whoami'], { env: { ...env, HOOP_GATEWAY_URL: '' } });
     expect(r.code).toBe(3);

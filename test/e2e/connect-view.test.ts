@@ -137,6 +137,26 @@ describe('hoop connect off a terminal', () => {
     }
   });
 
+  it('says when the grant ends in the format `hoop grants` uses (UTC), while --json keeps ISO-8601', async () => {
+    const r = await alice.hoop(['connect', 'shop', '--port', '0', '--detach']);
+    try {
+      expect(r.code, r.stderr).toBe(0);
+      const m = /open on 127\.0\.0\.1:\d+ until ((?:\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}:\d{2}Z) \(grant (\S+)\)\./.exec(r.stdout);
+      expect(m, r.stdout).not.toBeNull();
+      const [, until, grantId] = m!;
+      const listed = await alice.hoop(['grants']);
+      expect(listed.code, listed.stderr).toBe(0);
+      const row = listed.stdout.split('\n').find((l) => l.startsWith(grantId!));
+      expect(row, listed.stdout).toContain(`until ${until}`);
+      const { grants } = JSON.parse((await alice.hoop(['grants', '--json'])).stdout) as { grants: Array<{ id: string; expires_at: string }> };
+      const expiresAt = grants.find((g) => g.id === grantId)!.expires_at;
+      expect(expiresAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
+      expect(new Date(expiresAt).toISOString().slice(11, 19)).toBe(until!.slice(-9, -1));
+    } finally {
+      await alice.hoop(['disconnect', 'shop']);
+    }
+  });
+
   it('holds the tunnel until SIGINT, then closes it and exits 0', async () => {
     const run = connectInBackground(['shop', '--port', '0']);
     try {

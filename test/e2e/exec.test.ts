@@ -269,6 +269,48 @@ describe('client credentials (a machine client at the IdP)', () => {
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain("unknown option '--client-secret'");
   });
+
+  const UNTIL = /(?:\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}:\d{2}Z/;
+
+  it('hoop logout without the client\'s secret deletes the token and says plainly it stays valid until it expires', async () => {
+    const ci = new User('ci', stack);
+    const secret = stack.idp.clientSecrets.get('ci-bot')!;
+    expect((await ci.hoop(['login', '--client-credentials', '--client-id', 'ci-bot'], { env: { HOOP_CLIENT_SECRET: secret } })).code).toBe(0);
+    const token = await ci.accessToken();
+    const out = await ci.hoop(['logout']);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toBe(''); // no warning: nothing was tried that could fail
+    expect(out.stdout).toMatch(new RegExp(
+      `^Logged out of ${stack.gatewayUrl.replace(/\./g, '\\.')}: the token of ci-bot is deleted from this machine\\.\n`
+      + `Its access token was not revoked \\(that needs the client's secret, in HOOP_CLIENT_SECRET, and --client-id ci-bot\\) `
+      + `and stays valid until ${UNTIL.source}\\.\n$`,
+    ));
+    expect((await ci.hoop(['whoami'])).code).toBe(3);
+    // As it says: the token still works until then.
+    expect((await ci.hoop(['whoami'], { env: { HOOP_TOKEN: token } })).code).toBe(0);
+
+    // A secret named for another client is not sent as ci-bot's.
+    expect((await ci.hoop(['login', '--client-credentials', '--client-id', 'ci-bot'], { env: { HOOP_CLIENT_SECRET: secret } })).code).toBe(0);
+    const other = await ci.hoop(['logout'], { env: { HOOP_CLIENT_SECRET: secret, HOOP_CLIENT_ID: 'another-bot' } });
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stderr).toBe('');
+    expect(other.stdout).toContain('Its access token was not revoked');
+  });
+
+  it('hoop logout with the client\'s secret revokes the token as the client itself', async () => {
+    const secret = stack.idp.clientSecrets.get('ci-bot')!;
+    for (const how of [{ args: ['--client-id', 'ci-bot'], env: {} }, { args: [], env: { HOOP_CLIENT_ID: 'ci-bot' } }]) {
+      const ci = new User('ci', stack);
+      expect((await ci.hoop(['login', '--client-credentials', '--client-id', 'ci-bot'], { env: { HOOP_CLIENT_SECRET: secret } })).code).toBe(0);
+      const out = await ci.hoop(['logout', ...how.args], { env: { ...how.env, HOOP_CLIENT_SECRET: secret } });
+      expect(out.code, out.stderr).toBe(0);
+      // The IdP answers invalid_client to a revocation that does not authenticate as ci-bot: there would be a warning.
+      expect(out.stderr).toBe('');
+      expect(out.stdout).toBe(`Logged out of ${stack.gatewayUrl}: the token of ci-bot is revoked at the identity provider and deleted from this machine.\n`);
+      expect(out.stdout + out.stderr).not.toContain(secret);
+      expect((await ci.hoop(['whoami'])).code).toBe(3);
+    }
+  });
 });
 
 describe('workload identity (CI without static secrets)', () => {

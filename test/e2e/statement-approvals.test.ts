@@ -217,6 +217,24 @@ describe('statement approvals', () => {
     expect(await exists('orders', 17)).toBe(true);
   });
 
+  it('lays the picker out 80 columns wide when the terminal reports 0 columns (script without stty cols)', async () => {
+    const h = await held('DELETE FROM orders WHERE id = 18');
+    // No COLUMNS or LINES either: the pseudo-terminal's own size, 0 x 0, is all there is to go by.
+    const term = hoopOnTerminal(['approve'], { ...bob.env, COLUMNS: undefined, LINES: undefined });
+    try {
+      await term.until(/Pending reviews you may decide/);
+      await term.until(/❯ alice on shop · [^\n]+\n\s+DELETE FROM orders WHERE id = 18\n/);
+      term.type('r');
+      await term.until(new RegExp(`Rejected ${h.reviewId.slice(0, 8)} \\(alice on shop\\): now rejected`));
+      term.type('q');
+      expect(await term.exited).toBe(0);
+    } finally {
+      term.child.kill('SIGKILL');
+    }
+    expect(await h.result).toMatchObject({ error: { routine: 'hoop_approval_rejected' } });
+    expect(await exists('orders', 18)).toBe(true);
+  });
+
   it('records the decision with the statement', async () => {
     const state = new pg.Client({ connectionString: stack.stateUrl });
     await state.connect();

@@ -25,7 +25,8 @@ function plain(s: string): string {
   return s.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\r/g, '');
 }
 
-export function hoopOnTerminal(args: string[], env: Record<string, string>): Terminal {
+/** `env` adds to (or, with undefined, removes from) the defaults, which give the terminal a size through COLUMNS and LINES. */
+export function hoopOnTerminal(args: string[], env: Record<string, string | undefined>): Terminal {
   const quoted = [process.execPath, HOOP_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child = spawn('script', ['-qfec', quoted, '/dev/null'], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm-256color', COLUMNS: '120', LINES: '40', ...env },

@@ -48,6 +48,32 @@ describe('device authorization grant', () => {
   });
 });
 
+describe('an identity provider that goes away mid-login', () => {
+  // The CLI prints these as `error: <message>`: each must be a whole sentence saying what was being done.
+  test('the device login says it could not reach the IdP while completing the login', async () => {
+    const other = await startIdp();
+    let shown: (p: DeviceCodePrompt) => void = () => undefined;
+    const prompt = new Promise<DeviceCodePrompt>((resolve) => (shown = resolve));
+    const login = loginWithDevice({ client: other.cli, scopes: SCOPES, print: (p) => shown(p) });
+    login.catch(() => undefined);
+    await prompt;
+    await other.close(); // the next poll of the token endpoint finds nobody there
+    const e = await login.then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(HoopError);
+    expect((e as HoopError).code).toBe('gateway_unreachable');
+    expect((e as HoopError).message).toBe(`could not reach the identity provider at ${other.idp.issuer} while completing the device login`);
+  });
+
+  test('the client credentials grant says it could not reach the IdP while getting the token', async () => {
+    const other = await startIdp();
+    const bot = await discoverIssuer({ issuer: other.idp.issuer, clientId: 'ci-bot', clientSecret: other.idp.clientSecrets.get('ci-bot'), allowInsecureHttp: true });
+    await other.close();
+    const e = await clientCredentials({ client: bot }).then(() => undefined, (err: unknown) => err);
+    expect((e as HoopError).code).toBe('gateway_unreachable');
+    expect((e as HoopError).message).toBe(`could not reach the identity provider at ${other.idp.issuer} while getting a token with the client credentials`);
+  });
+});
+
 describe('client credentials', () => {
   test('ci-bot gets a token for the gateway whose subject is the client and whose groups are [ci-deployers]', async () => {
     const bot = await discoverIssuer({ issuer: env.idp.issuer, clientId: 'ci-bot', clientSecret: env.idp.clientSecrets.get('ci-bot'), allowInsecureHttp: true });
