@@ -23,6 +23,8 @@ import { GrantService } from './grants/grant-service.js';
 import { GrantWatcher } from './grants/grant-watcher.js';
 import { createAccessTokenVerifier } from './identity/verify-access-token.js';
 import { createWorkloadVerifier } from './identity/workload.js';
+import { SubjectBindings } from './identity/subject-bindings.js';
+import type { Identity } from './identity/identity.js';
 import { ConnectionCatalog, type Connection } from './connections/connection.js';
 import { PostgresRecorder } from './recording/recorder.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -179,7 +181,12 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     cleanups.push(async () => offGrants());
     cleanups.push(async () => watcher.close());
 
-    const verifyAccessToken = createAccessTokenVerifier({
+    // A subject name belongs to the first account that presents it (gateway/identity/subject-bindings.ts).
+    const bindings = new SubjectBindings(db);
+    const refusedName = (id: Identity, e: HoopError): void => {
+      recorder.event('auth.denied', null, { reason: e.message, subject: id.subject, issuer: id.issuer, sub: id.claims.sub ?? null }).catch(() => undefined);
+    };
+    const verifyAccessToken = bindings.guard(createAccessTokenVerifier({
       issuer: config.identity.issuer,
       audience: config.identity.audience,
       groupsClaim: config.identity.groups_claim,
@@ -187,15 +194,15 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       clockSkewSeconds: Math.round(config.identity.clock_skew_ms / 1000),
       allowInsecureHttp: config.identity.allow_insecure_http,
       now,
-    });
+    }), refusedName);
 
     const verifyWorkloadToken = config.identity.workload_issuers.length
-      ? createWorkloadVerifier({
+      ? bindings.guard(createWorkloadVerifier({
           issuers: config.identity.workload_issuers,
           clockSkewSeconds: Math.round(config.identity.clock_skew_ms / 1000),
           allowInsecureHttp: config.identity.allow_insecure_http,
           now,
-        })
+        }), refusedName)
       : undefined;
 
     const api = createApi({

@@ -117,6 +117,8 @@ function identityFromClaims(p: JWTPayload, opts: AccessTokenVerifierOptions): Id
   let subject: string | undefined;
   for (const c of opts.usernameClaims) {
     const v = (p as Record<string, unknown>)[c];
+    // An address the identity provider says it has not verified names no one: anyone could have typed it.
+    if (c === 'email' && (p as Record<string, unknown>).email_verified === false) continue;
     if (typeof v === 'string' && v.length > 0) {
       subject = v;
       break;

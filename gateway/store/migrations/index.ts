@@ -4,5 +4,6 @@ import { initial } from './0001-initial.js';
 import { audit } from './0002-audit.js';
 import { reviews } from './0003-reviews.js';
 import { auditHeadCheck } from './0004-audit-head-check.js';
+import { subjectBindings } from './0005-subject-bindings.js';
 
-export const migrations: readonly Migration[] = [initial, audit, reviews, auditHeadCheck];
+export const migrations: readonly Migration[] = [initial, audit, reviews, auditHeadCheck, subjectBindings];

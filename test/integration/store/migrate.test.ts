@@ -40,7 +40,7 @@ describe('migrate', () => {
     expect(await migrate(db, migrations, { logger: silentLogger })).toEqual({ applied: ids });
     expect(await tables(db)).toEqual([
       'audit_checkpoints', 'audit_log', 'audit_payloads', 'gateway_keys', 'grant_decisions', 'grants', 'hoop_migrations',
-      'review_decisions', 'reviews', 'sessions', 'statements',
+      'review_decisions', 'reviews', 'sessions', 'statements', 'subject_bindings',
     ]);
     expect(await migrate(db, migrations, { logger: silentLogger })).toEqual({ applied: [] });
     const rows = await db.query<{ id: number; name: string }>('SELECT id, name FROM hoop_migrations ORDER BY id');

@@ -1,0 +1,34 @@
+/**
+ * Which name an access token gives its holder (identity.username_claims), against a real OIDC issuer on
+ * 127.0.0.1 (test/helpers/ci-issuer). An email address the identity provider says it has not verified names no
+ * one: anyone could have typed it, and the name owns grants, reviews and records.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccessTokenVerifier } from '../../../gateway/identity/verify-access-token.js';
+import { startCiIssuer, type CiIssuer, type GitHubClaims } from '../../helpers/ci-issuer.js';
+
+let idp: CiIssuer;
+beforeAll(async () => {
+  idp = await startCiIssuer();
+});
+afterAll(async () => {
+  await idp?.close();
+});
+
+const verifier = () => createAccessTokenVerifier({
+  issuer: idp.issuer, audience: 'hoop', groupsClaim: 'groups', usernameClaims: ['email', 'sub'], clockSkewSeconds: 30, allowInsecureHttp: true,
+});
+const token = (claims: Record<string, unknown>): Promise<string> => idp.mint({ sub: 'account-7', ...claims } as Partial<GitHubClaims>);
+
+describe('the subject an access token names', () => {
+  it('is the email when the identity provider verified it, or does not say', async () => {
+    const verify = verifier();
+    expect((await verify(await token({ email: 'bob@example.com', email_verified: true }))).subject).toBe('bob@example.com');
+    expect((await verify(await token({ email: 'bob@example.com' }))).subject).toBe('bob@example.com');
+  });
+
+  it('skips an email the identity provider says is not verified, for the next claim', async () => {
+    const id = await verifier()(await token({ email: 'bob@example.com', email_verified: false }));
+    expect(id.subject).toBe('account-7');
+  });
+});
