@@ -2,6 +2,10 @@
  * Secret references in the gateway config: `${env:NAME}` and `${file:PATH}`, anywhere inside a string value
  * (`password: ${env:DB_PW}`, `database_url: postgres://hoop:${file:/run/secrets/pw}@db/hoop`). Write `$${` for a
  * literal `${`. Problems name the key and the reference, never a value.
+ *
+ * A reference in the user or password of a URL (`scheme://user:${…}@host`) is percent-encoded as it is put in,
+ * since secret managers generate passwords with `#`, `/`, `?`, `@` or `%`, which would otherwise end the password
+ * early or fail the URL. Anywhere else, and a reference that is the whole value, is put in as it is.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { formatPath, problem } from './schema.js';
@@ -53,9 +57,11 @@ export function resolveSecretRefs(raw: unknown, options: SecretSourceOptions): R
     if (!s.includes('${')) return s;
     const key = formatPath(path);
     let referenced = false;
-    const out = s.replace(REF, (whole, body: string | undefined) => {
+    const userinfoEnd = urlUserinfoEnd(s);
+    const out = s.replace(REF, (whole: string, body: string | undefined, offset: number) => {
       if (whole === '$${') return '${';
       referenced = true;
+      const put = offset < userinfoEnd ? encodeURIComponent : (v: string): string => v;
       const reference = whole;
       const fail = (message: string): string => {
         problems.push({ path: key, reference, message });
@@ -69,14 +75,14 @@ export function resolveSecretRefs(raw: unknown, options: SecretSourceOptions): R
         const v = options.env[arg];
         if (v === undefined) return fail(problem(`${reference} is not set`, `set the environment variable ${arg}, or change the reference`));
         if (v === '') return fail(problem(`${reference} is empty`, `give the environment variable ${arg} a value`));
-        return v;
+        return put(v);
       }
       if (kind === 'file') {
         if (arg === '') return fail(problem(`${reference} names no file`, 'use ${file:/path/to/secret}'));
         const p = expandHome(arg, options.homeDir);
         const abs = isAbsolute(p) ? p : resolve(options.baseDir, p);
         try {
-          return options.readFile(abs).replace(/\r?\n$/, '');
+          return put(options.readFile(abs).replace(/\r?\n$/, ''));
         } catch (err) {
           const code = (err as { code?: unknown }).code;
           const why = typeof code === 'string' ? code : 'unreadable';
@@ -103,4 +109,27 @@ export function resolveSecretRefs(raw: unknown, options: SecretSourceOptions): R
   };
 
   return { value: walk(raw, []), sources, problems };
+}
+
+/**
+ * Where the user and password of the URL `s` (as written, references included) end: the index of the `@` that
+ * closes them, or -1 when `s` is not a URL or has none. References are skipped whole, so a `/` or `@` in a
+ * `${file:…}` path does not end the authority.
+ */
+function urlUserinfoEnd(s: string): number {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(s);
+  if (!scheme) return -1;
+  let at = -1;
+  for (let i = scheme[0].length; i < s.length; i++) {
+    if (s.startsWith('${', i)) {
+      const close = s.indexOf('}', i);
+      if (close < 0) break;
+      i = close;
+      continue;
+    }
+    const c = s[i];
+    if (c === '/' || c === '?' || c === '#') break;
+    if (c === '@') at = i;
+  }
+  return at;
 }

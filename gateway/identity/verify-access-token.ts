@@ -68,8 +68,9 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
     // Name the problem precisely when the token comes from another issuer (it would otherwise fail as
     // "unknown key"); the signature is still verified below for every token that gets further.
     let claimedIssuer: unknown;
+    let claimedAudience: unknown;
     try {
-      claimedIssuer = decodeJwt(token).iss;
+      ({ iss: claimedIssuer, aud: claimedAudience } = decodeJwt(token));
     } catch (e) {
       throw new HoopError('token_invalid', 'access token is malformed', { cause: e, hint: 'run `hoop login` again' });
     }
@@ -91,6 +92,14 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
         ...(opts.now ? { currentDate: opts.now() } : {}),
       }));
     } catch (e) {
+      if (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'aud') {
+        // Logging in again cannot fix this: the gateway and the identity provider disagree. Both values are public.
+        const got = (Array.isArray(claimedAudience) ? claimedAudience : [claimedAudience]).filter((a) => typeof a === 'string').map((a) => `"${a.slice(0, 200)}"`);
+        throw new HoopError('token_invalid', `access token is for another audience: it is for ${got.join(', ') || 'no audience'}, and this gateway expects "${opts.audience}"`, {
+          cause: e,
+          hint: 'an operator sets identity.audience to the audience the identity provider puts in access tokens (docs/configuration.md, identity)',
+        });
+      }
       throw new HoopError('token_invalid', describeJoseError(e), { cause: e, hint: 'run `hoop login` again' });
     }
     return identityFromClaims(payload, opts);

@@ -32,3 +32,13 @@ describe('the subject an access token names', () => {
     expect(id.subject).toBe('account-7');
   });
 });
+
+describe('a token for another audience', () => {
+  it('says which audience it is for and which the gateway expects, since logging in again cannot fix it', async () => {
+    const t = await idp.mint({ sub: 'account-7' }, { audience: 'api://other' });
+    const e = (await verifier()(t).catch((x: unknown) => x)) as { code: string; message: string; hint: string };
+    expect(e).toMatchObject({ code: 'token_invalid' });
+    expect(e.message).toBe('access token is for another audience: it is for "api://other", and this gateway expects "hoop"');
+    expect(e.hint).toContain('identity.audience');
+  });
+});

@@ -34,6 +34,26 @@ describe('resolveSecretRefs', () => {
     expect(r.value).toEqual({ a: { b: [expected] } });
   });
 
+  it('percent-encodes a secret put in the user or password of a URL, and nothing else', () => {
+    const env = { PW: 'pa/ss#w?rd@%!', USER: 'ann@corp', HOST: 'db.internal:6543', WHOLE: 'postgres://u:p@h/d' };
+    const files2: Record<string, string> = { '/run/a@b/pw': 's3cret#1\n' };
+    const r = resolveSecretRefs({
+      url: 'postgres://hoop:${env:PW}@db:5432/hoop',
+      both: 'postgres://${env:USER}:${file:/run/a@b/pw}@${env:HOST}/hoop?application_name=${env:PW}',
+      whole: '${env:WHOLE}',
+      text: 'not a url ${env:PW}',
+    }, { ...opts, env, readFile: (p: string) => files2[p] ?? readFile(p) });
+    expect(r.problems).toEqual([]);
+    expect(r.value).toEqual({
+      url: 'postgres://hoop:pa%2Fss%23w%3Frd%40%25!@db:5432/hoop',
+      both: 'postgres://ann%40corp:s3cret%231@db.internal:6543/hoop?application_name=pa/ss#w?rd@%!',
+      whole: 'postgres://u:p@h/d',
+      text: 'not a url pa/ss#w?rd@%!',
+    });
+    expect(new URL((r.value as { url: string }).url).password).toBe('pa%2Fss%23w%3Frd%40%25!');
+    expect(decodeURIComponent(new URL((r.value as { url: string }).url).password)).toBe(env.PW);
+  });
+
   it('records where each reference was, as written, and leaves the input alone', () => {
     const raw = { connections: [{ password: '${env:DB_PW}', host: 'db' }], database_url: 'postgres://u:${file:/run/secrets/db}@h/d' };
     const copy = structuredClone(raw);
