@@ -116,6 +116,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
 
     const masterKey = await loadMasterKey({
       configured: o.env.HOOP_MASTER_KEY,
+      env: o.env,
       dataDir: config.data_dir,
       sealedKeysExist: async () => (await db.query('SELECT 1 FROM gateway_keys LIMIT 1')).rows.length > 0,
     });

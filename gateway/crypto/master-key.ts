@@ -5,11 +5,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { resolveSecretRefs } from '../config/secrets.js';
 import { HoopError } from '../../shared/errors.js';
 
 export interface LoadMasterKeyOptions {
+  /** HOOP_MASTER_KEY: the key, or a `${file:…}`/`${env:…}` reference to it. */
   configured?: string | undefined;
+  /** For `${env:…}` in `configured`. */
+  env?: Readonly<Record<string, string | undefined>>;
   dataDir: string;
   /**
    * Whether the database holds keys sealed already (by another instance, or before the data dir was lost): a new
@@ -19,7 +25,7 @@ export interface LoadMasterKeyOptions {
 }
 
 export async function loadMasterKey(opts: LoadMasterKeyOptions): Promise<Buffer> {
-  if (opts.configured) return decode(opts.configured, 'master_key');
+  if (opts.configured) return decode(resolveReference(opts.configured, opts.env ?? {}), 'HOOP_MASTER_KEY');
   const path = join(opts.dataDir, 'master.key');
   try {
     return decode((await readFile(path, 'utf8')).trim(), path);
@@ -47,4 +53,13 @@ function decode(b64: string, where: string): Buffer {
     });
   }
   return key;
+}
+
+/** HOOP_MASTER_KEY may be a reference, as any HOOP_* value may (`${file:/run/secrets/master-key}`). */
+function resolveReference(value: string, env: Readonly<Record<string, string | undefined>>): string {
+  if (!value.includes('${')) return value;
+  const r = resolveSecretRefs({ HOOP_MASTER_KEY: value }, { env, readFile: (p) => readFileSync(p, 'utf8'), homeDir: homedir(), baseDir: process.cwd() });
+  const p = r.problems[0];
+  if (p) throw new HoopError('config_invalid', `HOOP_MASTER_KEY: ${p.message}`);
+  return ((r.value as { HOOP_MASTER_KEY: string }).HOOP_MASTER_KEY).trim();
 }
