@@ -36,6 +36,9 @@ export async function issuerProblem(issuer: string, timeoutMs = 5000): Promise<s
     await discoverJwksUri(issuer, fetch, timeoutMs);
     return null;
   } catch (e) {
-    return fetchFailure(e, timeoutMs).reason;
+    const f = fetchFailure(e, timeoutMs);
+    // The usual cause: a provider whose certificate comes from a company CA, which the CLI machines were told to
+    // trust, and the gateway's own process was not.
+    return f.untrusted ? `${f.reason}; if its certificate comes from a private CA, start the gateway with NODE_EXTRA_CA_CERTS=<that CA's PEM file>` : f.reason;
   }
 }

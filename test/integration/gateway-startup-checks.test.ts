@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { certificateWarnings, issuerProblem } from '../../gateway/startup-checks.js';
@@ -60,6 +61,14 @@ describe('issuerProblem', () => {
   it('names a provider that names another issuer (a trailing slash is enough to refuse every token)', async () => {
     const base = await idp((b) => `${b}/`);
     expect(await issuerProblem(base)).toBe(`the discovery document names the issuer "${base}/", not "${base}": tokens will be refused until identity.issuer says exactly "${base}/"`);
+  });
+
+  it('says how to trust a provider whose certificate this process does not trust', async () => {
+    const s = createHttpsServer({ cert: CERT, key: readFileSync(inject('tlsKeyFile'), 'utf8') }, (_req, res) => void res.writeHead(404).end());
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const why = await issuerProblem(`https://127.0.0.1:${(s.address() as AddressInfo).port}`);
+    expect(why).toMatch(/^TLS certificate not trusted \(\w+\); if its certificate comes from a private CA, start the gateway with NODE_EXTRA_CA_CERTS=<that CA's PEM file>$/);
   });
 
   it('names a provider that cannot be reached', async () => {
