@@ -42,6 +42,7 @@ import { toMaskingRules } from './config/masking-schema.js';
 import { createCatalog } from './engines/postgres/catalog.js';
 import { TunnelEndpoint } from './server/tunnel-endpoint.js';
 import { certificateWarnings, issuerProblem } from './startup-checks.js';
+import { roleWarnings } from './config/role-warnings.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -146,6 +147,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     cleanups.push(async () => clearInterval(pruneTimer));
 
     const roles = { admins: config.roles.admins, auditors: config.roles.auditors };
+    for (const w of roleWarnings(config.roles)) logger.warn(w);
     const notifier = new ClusterNotifier(logger, { connectTimeoutMs: config.database_connect_timeout_ms });
     await notifier.listen(dbUrl).catch((e: unknown) => {
       throw config.database_url
@@ -251,6 +253,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     const tunnels = new TunnelEndpoint({
       logger, grants, watcher, catalog, engines, recorder, now, reviews, hashKey,
       capture: { rows: config.audit.returned_rows, bytes: config.audit.returned_bytes },
+      trustedProxies: config.trusted_proxies,
       policyFor: (name) => policies.get(name)!.policy,
     });
 

@@ -129,7 +129,8 @@ verdict then prints the signing key's thumbprint, to compare with \`hoop audit k
           verifier.push(r as AuditRecord);
         }
         if (page.next_from_seq === null || verifier.settled) break;
-        page = await api.auditRecords({ fromSeq: page.next_from_seq, limit: PAGE, page: true });
+        // The continuation makes the gateway record this verification as one read, not one per page.
+        page = await api.auditRecords({ fromSeq: page.next_from_seq, limit: PAGE, ...(page.continuation ? { continuation: page.continuation } : {}) });
       }
       const result: VerifyResult = verifier.finish();
       const unsigned = result.ok ? result.lastSeq - Math.max(0, ...checkpoints.map((k) => k.seq)) : 0;

@@ -15,6 +15,7 @@
  * Paths (`data_dir`, `tls.*_file`, `connections[].tls.ca_file`) are expanded (`~`, relative paths) by the
  * loader, not here: the schema is pure.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { approvalsSchema, guardrailsSchema } from '../policy/config-schema.js';
 import { maskingSchema } from './masking-schema.js';
@@ -78,6 +79,23 @@ export function parseListen(listen: string): { host: string; port: number } | un
 /** Whether a listen host only accepts connections from this machine. */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** A plain-http URL to another machine (URL.hostname keeps IPv6 brackets). Other malformations are reported elsewhere. */
+function isRemotePlainHttp(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const url = new URL(s);
+  return url.protocol === 'http:' && !isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+}
+
+/** An IPv4 or IPv6 address (no host name), optionally with a /prefix no longer than the address. */
+function isAddressOrCidr(s: string): boolean {
+  const [addr, bits, extra] = s.split('/');
+  if (extra !== undefined || addr === undefined || addr.includes('%')) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32);
 }
 
 function isUnspecifiedHost(host: string): boolean {
@@ -146,10 +164,12 @@ const identitySchema = z
   })
   .transform((id) => ({ ...id, clock_skew_ms: parseDuration(id.clock_skew) }));
 
+// No group gets a role unless named here: a default name (say `admins`) would hand the role to whoever can
+// create or join a group of that name at the IdP.
 const rolesSchema = z.strictObject({
-  admins: stringList('list the groups whose members administer hoop').default(['admins']),
-  auditors: stringList('list the groups whose members may read sessions and audit logs').default(['auditors']),
-}, e('expected a mapping', 'e.g. roles: { admins: [admins], auditors: [auditors] }'));
+  admins: stringList('list the groups whose members administer hoop').default([]),
+  auditors: stringList('list the groups whose members may read sessions and audit logs').default([]),
+}, e('expected a mapping', 'e.g. roles: { admins: [platform-admins], auditors: [security] }'));
 
 const grantsSchema = z
   .strictObject({
@@ -212,7 +232,14 @@ const connectionSchema = z.strictObject({
   guardrails: guardrailsSchema.optional(),
   approvals: approvalsSchema.optional(),
   masking: maskingSchema.optional(),
-  webhook_url: httpUrl('expected an http(s) URL', 'set the URL that receives this connection\'s events', ['https:', 'http:']).optional(),
+  webhook_url: httpUrl('expected an http(s) URL', 'set the URL that receives this connection\'s events', ['https:', 'http:'])
+    // The events name requesters and carry statements and reasons: they cross the network encrypted. Plain
+    // http is left for a receiver on this machine (a local relay, a test).
+    .refine((s) => !isRemotePlainHttp(s), e(
+      'expected an https URL',
+      'use https; plain http is accepted only for a loopback host (127.0.0.1, ::1, localhost)',
+    ))
+    .optional(),
 }, e('expected a mapping', 'see docs/configuration.md, connections'));
 
 const serverTlsSchema = z.strictObject({
@@ -248,6 +275,17 @@ export const gatewayConfigSchema = z
       .default('127.0.0.1:8009'),
     /** Lets a non-loopback `listen` serve plain HTTP (e.g. behind a TLS-terminating load balancer). */
     allow_insecure_listen: flag('set true only when a TLS-terminating proxy sits in front of the gateway'),
+    /**
+     * Proxies (IP addresses or CIDR ranges) in front of the gateway whose `X-Forwarded-For` names the client. From
+     * any other peer the header is ignored, and the socket's address is what the evidence records.
+     */
+    trusted_proxies: z
+      .array(
+        z.string(e('expected an IP address or CIDR range', 'e.g. 10.0.0.5 or 10.0.0.0/24'))
+          .refine(isAddressOrCidr, e('expected an IP address or CIDR range', 'e.g. 10.0.0.5, 10.0.0.0/24 or fd00::/8 (no host names)')),
+        e('expected a list of IP addresses or CIDR ranges', 'e.g. trusted_proxies: [10.0.0.0/24]'),
+      )
+      .default([]),
     /** Derived from `listen` (https when `tls` is set) when left out. */
     public_url: httpUrl('expected an http(s) URL', 'set the URL users and agents reach the gateway at, e.g. https://hoop.example.com', ['https:', 'http:']).optional(),
     data_dir: text('set a directory the gateway may write to').default('~/.local/share/hoop/gateway'),

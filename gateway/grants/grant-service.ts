@@ -20,6 +20,7 @@ import type { Identity, RoleConfig } from '../identity/identity.js';
 import { hasRole } from '../identity/identity.js';
 import type { SigningKey } from './signing-key.js';
 import { signGrant, verifyGrant, type GrantClaims } from './grant-token.js';
+import { CONNECTION_NAME } from '../config/schema.js';
 
 export interface GrantableConnection {
   name: string;
@@ -74,6 +75,8 @@ interface GrantRow {
   reason: string | null;
   issued_at: Date;
   expires_at: Date;
+  /** The length first granted (bigint, so text from pg): what each renewal extends by. */
+  length_ms: string | number;
   revoked_at: Date | null;
   revoked_by: string | null;
   not_after?: Date | null;
@@ -83,6 +86,21 @@ interface GrantRow {
 /** A grant that may carry traffic right now. */
 export interface LiveGrant extends GrantClaims {
   expiresAt: Date;
+}
+
+/**
+ * Checked before anything is recorded: a denial record repeats the connection name, and its reason may repeat
+ * the duration or review id, all chosen by the caller. No connection has a name outside the configuration's rule,
+ * so such a request can only be refused; the refusal does not repeat what was sent (it may be long).
+ */
+function checkRequestShape(req: { connection: string; duration?: string | undefined; review_id?: string | undefined }): void {
+  if (!CONNECTION_NAME.test(req.connection)) {
+    throw new HoopError('usage', 'invalid connection name: expected 1-63 of a-z 0-9 _ -, starting with a letter or digit', {
+      hint: 'list the connections with `hoop connections`',
+    });
+  }
+  if (req.duration !== undefined && req.duration.length > 32) throw new HoopError('usage', 'invalid duration: longer than 32 characters', { hint: 'use a number with a unit, such as 15m' });
+  if (req.review_id !== undefined && !/^[0-9a-f-]{36}$/i.test(req.review_id)) throw new HoopError('usage', 'invalid review id: expected a UUID');
 }
 
 export class GrantService {
@@ -102,6 +120,7 @@ export class GrantService {
     identity: Identity,
     req: { connection: string; duration?: string | undefined; reason?: string | undefined; review_id?: string | undefined },
   ): Promise<{ grant: Grant } | { review: Review }> {
+    checkRequestShape(req);
     const conn = this.#o.connection(req.connection);
     try {
       if (!conn) throw new HoopError('not_found', `no connection named "${req.connection}"`, { hint: 'list them with `hoop connections`' });
@@ -162,12 +181,13 @@ export class GrantService {
   ): Promise<GrantRow> {
     const row: GrantRow = {
       id: randomUUID(), connection: conn.name, subject: identity.subject, groups: identity.groups, identity_kind: identity.kind,
-      reason, issued_at: issuedAt, expires_at: expiresAt, revoked_at: null, revoked_by: null, not_after: notAfter, review_id: reviewId,
+      reason, issued_at: issuedAt, expires_at: expiresAt, length_ms: expiresAt.getTime() - issuedAt.getTime(),
+      revoked_at: null, revoked_by: null, not_after: notAfter, review_id: reviewId,
     };
     await q.query(
-      `INSERT INTO grants (id, connection, subject, groups, identity_kind, reason, issued_at, expires_at, not_after, review_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [row.id, row.connection, row.subject, row.groups, row.identity_kind, row.reason, row.issued_at, row.expires_at, notAfter, reviewId],
+      `INSERT INTO grants (id, connection, subject, groups, identity_kind, reason, issued_at, expires_at, length_ms, not_after, review_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [row.id, row.connection, row.subject, row.groups, row.identity_kind, row.reason, row.issued_at, row.expires_at, row.length_ms, notAfter, reviewId],
     );
     return row;
   }
@@ -195,7 +215,8 @@ export class GrantService {
     const conn = this.#o.connection(row.connection);
     if (!conn) throw new HoopError('access_denied', `connection "${row.connection}" no longer exists`);
     this.#checkAccess(identity, conn);
-    const length = Math.min(row.expires_at.getTime() - row.issued_at.getTime(), this.#cap(conn));
+    // The stored original length: `expires_at - issued_at` would grow with every renewal (issued_at never moves).
+    const length = Math.min(Number(row.length_ms), this.#cap(conn));
     let expires = new Date(this.#now().getTime() + length);
     // A just-in-time grant never outlives the window its approver agreed to.
     if (row.not_after && expires > row.not_after) expires = row.not_after;

@@ -133,11 +133,16 @@ export class ReviewService {
     return this.#toApi(this.#o.db, await this.#expireIfDue(row), viewer);
   }
 
+  /** Newest first; `limit` is a whole number from 1 to 500 (default 100), else `usage`. */
   async list(viewer: Identity, opts: { pending?: boolean; limit?: number }): Promise<Review[]> {
+    // Checked here, not left to SQL: NaN or a negative LIMIT fails in the database as an internal error.
+    if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1 && opts.limit <= 500)) {
+      throw new HoopError('usage', `limit ${String(opts.limit)} is not a whole number from 1 to 500`);
+    }
     await this.#o.db.query(`UPDATE reviews SET status = 'expired' WHERE status = 'pending' AND expires_at <= $1`, [this.#now()]);
     const res = await this.#o.db.query<ReviewRow>(
       `SELECT * FROM reviews ${opts.pending ? `WHERE status = 'pending'` : ''} ORDER BY created_at DESC LIMIT $1`,
-      [Math.min(opts.limit ?? 100, 500)],
+      [opts.limit ?? 100],
     );
     const visible = res.rows.filter((r) => this.#mayView(viewer, r));
     return Promise.all(visible.map((r) => this.#toApi(this.#o.db, r, viewer)));

@@ -16,6 +16,7 @@ import { parseTokenExchangeRequest, tokenExchangeResponse } from '../identity/to
 import type { ConnectionCatalog } from '../connections/connection.js';
 import { Router, bearer, type RequestContext } from './router.js';
 import { getSession, listSessions } from './sessions-query.js';
+import { clip, DenialLimiter } from './denial-limiter.js';
 
 export interface ApiOptions {
   logger: Logger;
@@ -38,6 +39,7 @@ export interface ApiOptions {
 export function createApi(o: ApiOptions): Router {
   const now = o.now ?? (() => new Date());
   const seenTokens = new Set<string>();
+  const refusedTokens = new DenialLimiter({ record: (type, data) => o.recorder.event(type, null, data), logger: o.logger, now });
   const who = async (ctx: RequestContext): Promise<Identity> => {
     try {
       const token = bearer(ctx.req);
@@ -51,10 +53,10 @@ export function createApi(o: ApiOptions): Router {
       }
       return id;
     } catch (e) {
-      // Refused identities are security events too (the token itself is never recorded).
+      // Refused identities are security events too (the token itself is never recorded), but anyone can send
+      // one: how many are recorded is limited per client address (see denial-limiter.ts).
       if (e instanceof HoopError && e.code === 'token_invalid') {
-        o.recorder.event('auth.denied', null, { reason: e.message, path: new URL(ctx.req.url ?? '/', 'http://x').pathname })
-          .catch(() => undefined);
+        void refusedTokens.denied(ctx.req.socket.remoteAddress, { reason: clip(e.message), path: clip(new URL(ctx.req.url ?? '/', 'http://x').pathname) });
       }
       throw e;
     }
@@ -136,7 +138,7 @@ export function createApi(o: ApiOptions): Router {
     .on('GET', '/v1/reviews', async (ctx) => {
       const id = await who(ctx);
       const limit = ctx.query.get('limit');
-      return { body: { reviews: await o.reviews.list(id, { pending: ctx.query.get('pending') === 'true', ...(limit ? { limit: Number(limit) } : {}) }) } };
+      return { body: { reviews: await o.reviews.list(id, { pending: ctx.query.get('pending') === 'true', ...(limit === null ? {} : { limit: Number(limit) }) }) } };
     })
     .on('GET', '/v1/reviews/:id', async (ctx) => ({ body: { review: await o.reviews.get(await who(ctx), ctx.params.id!) } }))
     .on('POST', '/v1/reviews/:id/approve', async (ctx) => decide(ctx, 'approve'))
@@ -158,6 +160,12 @@ export function createApi(o: ApiOptions): Router {
     })
     .on('GET', '/v1/sessions/:id', async (ctx) => {
       const id = await who(ctx);
-      return { body: await getSession(o.db, ctx.params.id!, privileged(id) ? undefined : id.subject) };
+      const detail = await getSession(o.db, ctx.params.id!, privileged(id) ? undefined : id.subject);
+      // Someone else's statements and parameters are evidence: reading them is recorded (before they are sent),
+      // as a replay is. Reading one's own session is not.
+      if (detail.session.subject !== id.subject) {
+        await o.recorder.event('audit.read', id.subject, { what: 'session', session_id: detail.session.id, subject: detail.session.subject });
+      }
+      return { body: detail };
     });
 }

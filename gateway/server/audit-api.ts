@@ -1,12 +1,14 @@
 /**
  * The evidence endpoints, for auditors and admins: the raw chain (so the CLI verifies it itself, trusting only
  * the published key), checkpoints, keys, signed export bundles, and session replays. Every read is itself
- * recorded in the chain.
+ * recorded in the chain: a paged read of the records once, at its first page (see read-continuation.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HoopError } from '../../shared/errors.js';
+import { ExportRequestSchema } from '../../shared/api/schemas.js';
 import type { AuditRecord } from '../../shared/audit/record.js';
 import type { Database } from '../store/db.js';
 import { readCheckpoints, readPayload, readPublicKeys, readRecords, seqRangeForTime } from '../audit/reader.js';
@@ -16,6 +18,7 @@ import { hasRole, type Identity, type RoleConfig } from '../identity/identity.js
 import type { PostgresRecorder } from '../recording/recorder.js';
 import type { Router } from './router.js';
 import { getSession, sinceToDate } from './sessions-query.js';
+import { ReadContinuations } from './read-continuation.js';
 
 export interface AuditApiOptions {
   db: Database;
@@ -32,28 +35,37 @@ export interface AuditApiOptions {
 const MAX_PAGE = 5000;
 
 export function mountAuditApi(router: Router, o: AuditApiOptions): void {
+  const continuations = ReadContinuations.fromSigningKey(o.signingKey.privateKey, o.now);
+  const recordRead = (id: Identity, what: string, params: Record<string, unknown>): Promise<void> =>
+    o.recorder.event('audit.read', id.subject, { what, ...params });
   const auditor = async (ctx: Parameters<Parameters<Router['on']>[2]>[0], what: string, params: Record<string, unknown> = {}): Promise<Identity> => {
-    const id = await o.who(ctx);
-    if (!hasRole(id, o.roles, 'auditor') && !hasRole(id, o.roles, 'admin')) {
-      throw new HoopError('access_denied', 'reading the audit log needs the auditor or admin role', {
-        hint: `members of ${[...o.roles.auditors].join(', ') || 'the auditor groups'} have it`,
-      });
-    }
-    await o.recorder.event('audit.read', id.subject, { what, ...params });
+    const id = await auditorQuiet(ctx);
+    await recordRead(id, what, params);
     return id;
   };
 
   router
     .on('GET', '/v1/audit/records', async (ctx) => {
+      const id = await auditorQuiet(ctx);
       const since = ctx.query.get('since');
       let from = Number(ctx.query.get('from_seq') ?? '1');
       const limit = Math.min(Number(ctx.query.get('limit') ?? '1000'), MAX_PAGE);
       if (!Number.isInteger(from) || from < 1 || !Number.isInteger(limit) || limit < 1) throw new HoopError('usage', 'from_seq and limit must be positive integers');
-      // Only the first page of a listing counts as a read; the CLI pages through with from_seq.
-      if (!ctx.query.get('page')) await auditor(ctx, 'records', { since, from_seq: from });
-      else await auditorQuiet(ctx);
-      if (since) {
-        const r = await seqRangeForTime(o.db, sinceToDate(since, o.now()), undefined);
+      // Validated before the read is recorded: a malformed request is refused, not recorded.
+      const sinceDate = since ? sinceToDate(since, o.now()) : undefined;
+      const continuation = ctx.query.get('continuation');
+      if (continuation !== null && since !== null) {
+        throw new HoopError('usage', 'since applies to the first page of a read; later pages give from_seq and the continuation only');
+      }
+      // A later page of a read is not recorded again, but only with the continuation the page before it was
+      // given; anything else (no continuation, a `page` flag, a forged or expired one) is recorded as a read.
+      const resumed = continuation === null ? undefined : continuations.verify(continuation, id.subject, from);
+      const readId = resumed?.readId ?? randomUUID();
+      if (!resumed) {
+        await recordRead(id, 'records', { since, from_seq: from, read_id: readId, ...(continuation !== null ? { continuation: 'not accepted' } : {}) });
+      }
+      if (sinceDate) {
+        const r = await seqRangeForTime(o.db, sinceDate, undefined);
         if (!r) return { body: { records: [], next_from_seq: null, anchor: null } };
         from = Math.max(from, r.first);
       }
@@ -61,7 +73,8 @@ export function mountAuditApi(router: Router, o: AuditApiOptions): void {
       for await (const r of readRecords(o.db, { fromSeq: from, toSeq: from + limit - 1, pageSize: limit })) records.push(r);
       const last = records.at(-1);
       const anchor = from > 1 ? await anchorBefore(o.db, from) : null;
-      return { body: { records, next_from_seq: last && records.length === limit ? last.seq + 1 : null, anchor } };
+      const next = last && records.length === limit ? last.seq + 1 : null;
+      return { body: { records, next_from_seq: next, anchor, continuation: next === null ? null : continuations.issue(id.subject, readId, next) } };
     })
     .on('GET', '/v1/audit/checkpoints', async (ctx) => {
       await auditorQuiet(ctx);
@@ -69,10 +82,17 @@ export function mountAuditApi(router: Router, o: AuditApiOptions): void {
     })
     .on('GET', '/v1/audit/keys', async () => ({ body: { keys: await readPublicKeys(o.db) } }))
     .on('POST', '/v1/audit/export', async (ctx) => {
-      const body = (await ctx.body()) as { since?: string; until?: string };
-      const since = body.since ? sinceToDate(body.since, o.now()) : undefined;
-      const until = body.until ? sinceToDate(body.until, o.now()) : undefined;
-      await auditor(ctx, 'export', { since: since?.toISOString() ?? null, until: until?.toISOString() ?? null });
+      // Who asks is checked before anything they sent is read.
+      const id = await auditorQuiet(ctx);
+      const body = ExportRequestSchema.safeParse(await ctx.body());
+      if (!body.success) {
+        throw new HoopError('usage', `invalid export request: ${body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`, {
+          hint: 'since and until are times: 24h, 7d, or an ISO time',
+        });
+      }
+      const since = body.data.since ? sinceToDate(body.data.since, o.now()) : undefined;
+      const until = body.data.until ? sinceToDate(body.data.until, o.now()) : undefined;
+      await recordRead(id, 'export', { since: since?.toISOString() ?? null, until: until?.toISOString() ?? null });
       await o.checkpoint();
       const dir = await mkdtemp(join(tmpdir(), 'hoop-export-'));
       try {
@@ -115,11 +135,15 @@ export function mountAuditApi(router: Router, o: AuditApiOptions): void {
       return { body: { session: detail.session, events: enriched } };
     });
 
-  async function auditorQuiet(ctx: Parameters<Parameters<Router['on']>[2]>[0]): Promise<void> {
+  /** The caller, if an auditor or admin; nothing recorded (the caller records the read once it is valid). */
+  async function auditorQuiet(ctx: Parameters<Parameters<Router['on']>[2]>[0]): Promise<Identity> {
     const id = await o.who(ctx);
     if (!hasRole(id, o.roles, 'auditor') && !hasRole(id, o.roles, 'admin')) {
-      throw new HoopError('access_denied', 'reading the audit log needs the auditor or admin role');
+      throw new HoopError('access_denied', 'reading the audit log needs the auditor or admin role', {
+        hint: `members of ${[...o.roles.auditors].join(', ') || 'the auditor groups'} have it`,
+      });
     }
+    return id;
   }
 }
 

@@ -74,10 +74,19 @@ function match(parts: string[], segs: string[]): Record<string, string> | undefi
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
     const s = segs[i]!;
-    if (p.startsWith(':')) params[p.slice(1)] = decodeURIComponent(s);
+    if (p.startsWith(':')) params[p.slice(1)] = decodeSegment(s);
     else if (p !== s) return undefined;
   }
   return params;
+}
+
+/** A caller's malformed percent-encoding (`%E0%A4%A`) is their mistake, answered 400, not an internal error. */
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch (e) {
+    throw new HoopError('usage', 'the request path has malformed percent-encoding', { cause: e });
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {

@@ -103,10 +103,11 @@ export class GatewayClient {
     return (await this.#call('GET', `/v1/grants${q.size ? '?' + q.toString() : ''}`, GrantListSchema)).grants;
   }
 
-  auditRecords(q: { fromSeq: number; limit: number; since?: string; page?: boolean }): Promise<z.infer<typeof AuditRecordPageSchema>> {
+  /** A page of records; a later page passes the `continuation` of the one before, so the read is recorded once. */
+  auditRecords(q: { fromSeq: number; limit: number; since?: string; continuation?: string }): Promise<z.infer<typeof AuditRecordPageSchema>> {
     const p = new URLSearchParams({ from_seq: String(q.fromSeq), limit: String(q.limit) });
     if (q.since) p.set('since', q.since);
-    if (q.page) p.set('page', '1');
+    if (q.continuation) p.set('continuation', q.continuation);
     return this.#call('GET', `/v1/audit/records?${p.toString()}`, AuditRecordPageSchema);
   }
 

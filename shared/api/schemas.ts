@@ -44,10 +44,11 @@ export const ConnectionListSchema = z.object({ connections: z.array(ConnectionSu
 
 /** `POST /v1/grants` */
 export const GrantRequestSchema = z.object({
-  connection: z.string().min(1),
+  // Bounded here; the gateway checks the connection-name rule itself. Each may end up in a denial record.
+  connection: z.string().min(1).max(63),
   /** An approved access review to turn into a grant (just-in-time access). */
-  review_id: z.string().optional(),
-  duration: z.string().optional(),  // e.g. "1h"; capped by the connection's max_duration
+  review_id: z.string().max(36).optional(),
+  duration: z.string().max(32).optional(),  // e.g. "1h"; capped by the connection's max_duration
   reason: z.string().max(1000).optional(),
 });
 export type GrantRequest = z.infer<typeof GrantRequestSchema>;
@@ -147,10 +148,21 @@ const AuditRecordSchema = z.object({
   v: z.number(), seq: z.number(), time: z.string(), type: z.string(), actor: z.string().nullable(), session_id: z.string().nullable(),
   connection: z.string().nullable(), data: z.record(z.string(), z.unknown()), prev_hash: z.string(), hash: z.string(),
 });
+/**
+ * `GET /v1/audit/records?from_seq=&limit=[&since=][&continuation=]`. The first page of a read is recorded as an
+ * `audit.read`; a later page is not when it gives `from_seq=next_from_seq` and the `continuation` of the page
+ * before (issued for that reader and seq, valid for a few minutes). Null on the last page.
+ */
 export const AuditRecordPageSchema = z.object({
   records: z.array(AuditRecordSchema),
   next_from_seq: z.number().nullable(),
   anchor: z.object({ seq: z.number(), hash: z.string() }).nullable(),
+  continuation: z.string().nullable().optional(), // absent from older gateways
+});
+/** `POST /v1/audit/export`: the time range (24h, 7d, or an ISO time); both optional. */
+export const ExportRequestSchema = z.object({
+  since: z.string().min(1).max(64).optional(),
+  until: z.string().min(1).max(64).optional(),
 });
 export const CheckpointListSchema = z.object({
   checkpoints: z.array(z.object({ seq: z.number(), hash: z.string(), time: z.string(), kid: z.string(), sig: z.string() })),

@@ -146,6 +146,75 @@ describe('replay', () => {
   });
 });
 
+describe('reading the evidence is recorded', () => {
+  const reads = async (what: string): Promise<number> =>
+    (await state.query(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'audit.read' AND actor = 'bob' AND data::jsonb->>'what' = $1`, [what])).rows[0].n as number;
+  const page = async (query: string): Promise<{ status: number; body: { next_from_seq: number | null; continuation?: string | null } }> => {
+    const res = await fetch(`${stack.gatewayUrl}/v1/audit/records?${query}`, { headers: { authorization: `Bearer ${await bob.accessToken()}` } });
+    return { status: res.status, body: (await res.json()) as { next_from_seq: number | null; continuation?: string | null } };
+  };
+
+  it('records the first page of a read, and later pages only without the continuation the gateway issued', async () => {
+    let n = await reads('records');
+    const first = await page('from_seq=1&limit=2');
+    expect(first.status).toBe(200);
+    expect(await reads('records')).toBe(++n); // the first page, with or without a page flag
+    expect((await page('from_seq=1&limit=2&page=1')).status).toBe(200);
+    expect(await reads('records')).toBe(++n);
+    const next = first.body.next_from_seq!;
+    const cont = first.body.continuation!;
+    expect(cont).toEqual(expect.any(String));
+    // the next page with its continuation: the same read, not recorded again; and it gives the one after
+    const second = await page(`from_seq=${next}&limit=2&continuation=${encodeURIComponent(cont)}`);
+    expect(second.status).toBe(200);
+    expect(second.body.continuation).toEqual(expect.any(String));
+    expect(await reads('records')).toBe(n);
+    // a page flag alone, a continuation for another seq, an edited one, or someone else's: each a recorded read
+    expect((await page(`from_seq=${next}&limit=2&page=1`)).status).toBe(200);
+    expect((await page(`from_seq=${next + 1}&limit=2&continuation=${encodeURIComponent(cont)}`)).status).toBe(200);
+    expect((await page(`from_seq=${next}&limit=2&continuation=${encodeURIComponent(cont.slice(0, -2) + (cont.endsWith('AA') ? 'BB' : 'AA'))}`)).status).toBe(200);
+    expect(await reads('records')).toBe(n + 3);
+  });
+
+  it('records one read per `hoop audit verify`', async () => {
+    const n = await reads('records');
+    const r = await verify();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await reads('records')).toBe(n + 1);
+  });
+
+  it('records an admin\'s or auditor\'s reading of someone else\'s session detail, not of their own', async () => {
+    const n = await reads('session');
+    const get = async (u: User): Promise<number> =>
+      (await fetch(`${stack.gatewayUrl}/v1/sessions/${sessionId}`, { headers: { authorization: `Bearer ${await u.accessToken()}` } })).status;
+    expect(await get(bob)).toBe(200); // alice's session
+    expect(await reads('session')).toBe(n + 1);
+    const rec = await state.query(`SELECT data FROM audit_log WHERE type = 'audit.read' AND actor = 'bob' ORDER BY seq DESC LIMIT 1`);
+    expect(JSON.parse(rec.rows[0].data as string)).toMatchObject({ what: 'session', session_id: sessionId, subject: 'alice' });
+    expect(await get(alice)).toBe(200); // her own
+    const mine = await state.query(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'audit.read' AND actor = 'alice'`);
+    expect(mine.rows[0].n).toBe(0);
+  });
+
+  it('checks who asks for an export before reading what they sent, and refuses a malformed request (400)', async () => {
+    const post = async (body: unknown, token?: string): Promise<{ status: number; code: string }> => {
+      const res = await fetch(`${stack.gatewayUrl}/v1/audit/export`, {
+        method: 'POST', body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      return { status: res.status, code: ((await res.json()) as { code: string }).code };
+    };
+    const exports = await reads('export');
+    expect(await post({ since: 5 })).toEqual({ status: 401, code: 'login_required' });
+    expect(await post({ since: 5 }, await alice.accessToken())).toEqual({ status: 403, code: 'access_denied' });
+    for (const body of [{ since: 5 }, { until: { a: 1 } }, [1], null, { since: 'whenever' }]) {
+      expect(await post(body, await bob.accessToken()), JSON.stringify(body)).toEqual({ status: 400, code: 'usage' });
+    }
+    expect(await reads('export')).toBe(exports); // nothing was exported
+  });
+});
+
 describe('export', () => {
   it('writes a bundle that verifies offline, and fails after one changed byte', async () => {
     const dir = join(await mkdtemp(join(stack.tmp, 'bundle-')), 'out');

@@ -11,7 +11,7 @@ import { loadGatewayConfig } from '../../gateway/config/load.js';
 import { startGateway, type RunningGateway } from '../../gateway/gateway.js';
 import { createLogger } from '../../shared/log.js';
 import { startStack, tunnelClient, User, type Stack } from '../helpers/stack.js';
-import { rawTunnel } from '../helpers/raw-tunnel.js';
+import { agentTunnel, rawTunnel } from '../helpers/raw-tunnel.js';
 
 let stack: Stack;
 let alice: User;
@@ -126,6 +126,26 @@ describe('refusals at the API', () => {
     }
   });
 
+  it('gives an IdP group named admins or auditors no role unless roles names it, and warns at start', async () => {
+    // bob is in the IdP groups "admins" and "auditors"; this instance's config has no roles: section.
+    const config = loadGatewayConfig({
+      yamlText: `listen: 127.0.0.1:0\ndata_dir: ${JSON.stringify(join(stack.tmp, 'gateway'))}\nidentity: { issuer: ${stack.idp.issuer}, audience: hoop, allow_insecure_http: true }\n`,
+      env: {},
+      overrides: { database_url: stack.stateUrl },
+    });
+    expect(config.roles).toEqual({ admins: [], auditors: [] });
+    const lines: string[] = [];
+    const gw2: RunningGateway = await startGateway({ config, logger: createLogger({ level: 'warn', write: (l) => lines.push(l) }), env: {} });
+    try {
+      expect(lines.join('\n')).toContain('no admin group is configured (roles.admins is empty)');
+      const r = await bob.hoop(['grants', '--all', '--gateway', gw2.url], { env: { HOOP_TOKEN: await bob.accessToken() } });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain("listing everyone's grants needs the admin role, which bob does not have");
+    } finally {
+      await gw2.close();
+    }
+  });
+
   it('refuses a tampered IdP token (exit 3)', async () => {
     const token = await alice.accessToken();
     const [h, p, s] = token.split('.');
@@ -137,6 +157,71 @@ describe('refusals at the API', () => {
     expect(r.stderr).toContain('signature is invalid');
     // Logging in again would change nothing while HOOP_TOKEN is set: the hint says what would.
     expect(r.stderr).toContain('hint: the token in HOOP_TOKEN was refused: get a fresh access token from your identity provider');
+  });
+});
+
+describe('what an unauthenticated or malformed request can make the gateway do', () => {
+  const call = async (path: string, o: { token?: string; method?: string; body?: unknown } = {}): Promise<{ status: number; type: string | null; body: { code?: string; detail?: string } }> => {
+    const res = await fetch(`${stack.gatewayUrl}${path}`, {
+      method: o.method ?? 'GET',
+      headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }),
+    });
+    return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as { code?: string; detail?: string } };
+  };
+  const count = async (sql: string): Promise<number> => {
+    const db = new pg.Client({ connectionString: stack.stateUrl });
+    await db.connect();
+    try {
+      return (await db.query<{ n: number }>(sql)).rows[0]!.n;
+    } finally {
+      await db.end();
+    }
+  };
+
+  it('records only a few refused tokens per client address, however many are sent', async () => {
+    const before = await count(`SELECT coalesce(max(seq), 0)::int AS n FROM audit_log`);
+    for (let i = 0; i < 30; i++) expect((await call('/v1/me', { token: `x${i}` })).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 1000)); // refusals are recorded off the request's path
+    // at most 3 per address per minute (earlier tests' refusals may have used some of this minute's)
+    expect(await count(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'auth.denied' AND seq > ${before}`)).toBeLessThanOrEqual(3);
+    expect(await count(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'auth.denied' AND data::jsonb->>'client_addr' IS NOT NULL`)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses a grant request for a connection name outside the naming rule (400), and records nothing of it', async () => {
+    const token = await alice.accessToken();
+    for (const connection of ['x'.repeat(100_000), 'Bad Name', 'shop\u0000', '-shop']) {
+      const r = await call('/v1/grants', { token, method: 'POST', body: { connection } });
+      expect(r.status, connection.slice(0, 10)).toBe(400);
+      expect(r.body.code).toBe('usage');
+      expect(r.body.detail!.length).toBeLessThan(300);
+    }
+    expect(await count(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'grant.denied' AND (length(connection) > 63 OR connection IN ('Bad Name', '-shop'))`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'grant.denied' AND length(data) > 2000`)).toBe(0);
+    // a long duration or review id cannot ride into the denial's reason either
+    for (const body of [{ connection: 'billing', duration: '1h'.repeat(10_000) }, { connection: 'billing', review_id: 'r'.repeat(10_000) }]) {
+      expect((await call('/v1/grants', { token, method: 'POST', body })).status).toBe(400);
+    }
+    expect(await count(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'grant.denied' AND length(data) > 2000`)).toBe(0);
+  });
+
+  it('answers a malformed percent-encoded path with 400 problem+json', async () => {
+    const r = await call('/v1/grants/%E0%A4%A', { token: await alice.accessToken() });
+    expect(r.status).toBe(400);
+    expect(r.type).toBe('application/problem+json');
+    expect(r.body.code).toBe('usage');
+  });
+
+  it('refuses a review list limit that is not a whole number from 1 to 500 (400)', async () => {
+    const token = await alice.accessToken();
+    for (const limit of ['abc', '-1', '0', '1.5', '501', '']) {
+      const r = await call(`/v1/reviews?limit=${limit}`, { token });
+      expect(r.status, limit).toBe(400);
+      expect(r.body.code).toBe('usage');
+      expect(r.body.detail).toContain('is not a whole number from 1 to 500');
+    }
+    expect((await call('/v1/reviews?limit=5', { token })).status).toBe(200);
+    expect((await call('/v1/reviews', { token })).status).toBe(200);
   });
 });
 
@@ -165,11 +250,12 @@ describe('refusals on the data path (native PostgreSQL errors)', () => {
     const [h, p, s] = grant.token.split('.');
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as Record<string, unknown>;
     claims.conn = 'billing';
-    const t = await rawTunnel(stack.gatewayUrl, [h, Buffer.from(JSON.stringify(claims)).toString('base64url'), s].join('.'), 'billing');
+    // Not signed by the gateway: refused at the door (HTTP 401, no WebSocket), and the agent tells the client why.
+    const t = await agentTunnel(stack.gatewayUrl, [h, Buffer.from(JSON.stringify(claims)).toString('base64url'), s].join('.'), 'billing');
     try {
       const e = await connectError(t.port);
-      expect(e.code).toBe('28000');
-      expect(e.message).toContain('hoop: the grant is not valid');
+      expect(e.code).toBe('08001');
+      expect(e.message).toBe('hoop: gateway refused the tunnel (HTTP 401: the grant is not valid (bad signature, issuer or format))');
     } finally {
       await t.close();
     }
@@ -203,11 +289,11 @@ describe('refusals on the data path (native PostgreSQL errors)', () => {
   });
 
   it('refuses a tunnel with no grant at all', async () => {
-    const t = await rawTunnel(stack.gatewayUrl, '', 'shop');
+    const t = await agentTunnel(stack.gatewayUrl, '', 'shop');
     try {
       const e = await connectError(t.port);
-      expect(e.code).toBe('28000');
-      expect(e.message).toContain('hoop: the tunnel carries no grant');
+      expect(e.code).toBe('08001');
+      expect(e.message).toBe('hoop: gateway refused the tunnel (HTTP 401: the tunnel carries no grant)');
     } finally {
       await t.close();
     }

@@ -5,5 +5,6 @@ import { audit } from './0002-audit.js';
 import { reviews } from './0003-reviews.js';
 import { auditHeadCheck } from './0004-audit-head-check.js';
 import { subjectBindings } from './0005-subject-bindings.js';
+import { grantLength } from './0006-grant-length.js';
 
-export const migrations: readonly Migration[] = [initial, audit, reviews, auditHeadCheck, subjectBindings];
+export const migrations: readonly Migration[] = [initial, audit, reviews, auditHeadCheck, subjectBindings, grantLength];

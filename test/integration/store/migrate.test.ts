@@ -52,7 +52,7 @@ describe('migrate', () => {
     const db = open();
     await migrate(db, migrations, { logger: silentLogger });
     const g = await db.query<{ id: string; renewed_count: number; groups: string[] }>(
-      "INSERT INTO grants (connection, subject, groups, identity_kind, expires_at) VALUES ('shop', 'alice', '{engineers}', 'user', now() + interval '1 hour') RETURNING id, renewed_count, groups",
+      "INSERT INTO grants (connection, subject, groups, identity_kind, expires_at, length_ms) VALUES ('shop', 'alice', '{engineers}', 'user', now() + interval '1 hour', 3600000) RETURNING id, renewed_count, groups",
     );
     expect(g.rows[0]).toMatchObject({ renewed_count: 0, groups: ['engineers'] });
     expect(g.rows[0]!.id).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
 import { loadGatewayConfig } from '../../../../gateway/config/load.js';
+import { roleWarnings } from '../../../../gateway/config/role-warnings.js';
 import { HoopError } from '../../../../shared/errors.js';
 
 const IDENTITY = 'identity: { issuer: https://login.example.com, audience: hoop }\n';
@@ -65,7 +66,8 @@ describe('defaults', () => {
         clock_skew_ms: 30_000,
         workload_issuers: [],
       },
-      roles: { admins: ['admins'], auditors: ['auditors'] },
+      roles: { admins: [], auditors: [] },
+      trusted_proxies: [],
       grants: { default_ttl: '1h', max_ttl: '12h', default_ttl_ms: 3_600_000, max_ttl_ms: 43_200_000 },
     });
     expect(c.database_url).toBeUndefined();
@@ -80,6 +82,18 @@ describe('defaults', () => {
       tls: { mode: 'verify-full' },
       access: { groups: ['engineers'], max_duration: '12h', max_duration_ms: 43_200_000 },
     });
+  });
+
+  it('gives no group a role unless roles names it, and says at start what cannot be done without an admin group', () => {
+    const c = load(IDENTITY + CONN());
+    expect(c.roles).toEqual({ admins: [], auditors: [] });
+    const [warning, ...more] = roleWarnings(c.roles);
+    expect(more).toEqual([]);
+    expect(warning).toContain('no admin group is configured (roles.admins is empty)');
+    expect(warning).toContain('nobody can list everyone\'s grants');
+    expect(warning).toContain('nobody can read sessions or the audit log');
+    expect(roleWarnings(load(IDENTITY + 'roles: { auditors: [security] }').roles)[0]).toContain('only auditors can read sessions');
+    expect(roleWarnings(load(IDENTITY + 'roles: { admins: [platform] }').roles)).toEqual([]);
   });
 
   it('derives public_url from listen, with https when tls is set', () => {
@@ -158,6 +172,16 @@ describe('every problem names the key, the value and the fix', () => {
       'connections[0].access.max_duration: expected at most grants.max_ttl (12h), got "24h" — lower it, or raise grants.max_ttl'],
     ['bad webhook_url', IDENTITY + CONN('    webhook_url: not a url'),
       'connections[0].webhook_url: expected an http(s) URL, got "[redacted]" —'],
+    ['plain-http webhook_url to another host, its path (a token) hidden', IDENTITY + CONN('    webhook_url: http://hooks.slack.com/services/T000/B000/SECRETTOKEN'),
+      'connections[0].webhook_url: expected an https URL, got "http://hooks.slack.com/[redacted]" — use https; plain http is accepted only for a loopback host'],
+    ['plain-http webhook_url to a private address', IDENTITY + CONN('    webhook_url: http://10.0.0.5:8080/hook'),
+      'connections[0].webhook_url: expected an https URL'],
+    ['trusted_proxies entry a host name', IDENTITY + 'trusted_proxies: [lb.internal]',
+      'trusted_proxies[0]: expected an IP address or CIDR range, got "lb.internal" — e.g. 10.0.0.5, 10.0.0.0/24 or fd00::/8 (no host names)'],
+    ['trusted_proxies prefix too long', IDENTITY + 'trusted_proxies: [10.0.0.0/33]',
+      'trusted_proxies[0]: expected an IP address or CIDR range, got "10.0.0.0/33" —'],
+    ['trusted_proxies not a list', IDENTITY + 'trusted_proxies: 10.0.0.1',
+      'trusted_proxies: expected a list of IP addresses or CIDR ranges, got "10.0.0.1" —'],
     ['unknown connection key', IDENTITY + CONN('    hostname: x'),
       'connections[0].hostname: unknown key — remove it or fix its spelling'],
     ['missing identity', CONN(),
@@ -235,6 +259,16 @@ describe('every problem names the key, the value and the fix', () => {
   it('never prints the value a secret reference produced', () => {
     const found = problems(IDENTITY + CONN('    port: ${env:PORT}\n    password: ${env:PW}'), { PORT: 'port-value-xyz', PW: 'pw-value-xyz' });
     expect(found).toEqual(['connections[0].port: expected an integer 1-65535, got the value of ${env:PORT} — set the target\'s TCP port']);
+  });
+
+  it('accepts trusted_proxies as addresses and CIDR ranges, v4 and v6', () => {
+    expect(load(IDENTITY + 'trusted_proxies: [10.0.0.5, 10.0.0.0/24, "::1", "fd00::/8"]').trusted_proxies).toEqual(['10.0.0.5', '10.0.0.0/24', '::1', 'fd00::/8']);
+  });
+
+  it('accepts an https webhook_url anywhere, and an http one only on a loopback host', () => {
+    for (const url of ['https://hooks.slack.com/services/T0/B0/x', 'http://127.0.0.1:9999/hook', 'http://localhost/hook', 'http://[::1]:80/hook']) {
+      expect(load(IDENTITY + CONN(`    webhook_url: "${url}"`)).connections[0]!.webhook_url, url).toBe(url);
+    }
   });
 
   it('accepts an http issuer with allow_insecure_http, and a public listen with tls', () => {
