@@ -245,11 +245,12 @@ export class Tunnel {
       },
       // A client of a tunnel that cannot open is told why in its own protocol, not just disconnected.
       ...(this.#grant.type === 'postgres' ? { refuse: refusePostgres } : {}),
-      onGatewayClose: (code) => {
+      onGatewayClose: (code, doorRefusal) => {
         // The gateway said the grant is over (revoked, say): no client will get through again, so stop
-        // listening now rather than at expiry, and let `hoop agent status` and the connect view say why.
+        // listening now rather than at expiry, and let `hoop agent status` and the connect view say why (in the
+        // gateway's words when it refused the grant at the door).
         const over = code === null ? undefined : GRANT_ENDED.get(code);
-        if (over) this.#end(over.state, over.why);
+        if (over) this.#end(over.state, doorRefusal ?? over.why);
       },
     }).then((result) => {
       this.#relays.delete(entry);

@@ -36,8 +36,11 @@ export interface RelayOptions {
   preOpenLimit?: number;
   /** Live byte counts, called as data moves (for the tunnel's counters). */
   onBytes?: (fromClient: number, toClient: number) => void;
-  /** The stream closed: with the close code the gateway sent (TUNNEL_CLOSE), or null when it never opened. */
-  onGatewayClose?: (code: number | null) => void;
+  /**
+   * The stream closed: with the close code the gateway sent (TUNNEL_CLOSE), or the one its refusal at the door
+   * stands for, or null; and, when it never opened, why (the gateway's own words, for the tunnel's status).
+   */
+  onGatewayClose?: (code: number | null, doorRefusal?: string) => void;
   /**
    * The tunnel never opened (`why`): answers the client in its own protocol (given what it sent so far) and
    * closes it, instead of a bare close. It takes the client over; the relay destroys it after a while if not.
@@ -162,7 +165,7 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
     close: (info) => {
       // Even after the client went first: a client that reads a FATAL closes at once, before the close frame
       // that says why the gateway ended the stream (a revoked grant) arrives.
-      opts.onGatewayClose?.(info.code);
+      opts.onGatewayClose?.(info.code, info.opened ? undefined : info.error ?? undefined);
       finish(info.opened ? 'gateway_closed' : 'dial_failed', info.error);
     },
   });

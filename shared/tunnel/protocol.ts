@@ -6,9 +6,11 @@
  * The gateway refuses a grant for any other connection than the one named.
  * Binary frames carry the client's raw bytes in both directions; the agent never looks inside them.
  *
- * A grant problem is reported by the gateway's engine in the client's own wire format (a PostgreSQL
- * ErrorResponse, for instance) before the socket closes, so psql shows a clear message instead of hanging.
- * The WebSocket close code then tells the agent why (see {@link TUNNEL_CLOSE}).
+ * No grant, or one the gateway did not sign, is refused at the door: HTTP 401 with a problem+json body and no
+ * WebSocket; the agent tells the client in its own protocol and treats it as {@link TUNNEL_CLOSE}.grantInvalid.
+ * A grant the gateway signed that is no longer good is reported by the gateway's engine in the client's own wire
+ * format (a PostgreSQL ErrorResponse, for instance) before the socket closes, so psql shows a clear message
+ * instead of hanging; the WebSocket close code then tells the agent why (see {@link TUNNEL_CLOSE}).
  */
 export const TUNNEL_PATH = '/v1/tunnel';
 export const TUNNEL_SUBPROTOCOL = 'hoop-tunnel.v1';

@@ -90,6 +90,8 @@ class WsTunnelStream implements TunnelStream {
   #closed = false;
   #needDrain = false;
   #refusal: string | null = null;
+  /** The HTTP status of a refused upgrade, if it was refused. */
+  #refusedStatus: number | undefined;
   #failure: string | null = null;
 
   constructor(url: string, shownUrl: string, token: string, handlers: TunnelHandlers, options: WsDialerOptions) {
@@ -130,7 +132,10 @@ class WsTunnelStream implements TunnelStream {
       if (this.#closed) return;
       this.#closed = true;
       const error = this.#refusal ?? this.#failure ?? closeCodeError(code, reason.toString('utf8'));
-      this.#handlers.close({ code: this.#opened ? code : null, opened: this.#opened, error });
+      // A grant refused at the door (HTTP 401: none, or not signed by this gateway) will never be accepted: it
+      // ends the tunnel as the close code for an invalid grant does once a stream is open.
+      const refusedGrant = this.#refusedStatus === 401 ? TUNNEL_CLOSE.grantInvalid : null;
+      this.#handlers.close({ code: this.#opened ? code : refusedGrant, opened: this.#opened, error });
     });
   }
 
@@ -172,6 +177,7 @@ class WsTunnelStream implements TunnelStream {
 
   async #refused(res: IncomingMessage): Promise<void> {
     const status = res.statusCode ?? 0;
+    this.#refusedStatus = status;
     let detail = '';
     try {
       detail = problemDetail(await readSome(res, MAX_ERROR_BODY));

@@ -58,7 +58,8 @@ describe('an upgrade without a grant this gateway signed', () => {
     const info = await new Promise<TunnelCloseInfo>((resolve) => {
       dialer.dial('x.y.z', { open: () => undefined, data: () => undefined, drain: () => undefined, close: resolve });
     });
-    expect(info).toEqual({ code: null, opened: false, error: 'gateway refused the tunnel (HTTP 401: the grant is not valid (bad signature, issuer or format))' });
+    // The close code of an invalid grant, so the agent stops listening and says why, as it did before.
+    expect(info).toEqual({ code: TUNNEL_CLOSE.grantInvalid, opened: false, error: 'gateway refused the tunnel (HTTP 401: the grant is not valid (bad signature, issuer or format))' });
   });
 });
 

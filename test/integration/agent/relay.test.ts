@@ -166,7 +166,9 @@ describe('relay through the tunnel', () => {
     c.write('startup packet');
     await w.closed;
     await expect.poll(() => tunnelOf(registry).last_error).toBe('gateway refused the tunnel (HTTP 401: the grant was revoked by bob)');
-    expect(tunnelOf(registry).active_clients).toBe(0);
+    // A grant refused at the door will never be accepted: the tunnel stops listening and says so.
+    expect(tunnelOf(registry).state).toBe('refused');
+    await expect.poll(() => tunnelOf(registry).active_clients).toBe(0);
     expect(logs.join('\n')).not.toContain(TOKEN);
     expect(logs.join('\n')).toContain('HTTP 401');
   });
