@@ -209,7 +209,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       : undefined;
 
     const api = createApi({
-      logger, db, verifyAccessToken, grants, reviews, catalog, roles, now, recorder, signingKey: key,
+      logger, db, verifyAccessToken, grants, reviews, catalog, roles, now, recorder, signingKey: key, trustedProxies: config.trusted_proxies,
       checkpoint: async () => {
         await audit.flush();
         await checkpointer.checkpoint();

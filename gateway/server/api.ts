@@ -16,10 +16,13 @@ import { parseTokenExchangeRequest, tokenExchangeResponse } from '../identity/to
 import type { ConnectionCatalog } from '../connections/connection.js';
 import { Router, bearer, type RequestContext } from './router.js';
 import { getSession, listSessions } from './sessions-query.js';
+import { clientAddress, TrustedProxies } from './client-address.js';
 import { clip, DenialLimiter } from './denial-limiter.js';
 
 export interface ApiOptions {
   logger: Logger;
+  /** Proxies whose X-Forwarded-For names the client (config `trusted_proxies`): refusals are limited per client. */
+  trustedProxies?: readonly string[];
   db: Database;
   verifyAccessToken: AccessTokenVerifier;
   grants: GrantService;
@@ -40,6 +43,7 @@ export function createApi(o: ApiOptions): Router {
   const now = o.now ?? (() => new Date());
   const seenTokens = new Set<string>();
   const refusedTokens = new DenialLimiter({ record: (type, data) => o.recorder.event(type, null, data), logger: o.logger, now });
+  const proxies = new TrustedProxies(o.trustedProxies ?? []);
   const who = async (ctx: RequestContext): Promise<Identity> => {
     try {
       const token = bearer(ctx.req);
@@ -56,7 +60,7 @@ export function createApi(o: ApiOptions): Router {
       // Refused identities are security events too (the token itself is never recorded), but anyone can send
       // one: how many are recorded is limited per client address (see denial-limiter.ts).
       if (e instanceof HoopError && e.code === 'token_invalid') {
-        void refusedTokens.denied(ctx.req.socket.remoteAddress, { reason: clip(e.message), path: clip(new URL(ctx.req.url ?? '/', 'http://x').pathname) });
+        void refusedTokens.denied(clientAddress(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], proxies) ?? undefined, { reason: clip(e.message), path: clip(new URL(ctx.req.url ?? '/', 'http://x').pathname) });
       }
       throw e;
     }

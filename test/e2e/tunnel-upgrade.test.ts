@@ -4,6 +4,7 @@
  * frames `ws` would buffer); a signed grant that is no longer good is still refused in the client's protocol.
  */
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -126,5 +127,35 @@ describe('the client address in the evidence', () => {
   it('is the right-most X-Forwarded-For address that is not a trusted proxy, when the peer is one', async () => {
     expect(await recordedAddr('xff-trusted', { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' }, '127.0.0.2')).toBe('203.0.113.9');
     expect(await recordedAddr('xff-trusted-chain', { 'x-forwarded-for': '203.0.113.10, 127.0.0.2' }, '127.0.0.2')).toBe('203.0.113.10');
+  });
+});
+
+describe('refused access tokens behind a trusted proxy', () => {
+  /** GET /v1/grants with a malformed token, from `localAddress`, naming `client` in X-Forwarded-For. */
+  function refuse(client: string, localAddress: string): Promise<number> {
+    const url = new URL('/v1/grants', stack.gatewayUrl);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { localAddress, headers: { authorization: 'Bearer not-a-token', 'x-forwarded-for': client } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('are limited per client the proxy names, not per proxy, so one noisy client does not hide another', async () => {
+    for (let i = 0; i < 5; i++) expect(await refuse('198.51.100.20', '127.0.0.2')).toBe(401);
+    expect(await refuse('198.51.100.21', '127.0.0.2')).toBe(401);
+    const state = new pg.Client({ connectionString: stack.stateUrl });
+    await state.connect();
+    try {
+      const byClient = async (): Promise<Record<string, number>> => Object.fromEntries((await state.query(
+        `SELECT data::jsonb->>'client_addr' AS addr, count(*)::int AS n FROM audit_log WHERE type = 'auth.denied' AND data::jsonb->>'client_addr' LIKE '198.51.100.%' GROUP BY 1`,
+      )).rows.map((r) => [r.addr as string, r.n as number]));
+      await expect.poll(byClient).toEqual({ '198.51.100.20': 3, '198.51.100.21': 1 });
+    } finally {
+      await state.end();
+    }
   });
 });
