@@ -94,7 +94,9 @@ describe('login lifecycle', () => {
     await new Promise((r) => setTimeout(r, 9000)); // more than twice the grant's length
     expect((await c.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]);
     await c.end();
-    const grants = JSON.parse((await alice.hoop(['grants', '--json'])).stdout) as { grants: { id: string; expires_at: string }[] };
+    const listed = await alice.hoop(['grants', '--json']);
+    expect(listed.code, listed.stderr).toBe(0); // once seen failing in CI with no output: say why if it does again
+    const grants = JSON.parse(listed.stdout) as { grants: { id: string; expires_at: string }[] };
     const g = grants.grants.find((x) => x.id === grantId)!;
     expect(new Date(g.expires_at).getTime()).toBeGreaterThan(Date.now());
     await alice.stopAgent();
