@@ -89,17 +89,20 @@ describe('login lifecycle', () => {
     const alice = new User('alice', stack);
     expect((await alice.login()).code).toBe(0);
     const { port, grantId } = await alice.connect('shop', ['--duration', '4s']);
-    const c = tunnelClient(port);
-    await c.connect();
-    await new Promise((r) => setTimeout(r, 9000)); // more than twice the grant's length
-    expect((await c.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]);
-    await c.end();
-    const listed = await alice.hoop(['grants', '--json']);
-    expect(listed.code, listed.stderr).toBe(0); // once seen failing in CI with no output: say why if it does again
-    const grants = JSON.parse(listed.stdout) as { grants: { id: string; expires_at: string }[] };
-    const g = grants.grants.find((x) => x.id === grantId)!;
-    expect(new Date(g.expires_at).getTime()).toBeGreaterThan(Date.now());
-    await alice.stopAgent();
+    try {
+      const c = tunnelClient(port);
+      await c.connect();
+      await new Promise((r) => setTimeout(r, 9000)); // more than twice the grant's length
+      expect((await c.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]);
+      await c.end();
+      const listed = await alice.hoop(['grants', '--json']);
+      expect(listed.code, listed.stderr).toBe(0); // once seen failing in CI with no output: say why if it does again
+      const grants = JSON.parse(listed.stdout) as { grants: { id: string; expires_at: string }[] };
+      const g = grants.grants.find((x) => x.id === grantId)!;
+      expect(new Date(g.expires_at).getTime()).toBeGreaterThan(Date.now());
+    } finally {
+      await alice.stopAgent(); // also when the test fails: a failed run left this agent running
+    }
   });
 
   it('a stored login that cannot be read is cleared by hoop logout, as the error says, and hoop login works again', async () => {
