@@ -31,6 +31,17 @@ export function asNode(v: unknown): Node | undefined {
   return isObj(body) ? { type, body } : undefined;
 }
 
+/** Calls `fn` on every plain object in the tree under `root` (wrappers and bodies alike), depth first. */
+export function eachObject(root: unknown, fn: (o: Obj) => void): void {
+  if (Array.isArray(root)) {
+    for (const item of root) eachObject(item, fn);
+    return;
+  }
+  if (!isObj(root)) return;
+  fn(root);
+  for (const k in root) eachObject(root[k], fn);
+}
+
 /** The node's body when it is of `type`. */
 export function nodeOf(v: unknown, type: string): Obj | undefined {
   const n = asNode(v);

@@ -3,7 +3,7 @@
  * plain column (the server reports its origin), a star, or an expression built from columns (the server reports
  * no origin, so the value is derived and must be masked whole or refused).
  */
-import { aliasOf, asNode, defElems, isObj, list, names, nodeOf, sval, tableRefOf, text, type Obj } from './ast.js';
+import { aliasOf, asNode, defElems, eachObject, isObj, list, names, nodeOf, sval, tableRefOf, text, type Obj } from './ast.js';
 import type { ColumnUse, CopyFacts, CopySettings, OutputColumn } from './facts.js';
 
 export interface OutputFacts {
@@ -259,23 +259,16 @@ export function lazyRelationNames(root: Obj): NameSet {
 /** Every relation name, alias and CTE name in the statement: bare names matching one may be whole-row references. */
 function relationNames(root: Obj): Set<string> {
   const out = new Set<string>();
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) {
-      for (const item of v) visit(item);
-      return;
-    }
-    if (!isObj(v)) return;
-    const n = asNode(v);
-    const body = n?.body ?? v;
-    const relname = text(body.relname);
+  // Every body is visited as an object of its own too (after its wrapper), so wrappers need no special case.
+  eachObject(root, (v) => {
+    const relname = text(v.relname);
     if (relname !== undefined) out.add(relname);
-    const alias = aliasOf(body);
+    const alias = aliasOf(v);
     if (alias !== undefined) out.add(alias);
-    const cte = n?.type === 'CommonTableExpr' ? text(body.ctename) : undefined;
-    if (cte !== undefined) out.add(cte);
-    for (const k in body) visit(body[k]);
-  };
-  visit(root);
+    const cte = nodeOf(v, 'CommonTableExpr');
+    const ctename = cte ? text(cte.ctename) : undefined;
+    if (ctename !== undefined) out.add(ctename);
+  });
   return out;
 }
 

@@ -8,7 +8,7 @@
  *
  * Masking refuses statements that pass a masked column to one of these (see masking-plan.ts).
  */
-import { asNode, isObj, names, type Obj } from './ast.js';
+import { asNode, eachObject, names, type Obj } from './ast.js';
 import type { SideChannelCall } from './facts.js';
 import { columnUsesIn, lazyRelationNames } from './outputs.js';
 
@@ -18,19 +18,12 @@ export const SIDE_CHANNEL_FUNCTIONS: ReadonlySet<string> = new Set(['pg_notify',
 export function sideChannelCalls(root: Obj): SideChannelCall[] {
   const relations = lazyRelationNames(root);
   const out: SideChannelCall[] = [];
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) {
-      for (const item of v) visit(item);
-      return;
-    }
-    if (!isObj(v)) return;
+  eachObject(root, (v) => {
     const n = asNode(v);
     const bare = n?.type === 'FuncCall' ? names(n.body.funcname)?.at(-1)?.toLowerCase() : undefined;
     if (n && bare !== undefined && SIDE_CHANNEL_FUNCTIONS.has(bare)) {
       out.push({ function: bare, uses: columnUsesIn(n.body.args, relations) });
     }
-    for (const k in v) visit(v[k]);
-  };
-  visit(root);
+  });
   return out;
 }
