@@ -24,7 +24,6 @@ import { GrantWatcher } from './grants/grant-watcher.js';
 import { createAccessTokenVerifier } from './identity/verify-access-token.js';
 import { createWorkloadVerifier } from './identity/workload.js';
 import { SubjectBindings } from './identity/subject-bindings.js';
-import type { Identity } from './identity/identity.js';
 import { ConnectionCatalog, type Connection } from './connections/connection.js';
 import { PostgresRecorder } from './recording/recorder.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -186,9 +185,6 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
 
     // A subject name belongs to the first account that presents it (gateway/identity/subject-bindings.ts).
     const bindings = new SubjectBindings(db);
-    const refusedName = (id: Identity, e: HoopError): void => {
-      recorder.event('auth.denied', null, { reason: e.message, subject: id.subject, issuer: id.issuer, sub: id.claims.sub ?? null }).catch(() => undefined);
-    };
     const verifyAccessToken = bindings.guard(createAccessTokenVerifier({
       issuer: config.identity.issuer,
       audience: config.identity.audience,
@@ -197,7 +193,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       clockSkewSeconds: Math.round(config.identity.clock_skew_ms / 1000),
       allowInsecureHttp: config.identity.allow_insecure_http,
       now,
-    }), refusedName);
+    }));
 
     const verifyWorkloadToken = config.identity.workload_issuers.length
       ? bindings.guard(createWorkloadVerifier({
@@ -205,7 +201,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
           clockSkewSeconds: Math.round(config.identity.clock_skew_ms / 1000),
           allowInsecureHttp: config.identity.allow_insecure_http,
           now,
-        }), refusedName)
+        }))
       : undefined;
 
     const api = createApi({

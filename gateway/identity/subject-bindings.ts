@@ -59,7 +59,8 @@ export class SubjectBindings {
     if (!bound || bound.issuer !== account.issuer || bound.sub !== account.sub) {
       throw new HoopError('access_denied', `the name "${id.subject}" belongs to another account of the identity provider; hoop refuses it, so that no one takes over another's grants, reviews and records`, {
         hint: 'if the identity provider re-created your account, ask an operator to release the name (docs/security.md, "Who you are")',
-        details: { subject: id.subject },
+        // `name_bound`: the API records it as a refused identity (api.ts), limited like every other.
+        details: { subject: id.subject, issuer: account.issuer, sub: account.sub, reason: NAME_BOUND },
       });
     }
     if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
@@ -67,16 +68,19 @@ export class SubjectBindings {
   }
 
   /** `verify` with every identity it returns checked against the bindings. */
-  guard<A extends unknown[]>(verify: (...args: A) => Promise<Identity>, onRefused?: (id: Identity, e: HoopError) => void): (...args: A) => Promise<Identity> {
+  guard<A extends unknown[]>(verify: (...args: A) => Promise<Identity>): (...args: A) => Promise<Identity> {
     return async (...args: A) => {
       const id = await verify(...args);
-      try {
-        await this.check(id);
-      } catch (e) {
-        if (e instanceof HoopError && e.code === 'access_denied') onRefused?.(id, e);
-        throw e;
-      }
+      await this.check(id);
       return id;
     };
   }
+}
+
+/** `details.reason` of the refusal of a name bound to another account. */
+export const NAME_BOUND = 'name_bound';
+
+/** Whether `e` refuses an identity, as a refused token does: either way the caller is not who it says. */
+export function isRefusedIdentity(e: unknown): e is HoopError {
+  return e instanceof HoopError && (e.code === 'token_invalid' || (e.code === 'access_denied' && e.details?.reason === NAME_BOUND));
 }

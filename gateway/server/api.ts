@@ -18,6 +18,7 @@ import { Router, bearer, type RequestContext } from './router.js';
 import { getSession, listSessions } from './sessions-query.js';
 import { clientAddress, TrustedProxies } from './client-address.js';
 import { clip, DenialLimiter } from './denial-limiter.js';
+import { isRefusedIdentity } from '../identity/subject-bindings.js';
 
 export interface ApiOptions {
   logger: Logger;
@@ -44,6 +45,16 @@ export function createApi(o: ApiOptions): Router {
   const seenTokens = new Set<string>();
   const refusedTokens = new DenialLimiter({ record: (type, data) => o.recorder.event(type, null, data), logger: o.logger, now });
   const proxies = new TrustedProxies(o.trustedProxies ?? []);
+  // Refused identities are security events too (the token itself is never recorded), but anyone can send
+  // one: how many are recorded is limited per client address (see denial-limiter.ts).
+  const refused = (ctx: RequestContext, e: unknown): void => {
+    if (!isRefusedIdentity(e)) return;
+    const subject = e.details?.subject;
+    void refusedTokens.denied(clientAddress(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], proxies) ?? undefined, {
+      reason: clip(e.message), path: clip(new URL(ctx.req.url ?? '/', 'http://x').pathname),
+      ...(typeof subject === 'string' ? { subject, issuer: e.details?.issuer, sub: e.details?.sub } : {}),
+    });
+  };
   const who = async (ctx: RequestContext): Promise<Identity> => {
     try {
       const token = bearer(ctx.req);
@@ -57,11 +68,7 @@ export function createApi(o: ApiOptions): Router {
       }
       return id;
     } catch (e) {
-      // Refused identities are security events too (the token itself is never recorded), but anyone can send
-      // one: how many are recorded is limited per client address (see denial-limiter.ts).
-      if (e instanceof HoopError && e.code === 'token_invalid') {
-        void refusedTokens.denied(clientAddress(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], proxies) ?? undefined, { reason: clip(e.message), path: clip(new URL(ctx.req.url ?? '/', 'http://x').pathname) });
-      }
+      refused(ctx, e);
       throw e;
     }
   };
@@ -118,7 +125,10 @@ export function createApi(o: ApiOptions): Router {
           hint: 'an operator can add the CI provider under identity.workload_issuers',
         });
       }
-      const id = await o.verifyWorkloadToken(req.subjectToken);
+      const id = await o.verifyWorkloadToken(req.subjectToken).catch((e: unknown) => {
+        refused(ctx, e);
+        throw e;
+      });
       const out = await o.grants.issue(id, { connection: req.connection, duration: req.duration, reason: req.reason });
       if ('review' in out) {
         throw new HoopError('approval_pending', `access to "${req.connection}" needs approval: review ${out.review.id}`, {
