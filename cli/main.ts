@@ -30,7 +30,10 @@ export async function main(argv: string[], env: CliEnv): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `
 Environment:
-  HOOP_GATEWAY_URL    gateway URL (else the one saved by \`hoop login --gateway\`, else http://127.0.0.1:8009)
+  HOOP_GATEWAY_URL    gateway URL (else the one saved by \`hoop login --gateway\`, else http://127.0.0.1:8009);
+                      https://, or http:// only to this machine (localhost, 127.x.x.x, [::1])
+  HOOP_INSECURE_HTTP  1 to accept a plain http:// gateway URL on another host, like --insecure-http: your tokens
+                      then travel unencrypted
   HOOP_TOKEN          an access token from your identity provider (CI; skips the stored login)
   HOOP_ID_TOKEN       a CI workload OIDC token that \`hoop exec\` exchanges for a grant (or HOOP_ID_TOKEN_FILE)
   HOOP_CLIENT_ID, HOOP_CLIENT_SECRET

@@ -14,6 +14,7 @@ import { ChainVerifier, type VerifyResult } from '../../shared/audit/verify.js';
 import { verifyBundle, type BundleManifest } from '../../shared/audit/bundle.js';
 import { jwkThumbprint, type AuditRecord, type Checkpoint } from '../../shared/audit/record.js';
 import type { CliContext } from '../services/context.js';
+import { insecureHttpOption } from '../services/gateway-url.js';
 
 const PAGE = 2000;
 
@@ -23,6 +24,7 @@ interface VerifyOptions {
   keys?: string;
   json?: boolean;
   gateway?: string;
+  insecureHttp?: boolean;
 }
 
 /** The verifier's result with the keys every other `--json` output uses (last_seq, last_hash). */
@@ -76,6 +78,7 @@ export function registerAudit(program: Command, ctx: () => CliContext): void {
     .option('--keys <file>', 'a JWKS file with the gateway\'s public key(s) to trust (from `hoop audit keys --out`; default: the keys the gateway publishes, or for --bundle the bundle\'s own, which prove only that it is intact)')
     .option('--json', 'print JSON')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .addHelpText('after', `
 Damage is named by kind: edited, deleted, inserted, reordered, truncated (records removed after a signed
 checkpoint), or bad_checkpoint. A bundle must also match its manifest, and the manifest must be signed.
@@ -106,7 +109,7 @@ verdict then prints the signing key's thumbprint, to compare with \`hoop audit k
         if (!r.valid) throw new HoopError('conflict', `the evidence bundle in ${opts.bundle} does not verify`);
         return;
       }
-      const api = c.gateway(c.gatewayUrl(opts.gateway));
+      const api = c.gateway(c.gatewayUrl(opts));
       const keys = pinned ?? ((await api.auditKeys()) as JWK[]);
       const checkpoints = (await api.auditCheckpoints()) as Checkpoint[];
       let page = await api.auditRecords({ fromSeq: 1, limit: PAGE, ...(opts.since ? { since: opts.since } : {}) });
@@ -156,13 +159,14 @@ verdict then prints the signing key's thumbprint, to compare with \`hoop audit k
     .option('--out <file>', 'write the keys as a JWKS file for `hoop audit verify --keys` (never over an existing file)')
     .option('--json', 'print JSON')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .addHelpText('after', `
 Each key is shown with its RFC 7638 SHA-256 thumbprint: the one \`hoop audit verify --bundle\` prints for the key
 that signed a bundle. Ask the gateway over a channel you trust (its TLS certificate verified), and keep the file
 with the evidence.`)
-    .action(async (opts: { out?: string; json?: boolean; gateway?: string }) => {
+    .action(async (opts: { out?: string; json?: boolean; gateway?: string; insecureHttp?: boolean }) => {
       const c = ctx();
-      const keys = (await c.gateway(c.gatewayUrl(opts.gateway)).auditKeys()) as JWK[];
+      const keys = (await c.gateway(c.gatewayUrl(opts)).auditKeys()) as JWK[];
       if (opts.out) {
         await writeFile(opts.out, `${JSON.stringify({ keys }, null, 2)}\n`, { flag: 'wx' }).catch((e: unknown) => {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -185,15 +189,16 @@ with the evidence.`)
     .requiredOption('--out <dir>', 'the directory to write (created; must be empty if it exists)')
     .option('--json', 'print what was written as JSON: the directory, the files, the range and the signing key')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .addHelpText('after', `
 The bundle holds the records as JSON Lines, the signed checkpoints, the public key, a signed manifest with
 every file's SHA-256, CSV views of sessions and statements, and a README for the auditor.
 Check it anywhere with: hoop audit verify --bundle DIR`)
-    .action(async (opts: { since?: string; until?: string; out: string; json?: boolean; gateway?: string }) => {
+    .action(async (opts: { since?: string; until?: string; out: string; json?: boolean; gateway?: string; insecureHttp?: boolean }) => {
       const c = ctx();
       // Checked before anything is asked of the gateway, and again by each write (never over a file).
       await checkEmptyOutDir(opts.out);
-      const files = await c.gateway(c.gatewayUrl(opts.gateway)).auditExport({
+      const files = await c.gateway(c.gatewayUrl(opts)).auditExport({
         ...(opts.since ? { since: opts.since } : {}), ...(opts.until ? { until: opts.until } : {}),
       });
       await mkdir(opts.out, { recursive: true });

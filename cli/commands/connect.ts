@@ -11,6 +11,7 @@ import { clockTime } from '../ui/time.js';
 import { login } from './login.js';
 import { giveBackGrant, obtainGrant, type GrantWithToken } from '../services/grants.js';
 import { onBrokenPipe } from '../../shared/broken-pipe.js';
+import { insecureHttpOption } from '../services/gateway-url.js';
 
 interface ConnectOptions {
   port?: string;
@@ -18,6 +19,7 @@ interface ConnectOptions {
   reason?: string;
   detach?: boolean;
   gateway?: string;
+  insecureHttp?: boolean;
   json?: boolean;
 }
 
@@ -37,7 +39,7 @@ async function requestGrantLoggingIn(ctx: CliContext, gatewayUrl: string, opts: 
     // Log in on the spot when a person is at the terminal; scripts get exit code 3 instead.
     if (isHoopError(e) && (e.code === 'login_required' || e.code === 'token_invalid') && process.stdin.isTTY && !ctx.env.HOOP_TOKEN) {
       ctx.out.info(`${e.message}: logging in first.`);
-      await login(ctx, { gateway: gatewayUrl });
+      await login(ctx, { gateway: gatewayUrl, ...(opts.insecureHttp ? { insecureHttp: true } : {}) });
       return obtainGrant(ctx, gatewayUrl, req, o);
     }
     throw e;
@@ -61,6 +63,7 @@ export function registerConnect(program: Command, ctx: () => CliContext): void {
     .option('--reason <text>', 'why you need access; recorded with the grant')
     .option('--detach', 'leave the tunnel open in the agent and return (close it with `hoop disconnect`)')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--json', 'with --detach (required): print the tunnel as JSON')
     .addHelpText('after', `
 The agent (started if needed) listens on 127.0.0.1 only; clients connect there with any user name and no
@@ -79,7 +82,7 @@ Examples:
         });
       }
       const c = ctx();
-      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const gatewayUrl = c.gatewayUrl(opts);
       const port = parsePort(opts.port);
       const grant = await requestGrantLoggingIn(c, gatewayUrl, opts, connection);
       const conns = await c.gateway(gatewayUrl).connections().catch(() => []);
@@ -137,10 +140,11 @@ Examples:
     .command('connections')
     .description('list the connections you can reach, and the tunnels open on this machine')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--json', 'print JSON')
-    .action(async (opts: { gateway?: string; json?: boolean }) => {
+    .action(async (opts: { gateway?: string; insecureHttp?: boolean; json?: boolean }) => {
       const c = ctx();
-      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const gatewayUrl = c.gatewayUrl(opts);
       const conns = await c.gateway(gatewayUrl).connections();
       let tunnels: TunnelInfo[] = [];
       try {

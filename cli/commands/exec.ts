@@ -18,6 +18,7 @@ import { giveBackGrant, obtainGrant } from '../services/grants.js';
 import { trapSignals } from '../services/signal-trap.js';
 import { formatResult, type Cell, type ResultFormat, type StatementResult } from '../ui/results.js';
 import { drainedOrClosed } from '../../shared/net/drained.js';
+import { insecureHttpOption } from '../services/gateway-url.js';
 
 interface ExecOptions {
   input?: string;
@@ -28,6 +29,7 @@ interface ExecOptions {
   review?: string;
   duration?: string;
   gateway?: string;
+  insecureHttp?: boolean;
 }
 
 /** How long Ctrl-C or SIGTERM waits for the running statement to be cancelled before ending anyway. */
@@ -58,6 +60,7 @@ export function registerExec(program: Command, ctx: () => CliContext): void {
     .option('--review <id>', 'run the statement an approver approved in this review (exactly as approved); a review id is a UUID')
     .option('--duration <d>', 'grant length (default 15m)')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .addHelpText('after', `
 COPY … TO STDOUT writes its data to stdout as COPY formats it (not with --format json), and "COPY n" to stderr.
 COPY … FROM STDIN is refused: use psql through \`hoop connect\`.
@@ -89,7 +92,7 @@ Examples:
       // Refused before anything runs, so a script is not left half done.
       for (const statement of statements) checkCopy(copyKind(statement), format);
       const waitMs = opts.wait === undefined ? 0 : parseDuration(opts.wait, '--wait');
-      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const gatewayUrl = c.gatewayUrl(opts);
       const grant = await grantFor(c, gatewayUrl, connection, opts);
       const tunnel = await openEphemeralTunnel({ gatewayUrl, connection, token: grant.token, userAgent: `hoop-cli/${CLI_VERSION}` });
       const client = new pg.Client({

@@ -14,9 +14,12 @@ import { decodeJwtClaims } from '../services/jwt.js';
 import type { CliContext } from '../services/context.js';
 import { clockTime } from '../ui/time.js';
 import type { WellKnown } from '../../shared/api/schemas.js';
+import { insecureHttpOption } from '../services/gateway-url.js';
+import { checkIdentity } from '../services/identity-check.js';
 
 export interface LoginOptions {
   gateway?: string;
+  insecureHttp?: boolean;
   device?: boolean;
   browser?: boolean; // commander's --no-browser sets this to false
   clientCredentials?: boolean;
@@ -88,7 +91,7 @@ async function logoutClient(c: CliContext, store: TokenStore, gatewayUrl: string
 
 /** Runs the interactive login and saves it. Returns the subject logged in. Also used by `hoop connect`. */
 export async function login(ctx: CliContext, opts: LoginOptions): Promise<string> {
-  const gatewayUrl = ctx.gatewayUrl(opts.gateway);
+  const gatewayUrl = ctx.gatewayUrl(opts);
   const wk = await ctx.gateway(gatewayUrl, { auth: false }).wellKnown();
   const client = await ctx.oidcClient(wk.issuer, wk.cli_client_id);
   const abort = new AbortController();
@@ -149,6 +152,7 @@ export function registerLogin(program: Command, ctx: () => CliContext): void {
     .command('login')
     .description('log in to a gateway through your identity provider (browser with PKCE, or device code)')
     .option('--gateway <url>', 'the gateway URL, saved for later commands (env HOOP_GATEWAY_URL)')
+    .addOption(insecureHttpOption())
     .option('--device', 'use the device-code flow: log in from another device (SSH sessions, WSL)')
     .option('--no-browser', 'do not open a browser; print the login URL only')
     .option('--client-credentials', 'log in as a machine client (OAuth client credentials); secret from HOOP_CLIENT_SECRET or stdin')
@@ -157,6 +161,10 @@ export function registerLogin(program: Command, ctx: () => CliContext): void {
 The browser flow listens on a random loopback port (127.0.0.1) for the redirect. Tokens are kept in the OS
 keychain, or in a 0600 file in the config dir when no keychain answers (a warning says so).
 
+The gateway URL must be https://, or http:// to this machine (localhost, 127.x.x.x, [::1]): every command sends
+your access token to it. --insecure-http (or HOOP_INSECURE_HTTP=1) accepts plain http to another host, for that
+command only; the tokens then travel unencrypted.
+
 Examples:
   hoop login --gateway https://hoop.example.com
   hoop login --device
@@ -164,16 +172,16 @@ Examples:
   vault read -field=secret ci/hoop | hoop login --client-credentials --client-id ci-bot`)
     .action(async (opts: LoginOptions) => {
       const c = ctx();
-      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const gatewayUrl = c.gatewayUrl(opts);
       if (opts.clientCredentials) {
         const subject = await clientCredentialsLogin(c, gatewayUrl, opts);
         if (opts.gateway) c.settings.setGatewayUrl(gatewayUrl);
-        const me = await c.gateway(gatewayUrl).me();
+        const me = await checkIdentity(c.gateway(gatewayUrl), { gatewayUrl, justLoggedIn: true });
         c.out.print(`Logged in to ${gatewayUrl} as ${subject} (client credentials${me.groups.length ? `; groups: ${me.groups.join(', ')}` : ''}). Log in again when the token expires.`);
         return;
       }
       const subject = await login(c, opts);
-      const me = await c.gateway(gatewayUrl).me();
+      const me = await checkIdentity(c.gateway(gatewayUrl), { gatewayUrl, justLoggedIn: true });
       c.out.print(`Logged in to ${gatewayUrl} as ${subject}${me.groups.length ? ` (groups: ${me.groups.join(', ')})` : ''}.`);
     });
 
@@ -181,14 +189,15 @@ Examples:
     .command('logout')
     .description('revoke your tokens at the identity provider and delete them from this machine')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--client-id <id>', 'after --client-credentials: the client, to revoke its token with HOOP_CLIENT_SECRET (env HOOP_CLIENT_ID)')
     .addHelpText('after', `
 A client credentials login has only an access token, which only the client can revoke, with its secret. With
 HOOP_CLIENT_SECRET set and the client named (--client-id or HOOP_CLIENT_ID), logout revokes it; without them,
 the token is deleted from this machine and stays valid until it expires (logout says when).`)
-    .action(async (opts: { gateway?: string; clientId?: string }) => {
+    .action(async (opts: { gateway?: string; insecureHttp?: boolean; clientId?: string }) => {
       const c = ctx();
-      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const gatewayUrl = c.gatewayUrl(opts);
       const store = await c.tokenStore();
       let login: Awaited<ReturnType<typeof store.load>>;
       try {
@@ -223,11 +232,12 @@ the token is deleted from this machine and stays valid until it expires (logout 
     .command('whoami')
     .description('show who you are logged in as, your groups and roles')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--json', 'print JSON')
-    .action(async (opts: { gateway?: string; json?: boolean }) => {
+    .action(async (opts: { gateway?: string; insecureHttp?: boolean; json?: boolean }) => {
       const c = ctx();
-      const gatewayUrl = c.gatewayUrl(opts.gateway);
-      const me = await c.gateway(gatewayUrl).me();
+      const gatewayUrl = c.gatewayUrl(opts);
+      const me = await checkIdentity(c.gateway(gatewayUrl), { gatewayUrl, justLoggedIn: false });
       const store = c.env.HOOP_TOKEN ? undefined : await c.tokenStore();
       const stored = store ? await store.load(gatewayUrl) : null;
       const info = {

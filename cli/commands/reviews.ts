@@ -6,6 +6,7 @@ import type { Review } from '../../shared/api/schemas.js';
 import type { CliContext } from '../services/context.js';
 import { decisionError, giveBackGrant, waitForDecision } from '../services/grants.js';
 import { ago, table } from '../ui/output.js';
+import { insecureHttpOption } from '../services/gateway-url.js';
 
 export function describeReview(r: Review): string {
   if (r.kind === 'statement') return oneLine(r.statement ?? '') + (r.parameters?.length ? `  -- params ${JSON.stringify(r.parameters)}` : '');
@@ -23,10 +24,11 @@ export function registerReviews(program: Command, ctx: () => CliContext): void {
     .description('list reviews: statements held for approval and access requests (yours, and those you may decide)')
     .option('--pending', 'only those still waiting for a decision')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--json', 'print JSON')
-    .action(async (opts: { pending?: boolean; gateway?: string; json?: boolean }) => {
+    .action(async (opts: { pending?: boolean; gateway?: string; insecureHttp?: boolean; json?: boolean }) => {
       const c = ctx();
-      const list = await c.gateway(c.gatewayUrl(opts.gateway)).reviews({ pending: opts.pending === true });
+      const list = await c.gateway(c.gatewayUrl(opts)).reviews({ pending: opts.pending === true });
       if (opts.json) return c.out.json({ reviews: list });
       if (list.length === 0) return c.out.print(opts.pending ? 'No pending reviews.' : 'No reviews.');
       const now = c.now();
@@ -46,13 +48,14 @@ export function registerReviews(program: Command, ctx: () => CliContext): void {
       .argument('[id]', 'the review id (see `hoop reviews --pending`)')
       .option('--comment <text>', 'a comment recorded with your decision')
       .option('--gateway <url>', 'the gateway URL')
+      .addOption(insecureHttpOption())
       .option('--json', 'print JSON')
       .addHelpText('after', `
 Approvers are members of the groups the rule names; nobody decides their own review. A statement review with
 min_approvals: 2 needs two different approvers. The waiting session learns of the decision within a second.`)
-      .action(async (id: string | undefined, opts: { comment?: string; gateway?: string; json?: boolean }) => {
+      .action(async (id: string | undefined, opts: { comment?: string; gateway?: string; insecureHttp?: boolean; json?: boolean }) => {
         const c = ctx();
-        const gatewayUrl = c.gatewayUrl(opts.gateway);
+        const gatewayUrl = c.gatewayUrl(opts);
         if (!id) {
           if (!process.stdin.isTTY || !process.stdout.isTTY) {
             throw new HoopError('usage', `name the review to ${decision}`, { hint: 'list them with `hoop reviews --pending`' });
@@ -79,13 +82,14 @@ min_approvals: 2 needs two different approvers. The waiting session learns of th
     .option('--duration <d>', 'how long, e.g. 30m, 2h (at most the connection\'s require_approval.max_duration)')
     .option('--no-wait', 'return at once with the review id')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--json', 'print JSON')
     .addHelpText('after', `
 Once approved, \`hoop connect <connection>\` uses the approval: the grant lasts for the approved window,
 counted from the approval. \`hoop connect\` also asks and waits by itself when access needs approval.`)
-    .action(async (connection: string, opts: { reason: string; duration?: string; wait: boolean; gateway?: string; json?: boolean }) => {
+    .action(async (connection: string, opts: { reason: string; duration?: string; wait: boolean; gateway?: string; insecureHttp?: boolean; json?: boolean }) => {
       const c = ctx();
-      const gatewayUrl = c.gatewayUrl(opts.gateway);
+      const gatewayUrl = c.gatewayUrl(opts);
       const out = await c.gateway(gatewayUrl).requestGrant({ connection, reason: opts.reason, ...(opts.duration ? { duration: opts.duration } : {}) });
       if ('grant' in out) {
         // No approval needed, so the gateway issued a grant at once; `hoop connect` gets its own, so this one is

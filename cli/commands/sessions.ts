@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { HoopError } from '../../shared/errors.js';
 import type { CliContext } from '../services/context.js';
 import { ago, table } from '../ui/output.js';
+import { insecureHttpOption } from '../services/gateway-url.js';
 
 interface ListOptions {
   decision?: string;
@@ -12,6 +13,7 @@ interface ListOptions {
   since?: string;
   limit?: string;
   gateway?: string;
+  insecureHttp?: boolean;
   json?: boolean;
 }
 
@@ -26,11 +28,12 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
     .option('--text <substring>', 'only sessions with a statement containing this text')
     .option('--limit <n>', 'at most this many (default 50)')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--json', 'print JSON')
     .enablePositionalOptions()
     .action(async (opts: ListOptions) => {
       const c = ctx();
-      const list = await c.gateway(c.gatewayUrl(opts.gateway)).sessions({
+      const list = await c.gateway(c.gatewayUrl(opts)).sessions({
         ...(opts.connection ? { connection: opts.connection } : {}),
         ...(opts.user ? { user: opts.user } : {}),
         ...(opts.since ? { since: opts.since } : {}),
@@ -61,10 +64,11 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
     .description('show one session and its statements')
     .argument('<id>', 'the session id (from `hoop sessions`)')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { gateway?: string; json?: boolean }) => {
+    .action(async (id: string, opts: { gateway?: string; insecureHttp?: boolean; json?: boolean }) => {
       const c = ctx();
-      const d = await c.gateway(c.gatewayUrl(opts.gateway)).session(id);
+      const d = await c.gateway(c.gatewayUrl(opts)).session(id);
       if (opts.json) return c.out.json(d);
       const s = d.session;
       c.out.print(`Session ${s.id}`);
@@ -152,11 +156,12 @@ export function registerReplay(sessions: Command, ctx: () => CliContext): void {
     .argument('<id>', 'the session id')
     .option('--rows <n>', 'returned rows to show per statement (default 10; with --json, all unless given)')
     .option('--gateway <url>', 'the gateway URL')
+    .addOption(insecureHttpOption())
     .option('--json', 'print JSON (the same data)')
-    .action(async (id: string, opts: { rows?: string; gateway?: string; json?: boolean }) => {
+    .action(async (id: string, opts: { rows?: string; gateway?: string; insecureHttp?: boolean; json?: boolean }) => {
       const c = ctx();
       const limit = opts.rows === undefined ? undefined : parseRows(opts.rows);
-      const r = await c.gateway(c.gatewayUrl(opts.gateway)).replay(id);
+      const r = await c.gateway(c.gatewayUrl(opts)).replay(id);
       if (opts.json) return c.out.json(limit === undefined ? r : { ...r, events: r.events.map((e) => limitPayloadRows(e, limit)) });
       const s = r.session;
       const t0 = new Date(s.started_at).getTime();

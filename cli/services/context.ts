@@ -1,9 +1,9 @@
 /**
  * Everything a command needs, built once in cli/main.ts: the environment (read only here), the config dir,
  * settings, the token store, and clients for the gateway and the agent. Precedence for the gateway URL:
- * --gateway flag > HOOP_GATEWAY_URL > saved setting > the local default.
+ * --gateway flag > HOOP_GATEWAY_URL > saved setting > the local default (gateway-url.ts, which also refuses
+ * plain http to another host).
  */
-import { HoopError } from '../../shared/errors.js';
 import { configDir } from '../../shared/paths.js';
 import { GatewayClient } from '../../shared/api/client.js';
 import { AgentControlClient } from '../../shared/agent/control-client.js';
@@ -11,9 +11,9 @@ import { createTokenStore, type TokenStore } from '../../shared/auth/token-store
 import type { OidcClient } from '../../shared/auth/oidc.js';
 import { accessTokenFor, oidcClientFor } from '../../shared/auth/session.js';
 import { openSettings, type Settings } from './settings.js';
+import { insecureHttpFromEnv, resolveGatewayUrl, type GatewayFlags } from './gateway-url.js';
 import type { Output } from '../ui/output.js';
 
-export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8009';
 export const CLI_VERSION = '0.1.0';
 
 export interface CliEnv {
@@ -22,6 +22,7 @@ export interface CliEnv {
   HOOP_CONFIG_DIR?: string | undefined;
   HOOP_CLIENT_ID?: string | undefined;
   HOOP_CLIENT_SECRET?: string | undefined;
+  HOOP_INSECURE_HTTP?: string | undefined;
   NO_COLOR?: string | undefined;
   [k: string]: string | undefined;
 }
@@ -46,16 +47,15 @@ export class CliContext {
     return this.#settings;
   }
 
-  gatewayUrl(flag?: string): string {
-    // An empty variable (`HOOP_GATEWAY_URL=` in a script) counts as unset, as shells treat it.
-    const url = flag ?? (this.env.HOOP_GATEWAY_URL || undefined) ?? this.settings.gatewayUrl() ?? DEFAULT_GATEWAY_URL;
-    try {
-      const u = new URL(url);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
-    } catch (e) {
-      throw new HoopError('usage', `"${url}" is not a gateway URL`, { cause: e, hint: 'use a URL such as https://hoop.example.com' });
-    }
-    return url.replace(/\/+$/, '');
+  /** The gateway URL for a command, from its --gateway and --insecure-http, the environment and the settings. */
+  gatewayUrl(flags: GatewayFlags = {}): string {
+    const allowInsecureHttp = flags.insecureHttp === true || insecureHttpFromEnv(this.env.HOOP_INSECURE_HTTP);
+    return resolveGatewayUrl({
+      flag: flags.gateway,
+      env: this.env.HOOP_GATEWAY_URL,
+      saved: () => this.settings.gatewayUrl(),
+      savedPath: () => this.settings.path,
+    }, allowInsecureHttp);
   }
 
   tokenStore(): Promise<TokenStore> {

@@ -2,7 +2,9 @@ import { HoopError } from '../errors.js';
 import type { OidcClient } from './oidc.js';
 import type { StoredLogin, TokenStore } from './token-store.js';
 import { withFileLock } from './file-lock.js';
-import { refreshTokens } from './tokens.js';
+import { refreshTokens, type TokenSet } from './tokens.js';
+
+const DEFAULT_MIN_VALIDITY_SECONDS = 60;
 
 export interface GetAccessTokenOptions {
   store: TokenStore;
@@ -12,7 +14,10 @@ export interface GetAccessTokenOptions {
   client: OidcClient | (() => Promise<OidcClient>);
   /** Epoch seconds. */
   now: () => number;
-  /** A token with less life left than this is refreshed first. Default 60. */
+  /**
+   * A token with less life left than this is refreshed first, or than half its lifetime when that is shorter
+   * (see {@link refreshMargin}). Default 60.
+   */
   minValiditySeconds?: number;
   resource?: string;
   /** A lock file that serialises refreshes across processes (the CLI and the agent share a login). */
@@ -20,8 +25,27 @@ export interface GetAccessTokenOptions {
 }
 
 /**
- * Returns an access token for the gateway: the stored one while it has `minValiditySeconds` left, else a fresh
- * one from the refresh token, saved (with the rotated refresh token) before it is returned.
+ * How much life a stored access token must have left to be used as it is: `minValiditySeconds`, or half the
+ * token's lifetime when that is less. Without the halving, an identity provider that issues tokens living
+ * `minValiditySeconds` or less would have every call refresh (and rotate the refresh token), and the CLI and the
+ * agent would queue on the refresh lock for each call. A token stored without `issued_at` (a login stored
+ * before it was recorded), or with a lifetime that makes no sense, keeps the plain `minValiditySeconds`.
+ */
+export function refreshMargin(tokens: Pick<TokenSet, 'expires_at' | 'issued_at'>, minValiditySeconds = DEFAULT_MIN_VALIDITY_SECONDS): number {
+  if (tokens.issued_at === undefined) return minValiditySeconds;
+  const lifetime = tokens.expires_at - tokens.issued_at;
+  if (!(lifetime > 0)) return minValiditySeconds;
+  return Math.min(minValiditySeconds, lifetime / 2);
+}
+
+/** True when the stored access token can be used as it is at `now` (epoch seconds). */
+export function isFreshEnough(tokens: Pick<TokenSet, 'expires_at' | 'issued_at'>, now: number, minValiditySeconds?: number): boolean {
+  return tokens.expires_at - now >= refreshMargin(tokens, minValiditySeconds);
+}
+
+/**
+ * Returns an access token for the gateway: the stored one while it has enough life left ({@link refreshMargin}),
+ * else a fresh one from the refresh token, saved (with the rotated refresh token) before it is returned.
  * @throws HoopError `login_required` when there is no login or it can no longer be refreshed
  */
 export async function getAccessToken(options: GetAccessTokenOptions): Promise<string> {
@@ -30,7 +54,7 @@ export async function getAccessToken(options: GetAccessTokenOptions): Promise<st
   if (!login) {
     throw new HoopError('login_required', `not logged in to ${key}`, { hint: 'run hoop login' });
   }
-  if (login.tokens.expires_at - options.now() >= (options.minValiditySeconds ?? 60)) {
+  if (isFreshEnough(login.tokens, options.now(), options.minValiditySeconds)) {
     return login.tokens.access_token;
   }
   if (!login.tokens.refresh_token) {
@@ -41,7 +65,7 @@ export async function getAccessToken(options: GetAccessTokenOptions): Promise<st
     // Another process may have refreshed while we waited: its tokens are the live ones.
     const current = await store.load(key);
     if (!current) throw new HoopError('login_required', `not logged in to ${key}`, { hint: 'run hoop login' });
-    if (current.tokens.expires_at - options.now() >= (options.minValiditySeconds ?? 60)) return current.tokens.access_token;
+    if (isFreshEnough(current.tokens, options.now(), options.minValiditySeconds)) return current.tokens.access_token;
     return refresh(options, current);
   });
 }

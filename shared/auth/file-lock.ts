@@ -3,7 +3,8 @@
  * tokens and treats reuse of a spent one as theft, revoking the whole login. The CLI and the agent must never
  * refresh the same login at once.
  */
-import { open, readFile, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { HoopError } from '../errors.js';
 
 export interface FileLockOptions {
@@ -15,16 +16,22 @@ export interface FileLockOptions {
 
 export async function withFileLock<T>(path: string, fn: () => Promise<T>, o: FileLockOptions = {}): Promise<T> {
   const now = o.now ?? Date.now;
+  const staleMs = o.staleMs ?? 30_000;
   const deadline = now() + (o.timeoutMs ?? 15_000);
+  // The nonce tells this holder's lock from the next one's, so that releasing never deletes another's lock.
+  const content = `${process.pid} ${now()} ${randomBytes(8).toString('hex')}\n`;
   for (;;) {
     try {
       const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(`${process.pid} ${now()}\n`);
-      await fh.close();
+      try {
+        await fh.writeFile(content);
+      } finally {
+        await fh.close();
+      }
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new HoopError('internal', `cannot create lock ${path}`, { cause: e });
-      if (await isStale(path, now(), o.staleMs ?? 30_000)) {
+      if (await isStale(path, now(), staleMs)) {
         await unlink(path).catch(() => undefined);
         continue;
       }
@@ -35,8 +42,14 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, o: Fil
   try {
     return await fn();
   } finally {
-    await unlink(path).catch(() => undefined);
+    await release(path, content);
   }
+}
+
+/** Deletes the lock if it is still ours: after a holder was judged stale, the lock may be another's now. */
+async function release(path: string, content: string): Promise<void> {
+  const current = await readFile(path, 'utf8').catch(() => null);
+  if (current === content) await unlink(path).catch(() => undefined);
 }
 
 async function isStale(path: string, now: number, staleMs: number): Promise<boolean> {
@@ -49,12 +62,24 @@ async function isStale(path: string, now: number, staleMs: number): Promise<bool
   const [pidText, atText] = text.trim().split(' ');
   const pid = Number(pidText);
   const at = Number(atText);
-  if (Number.isFinite(at) && now - at > staleMs) return true;
-  if (!Number.isInteger(pid) || pid <= 0) return true;
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isFinite(at)) {
+    // Not written yet: its owner has created it and is about to write its pid (a reader sees it empty in
+    // between). Only its age says whether that owner died in the gap.
+    return olderThan(path, now, staleMs);
+  }
+  if (now - at > staleMs) return true;
   try {
     process.kill(pid, 0);
     return false;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function olderThan(path: string, now: number, ms: number): Promise<boolean> {
+  try {
+    return now - (await stat(path)).mtimeMs > ms;
+  } catch {
+    return false; // just released: retry
   }
 }

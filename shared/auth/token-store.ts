@@ -222,6 +222,7 @@ function parseLogin(text: string, where: string): StoredLogin {
     && (o.subject === undefined || typeof o.subject === 'string')
     && (o.flow === undefined || o.flow === 'client_credentials')
     && typeof t?.access_token === 'string' && typeof t.expires_at === 'number'
+    && (t.issued_at === undefined || typeof t.issued_at === 'number')
     && (t.refresh_token === undefined || typeof t.refresh_token === 'string');
   if (!ok) throw corrupt(where);
   return v as StoredLogin;

@@ -10,20 +10,27 @@ export interface TokenSet {
   id_token?: string;
   /** Epoch seconds. */
   expires_at: number;
+  /**
+   * Epoch seconds, by the client's clock, when the token was obtained: with `expires_at` it gives the token's
+   * lifetime, which decides how early it is refreshed (access.ts). Absent in logins stored before it was added.
+   */
+  issued_at?: number;
   scope?: string;
 }
 
 /** Access tokens without `expires_in` are treated as living this long, so they are refreshed rather than kept forever. */
 const DEFAULT_LIFETIME_SECONDS = 300;
 
-/** Converts a token endpoint response, stamping `expires_at` with the client's clock. */
+/** Converts a token endpoint response, stamping `issued_at` and `expires_at` with the client's clock. */
 export function toTokenSet(client: OidcClient, response: oidc.TokenEndpointResponse): TokenSet {
   if (response.token_type.toLowerCase() !== 'bearer') {
     throw new HoopError('token_invalid', `the identity provider issued a "${response.token_type}" token; hoop needs a Bearer token`);
   }
+  const now = client.now();
   const tokens: TokenSet = {
     access_token: response.access_token,
-    expires_at: client.now() + (response.expires_in ?? DEFAULT_LIFETIME_SECONDS),
+    expires_at: now + (response.expires_in ?? DEFAULT_LIFETIME_SECONDS),
+    issued_at: now,
   };
   if (response.refresh_token) tokens.refresh_token = response.refresh_token;
   if (response.id_token) tokens.id_token = response.id_token;

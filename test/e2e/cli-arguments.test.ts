@@ -2,7 +2,7 @@
  * The CLI's own checks on its arguments, run as a user would (bin/hoop, no terminal). Nothing here needs a
  * gateway: these are refused before one is asked.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,3 +53,56 @@ describe('other checks made before anything starts', () => {
     expect(r.stderr).not.toContain('is not a gateway URL');
   });
 });
+
+describe('a plain http:// gateway URL on another host (bearer tokens would travel unencrypted)', () => {
+  const url = 'http://gw.example.com:8009';
+  const refused = (from: string): string =>
+    `error: the gateway URL ${url} (from ${from}) uses plain http: your access tokens would travel to gw.example.com:8009 unencrypted\n`
+    + 'hint: use https://gw.example.com:8009 (plain http is accepted only to this machine: localhost, 127.x.x.x or [::1]); '
+    + 'to send tokens unencrypted anyway, pass --insecure-http or set HOOP_INSECURE_HTTP=1\n';
+
+  it.each([
+    [['login']], [['login', '--device']], [['login', '--client-credentials', '--client-id', 'ci-bot']], [['logout']], [['whoami']],
+    [['connect', 'shop']], [['connections']], [['grants', '--json']], [['revoke', 'g-1']], [['exec', 'shop', '-i', 'SELECT 1']],
+    [['sessions']], [['reviews']], [['audit', 'verify']], [['audit', 'keys']],
+  ])('hoop %j --gateway http://… is refused (exit 2) before anything is sent', async (args) => {
+    const r = await runHoop([...args, '--gateway', url], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(refused('--gateway'));
+    expect(r.stdout).toBe('');
+  });
+
+  it('from HOOP_GATEWAY_URL, and from the URL saved in the settings, just the same, naming where it came from', async () => {
+    const viaEnv = await runHoop(['grants', '--json'], { env: { ...env, HOOP_GATEWAY_URL: url } });
+    expect(viaEnv.code).toBe(2);
+    expect(viaEnv.stderr).toBe(refused('HOOP_GATEWAY_URL'));
+    const dir = mkdtempSync(join(tmpdir(), 'hoop-args-saved-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ gateway_url: url }));
+    const viaSaved = await runHoop(['whoami'], { env: { HOOP_CONFIG_DIR: dir } });
+    expect(viaSaved.code).toBe(2);
+    expect(viaSaved.stderr).toBe(refused(`the URL saved in ${join(dir, 'config.json')}`));
+  });
+
+  it('--insecure-http, or HOOP_INSECURE_HTTP=1, accepts it for that command (here: on to "not logged in")', async () => {
+    for (const [args, extra] of [[['whoami', '--insecure-http'], {}], [['whoami'], { HOOP_INSECURE_HTTP: '1' }]] as const) {
+      const r = await runHoop([...args], { env: { ...env, HOOP_GATEWAY_URL: url, ...extra } });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`not logged in to ${url}`);
+    }
+  });
+
+  it('HOOP_INSECURE_HTTP with a value that is not 1 or 0 is a usage error, not a guess', async () => {
+    const r = await runHoop(['whoami'], { env: { ...env, HOOP_GATEWAY_URL: url, HOOP_INSECURE_HTTP: 'yes' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: HOOP_INSECURE_HTTP=yes is not 1 or 0');
+  });
+
+  it('http:// to this machine needs no opt-out', async () => {
+    for (const local of ['http://localhost:9', 'http://[::1]:9', 'http://127.0.0.1:9']) {
+      const r = await runHoop(['whoami', '--gateway', local], { env });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`not logged in to ${local}`);
+    }
+  });
+});
+

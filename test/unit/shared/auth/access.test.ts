@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { getAccessToken } from '../../../../shared/auth/access.js';
+import { getAccessToken, refreshMargin } from '../../../../shared/auth/access.js';
 import type { OidcClient } from '../../../../shared/auth/oidc.js';
 import type { StoredLogin, TokenStore } from '../../../../shared/auth/token-store.js';
 import { revokeTokens } from '../../../../shared/auth/tokens.js';
@@ -70,6 +70,8 @@ describe('getAccessToken', () => {
     expect(saved?.tokens.refresh_token).not.toBe(login.tokens.refresh_token);
     expect(saved?.tokens.id_token).toEqual(expect.any(String));
     expect(saved?.subject).toBe('alice');
+    // The lifetime is kept with the tokens, for the refresh margin.
+    expect(saved!.tokens.expires_at - saved!.tokens.issued_at!).toBeGreaterThan(0);
     // The next call uses what was saved.
     expect(await getAccessToken({ store, key: GATEWAY, client: noDiscovery, now: () => Math.floor(Date.now() / 1000) })).toBe(token);
   });
@@ -91,5 +93,71 @@ describe('getAccessToken', () => {
     expect((e as HoopError).hint).toBe('run hoop login');
     expect((e as HoopError).cause).toBeInstanceOf(HoopError);
     expect((e as HoopError).message).not.toContain(login.tokens.refresh_token ?? '∅');
+  });
+});
+
+describe('refreshMargin: how much life a stored token must have left to be used as it is', () => {
+  test.each([
+    // [lifetime in s (undefined: stored before issued_at was kept), minValiditySeconds, margin]
+    [3600, 60, 60],
+    [300, 60, 60],
+    [120, 60, 60],
+    [90, 60, 45],
+    [60, 60, 30],
+    [30, 60, 15],
+    [1, 60, 0.5],
+    [30, 10, 10],
+    [undefined, 60, 60],
+    [0, 60, 60], // nonsense lifetimes keep the plain minimum
+    [-30, 60, 60],
+  ])('a token living %j s with minValiditySeconds %j is refreshed with less than %j s left', (lifetime, min, margin) => {
+    const tokens = lifetime === undefined ? { expires_at: 10_000 } : { expires_at: 10_000, issued_at: 10_000 - lifetime };
+    expect(refreshMargin(tokens, min)).toBe(margin);
+  });
+
+  test('the default minimum is 60 s', () => {
+    expect(refreshMargin({ expires_at: 10_000, issued_at: 0 })).toBe(60);
+    expect(refreshMargin({ expires_at: 10_000, issued_at: 9_970 })).toBe(15);
+  });
+});
+
+describe('getAccessToken with short-lived tokens', () => {
+  /** A stored login, and a client that counts refresh attempts and fails them (no IdP is needed to see one tried). */
+  async function shortLogin(tokens: { issued_at?: number; expires_at: number }): Promise<{ store: TokenStore; refreshes: () => number; client: () => Promise<OidcClient> }> {
+    const store = memoryStore();
+    await store.save(GATEWAY, { gateway_url: GATEWAY, issuer: 'https://idp.example.com', client_id: 'hoop-cli', tokens: { access_token: 'at-1', refresh_token: 'rt-1', ...tokens } });
+    let tried = 0;
+    return {
+      store,
+      refreshes: () => tried,
+      client: async () => {
+        tried++;
+        throw new Error('refresh attempted');
+      },
+    };
+  }
+
+  test('a 30 s token is used as it is until 15 s are left, not refreshed on every call', async () => {
+    const { store, refreshes, client } = await shortLogin({ issued_at: 1000, expires_at: 1030 });
+    for (const now of [1000, 1001, 1010, 1015]) {
+      expect(await getAccessToken({ store, key: GATEWAY, client, now: () => now })).toBe('at-1');
+    }
+    expect(refreshes()).toBe(0);
+    // with less than half its life left, it is refreshed
+    await expect(getAccessToken({ store, key: GATEWAY, client, now: () => 1016 })).rejects.toMatchObject({ code: 'login_required' });
+    expect(refreshes()).toBe(1);
+  });
+
+  test('a stored login without issued_at (from an older hoop) keeps the 60 s margin', async () => {
+    const { store, refreshes, client } = await shortLogin({ expires_at: 1030 });
+    await expect(getAccessToken({ store, key: GATEWAY, client, now: () => 1000 })).rejects.toMatchObject({ code: 'login_required' });
+    expect(refreshes()).toBe(1);
+  });
+
+  test('a long-lived token is still refreshed 60 s before it expires', async () => {
+    const { store, refreshes, client } = await shortLogin({ issued_at: 0, expires_at: 3600 });
+    expect(await getAccessToken({ store, key: GATEWAY, client, now: () => 3540 })).toBe('at-1');
+    await expect(getAccessToken({ store, key: GATEWAY, client, now: () => 3541 })).rejects.toMatchObject({ code: 'login_required' });
+    expect(refreshes()).toBe(1);
   });
 });

@@ -151,4 +151,22 @@ describe('token store', () => {
     expect((e as HoopError).message).toContain('credentials.json');
     expect((e as HoopError).hint).toContain('hoop login');
   });
+
+  test('a login stored before issued_at was recorded still loads; one stored with it keeps it', async () => {
+    await mkdir(dir, { recursive: true });
+    const old = login();
+    const withIssue = { ...login('at-2', 'rt-2'), tokens: { ...login('at-2', 'rt-2').tokens, issued_at: 1_999_999_970 } };
+    await writeFile(join(dir, 'credentials.json'), JSON.stringify({ version: 1, logins: { [GATEWAY]: old, 'https://other.example.com': withIssue } }), { mode: 0o600 });
+    const store = await createTokenStore({ dir, warn: () => undefined, keyring: brokenKeyring() });
+    expect(await store.load(GATEWAY)).toEqual(old);
+    expect((await store.load('https://other.example.com'))?.tokens.issued_at).toBe(1_999_999_970);
+  });
+
+  test('an issued_at that is not a number makes the stored login unreadable, not a wrong refresh margin', async () => {
+    await mkdir(dir, { recursive: true });
+    const bad = { ...login(), tokens: { ...login().tokens, issued_at: '2026-01-01' } };
+    await writeFile(join(dir, 'credentials.json'), JSON.stringify({ version: 1, logins: { [GATEWAY]: bad } }), { mode: 0o600 });
+    const store = await createTokenStore({ dir, warn: () => undefined, keyring: brokenKeyring() });
+    await expect(store.load(GATEWAY)).rejects.toMatchObject({ code: 'config_invalid' });
+  });
 });
