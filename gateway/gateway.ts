@@ -91,10 +91,12 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     const port = (server.address() as AddressInfo).port;
     const publicUrl = config.listen_port === 0 ? config.public_url.replace(/:0$/, `:${port}`) : config.public_url;
 
-    await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
-    // Database: external when configured, else an embedded server under the data dir.
+    // Database: external when configured, else an embedded server under the data dir. The data dir is made only
+    // when something is kept there: the embedded server and its password here, a generated master key (when
+    // HOOP_MASTER_KEY is not set) by loadMasterKey. With database_url and HOOP_MASTER_KEY, nothing is.
     let dbUrl = config.database_url;
     if (!dbUrl) {
+      await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
       const pg: EmbeddedPostgres = await startEmbeddedPostgres({
         dataDir: join(config.data_dir, 'postgres'),
         logger,

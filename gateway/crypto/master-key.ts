@@ -11,12 +11,15 @@ import { join } from 'node:path';
 import { resolveSecretRefs } from '../config/secrets.js';
 import { HoopError } from '../../shared/errors.js';
 
-export interface LoadMasterKeyOptions {
+export interface ReadMasterKeyOptions {
   /** HOOP_MASTER_KEY: the key, or a `${file:…}`/`${env:…}` reference to it. */
   configured?: string | undefined;
   /** For `${env:…}` in `configured`. */
   env?: Readonly<Record<string, string | undefined>>;
   dataDir: string;
+}
+
+export interface LoadMasterKeyOptions extends ReadMasterKeyOptions {
   /**
    * Whether the database holds keys sealed already (by another instance, or before the data dir was lost): a new
    * master key could not open them, so none is made, and the error says which key to give.
@@ -24,19 +27,44 @@ export interface LoadMasterKeyOptions {
   sealedKeysExist?: () => Promise<boolean>;
 }
 
-export async function loadMasterKey(opts: LoadMasterKeyOptions): Promise<Buffer> {
+/** Where a single instance keeps the master key it generated. */
+export function masterKeyFile(dataDir: string): string {
+  return join(dataDir, 'master.key');
+}
+
+/** Where the key comes from, for messages: `HOOP_MASTER_KEY` or the file. */
+export function masterKeySource(opts: ReadMasterKeyOptions): string {
+  return opts.configured ? 'HOOP_MASTER_KEY' : masterKeyFile(opts.dataDir);
+}
+
+/**
+ * The master key the gateway has now, HOOP_MASTER_KEY's or its data dir's, or undefined when it has none yet.
+ * Creates nothing (`hoop gateway check` reads it too).
+ * @throws HoopError `config_invalid` when the key is not 32 bytes in base64, or its reference cannot be resolved.
+ */
+export async function readMasterKey(opts: ReadMasterKeyOptions): Promise<Buffer | undefined> {
   if (opts.configured) return decode(resolveReference(opts.configured, opts.env ?? {}), 'HOOP_MASTER_KEY');
-  const path = join(opts.dataDir, 'master.key');
+  const path = masterKeyFile(opts.dataDir);
   try {
     return decode((await readFile(path, 'utf8')).trim(), path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return undefined;
   }
-  if (await opts.sealedKeysExist?.()) {
-    throw new HoopError('config_invalid', `this gateway has no master key (HOOP_MASTER_KEY is not set, and there is no ${path}), and its database holds keys sealed with one`, {
-      hint: 'instances on one database share one master key: set HOOP_MASTER_KEY to the key the first instance uses (its data_dir/master.key), or copy that file here with mode 0600',
-    });
-  }
+}
+
+/** A gateway with no master key on a database that holds keys sealed with one. */
+export function missingMasterKeyError(dataDir: string): HoopError {
+  return new HoopError('config_invalid', `this gateway has no master key (HOOP_MASTER_KEY is not set, and there is no ${masterKeyFile(dataDir)}), and its database holds keys sealed with one`, {
+    hint: 'instances on one database share one master key: set HOOP_MASTER_KEY to the key the first instance uses (its data_dir/master.key), or copy that file here with mode 0600',
+  });
+}
+
+export async function loadMasterKey(opts: LoadMasterKeyOptions): Promise<Buffer> {
+  const existing = await readMasterKey(opts);
+  if (existing) return existing;
+  if (await opts.sealedKeysExist?.()) throw missingMasterKeyError(opts.dataDir);
+  const path = masterKeyFile(opts.dataDir);
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   await writeFile(path, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => {

@@ -15,7 +15,9 @@ import type { WorkloadVerifier } from '../identity/workload.js';
 import { parseTokenExchangeRequest, tokenExchangeResponse } from '../identity/token-exchange.js';
 import type { ConnectionCatalog } from '../connections/connection.js';
 import { Router, bearer, type RequestContext } from './router.js';
-import { getSession, listSessions } from './sessions-query.js';
+import { mountSessionsApi } from './sessions-api.js';
+import { reviewListRead, reviewRead, type ReadRecord } from './privileged-reads.js';
+import { ReadRecorder } from './read-recorder.js';
 import { clientAddress, TrustedProxies } from './client-address.js';
 import { clip, DenialLimiter } from './denial-limiter.js';
 import { isRefusedIdentity } from '../identity/subject-bindings.js';
@@ -79,9 +81,14 @@ export function createApi(o: ApiOptions): Router {
     return { body: { review: await o.reviews.decide(id, ctx.params.id!, decision, body.data.comment ?? null) } };
   };
   const privileged = (id: Identity): boolean => hasRole(id, o.roles, 'admin') || hasRole(id, o.roles, 'auditor');
+  // Reading others' sessions and statements through a role is evidence: recorded before the answer, or no answer.
+  const reads = new ReadRecorder((actor, data) => o.recorder.event('audit.read', actor, data), now);
+  const recordRead = (actor: string, data: Record<string, unknown>): Promise<void> => reads.record(actor, data);
+  const record = (id: Identity, read: ReadRecord): Promise<void> => reads.record(id.subject, read);
 
   const router = new Router(o.logger);
   mountAuditApi(router, { db: o.db, roles: o.roles, recorder: o.recorder, signingKey: o.signingKey, gatewayUrl: o.wellKnown.public_url, who, now, checkpoint: o.checkpoint });
+  mountSessionsApi(router, { db: o.db, who, privileged, recordRead, now });
   return router
     .on('GET', '/.well-known/hoop', async () => ({ body: o.wellKnown }))
     .on('GET', '/healthz', async () => {
@@ -152,34 +159,17 @@ export function createApi(o: ApiOptions): Router {
     .on('GET', '/v1/reviews', async (ctx) => {
       const id = await who(ctx);
       const limit = ctx.query.get('limit');
-      return { body: { reviews: await o.reviews.list(id, { pending: ctx.query.get('pending') === 'true', ...(limit === null ? {} : { limit: Number(limit) }) }) } };
+      const pending = ctx.query.get('pending') === 'true';
+      const reviews = await o.reviews.list(id, { pending, ...(limit === null ? {} : { limit: Number(limit) }) });
+      await record(id, reviewListRead(id, privileged(id), pending, reviews));
+      return { body: { reviews } };
     })
-    .on('GET', '/v1/reviews/:id', async (ctx) => ({ body: { review: await o.reviews.get(await who(ctx), ctx.params.id!) } }))
+    .on('GET', '/v1/reviews/:id', async (ctx) => {
+      const id = await who(ctx);
+      const review = await o.reviews.get(id, ctx.params.id!);
+      await record(id, reviewRead(id, privileged(id), review));
+      return { body: { review } };
+    })
     .on('POST', '/v1/reviews/:id/approve', async (ctx) => decide(ctx, 'approve'))
-    .on('POST', '/v1/reviews/:id/reject', async (ctx) => decide(ctx, 'reject'))
-    .on('GET', '/v1/sessions', async (ctx) => {
-      const id = await who(ctx);
-      const limit = ctx.query.get('limit');
-      const sessions = await listSessions(o.db, {
-        connection: ctx.query.get('connection') ?? undefined,
-        user: ctx.query.get('user') ?? undefined,
-        since: ctx.query.get('since') ?? undefined,
-        grant: ctx.query.get('grant') ?? undefined,
-        decision: ctx.query.get('decision') ?? undefined,
-        text: ctx.query.get('text') ?? undefined,
-        limit: limit === null ? undefined : Number(limit),
-        onlySubject: privileged(id) ? undefined : id.subject,
-      }, now());
-      return { body: { sessions } };
-    })
-    .on('GET', '/v1/sessions/:id', async (ctx) => {
-      const id = await who(ctx);
-      const detail = await getSession(o.db, ctx.params.id!, privileged(id) ? undefined : id.subject);
-      // Someone else's statements and parameters are evidence: reading them is recorded (before they are sent),
-      // as a replay is. Reading one's own session is not.
-      if (detail.session.subject !== id.subject) {
-        await o.recorder.event('audit.read', id.subject, { what: 'session', session_id: detail.session.id, subject: detail.session.subject });
-      }
-      return { body: detail };
-    });
+    .on('POST', '/v1/reviews/:id/reject', async (ctx) => decide(ctx, 'reject'));
 }

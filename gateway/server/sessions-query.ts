@@ -2,7 +2,7 @@
 import { HoopError } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import type { SessionDetail, SessionSummary, StatementRecord } from '../../shared/api/schemas.js';
-import type { Database } from '../store/db.js';
+import type { Queryable } from '../store/db.js';
 
 export interface SessionFilter {
   connection?: string | undefined;
@@ -28,7 +28,7 @@ interface SessionRow {
 /** The identity the grant was issued to, as recorded with the grant decision (claims only, never tokens). */
 const IDENTITY = `(SELECT d.details FROM grant_decisions d WHERE d.grant_id = s.grant_id AND d.outcome = 'issued' ORDER BY d.id LIMIT 1) AS identity`;
 
-export async function listSessions(db: Database, f: SessionFilter, now: Date): Promise<SessionSummary[]> {
+export async function listSessions(db: Queryable, f: SessionFilter, now: Date): Promise<SessionSummary[]> {
   if (f.limit !== undefined && !(Number.isInteger(f.limit) && f.limit >= 1 && f.limit <= 1000)) {
     throw new HoopError('usage', `limit ${String(f.limit)} is not a whole number from 1 to 1000`);
   }
@@ -67,7 +67,7 @@ export async function listSessions(db: Database, f: SessionFilter, now: Date): P
   return res.rows.map(toSummary);
 }
 
-export async function getSession(db: Database, id: string, onlySubject: string | undefined): Promise<SessionDetail> {
+export async function getSession(db: Queryable, id: string, onlySubject: string | undefined): Promise<SessionDetail> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw new HoopError('not_found', `no session ${id}`);
   const s = await db.query<SessionRow>(
     `SELECT s.*, (SELECT count(*) FROM statements t WHERE t.session_id = s.id) AS live_count, ${IDENTITY} FROM sessions s WHERE id = $1`,

@@ -62,13 +62,7 @@ export async function migrate(db: Database, migrations: readonly Migration[], op
 
   const applied = await db.transaction(lockAndReadApplied);
   const unknown = [...applied.entries()].filter(([id]) => !known.has(id));
-  if (unknown.length > 0) {
-    const list = unknown.map(([id, name]) => `${id} (${name})`).join(', ');
-    throw new HoopError('conflict', `the database schema is newer than this gateway: it has migration ${list}, which this version does not know`, {
-      hint: 'run a hoop version at least as new as the one that last started on this database',
-      details: { unknownMigrations: unknown.map(([id]) => id) },
-    });
-  }
+  if (unknown.length > 0) throw newerSchemaError(unknown);
   for (const [id, name] of applied) {
     const expected = known.get(id)?.name;
     if (expected !== undefined && expected !== name) log.warn('an applied migration has another name in this version', { id, applied: name, expected });
@@ -91,4 +85,38 @@ export async function migrate(db: Database, migrations: readonly Migration[], op
     }
   }
   return { applied: done };
+}
+
+/** A database that has migrations this binary does not know: a newer gateway migrated it. */
+export function newerSchemaError(unknown: readonly (readonly [number, string])[]): HoopError {
+  const list = unknown.map(([id, name]) => `${id} (${name})`).join(', ');
+  return new HoopError('conflict', `the database schema is newer than this gateway: it has migration ${list}, which this version does not know`, {
+    hint: 'run a hoop version at least as new as the one that last started on this database',
+    details: { unknownMigrations: unknown.map(([id]) => id) },
+  });
+}
+
+export interface MigrationStatus {
+  /** Applied, by id (their names as recorded). */
+  applied: ReadonlyMap<number, string>;
+  /** Known to this binary and not applied yet: what the next start applies. */
+  pending: readonly Migration[];
+  /** Applied and unknown to this binary (a newer schema): start refuses such a database. */
+  unknown: readonly (readonly [number, string])[];
+}
+
+/** Where the database's schema stands against `migrations`, read only: no lock taken, no table created. */
+export async function migrationStatus(q: Queryable, migrations: readonly Migration[]): Promise<MigrationStatus> {
+  checkList(migrations);
+  const present = await q.query<{ present: boolean }>(`SELECT to_regclass('hoop_migrations') IS NOT NULL AS present`);
+  const rows = present.rows[0]?.present
+    ? (await q.query<{ id: number; name: string }>('SELECT id, name FROM hoop_migrations ORDER BY id')).rows
+    : [];
+  const applied = new Map(rows.map((r) => [r.id, r.name]));
+  const known = new Set(migrations.map((m) => m.id));
+  return {
+    applied,
+    pending: migrations.filter((m) => !applied.has(m.id)),
+    unknown: [...applied.entries()].filter(([id]) => !known.has(id)),
+  };
 }

@@ -12,15 +12,18 @@ import { TimeoutError, withTimeout } from '../../shared/timeout.js';
 
 type Phase = 'connect' | 'migrate';
 
-export interface OpenStateDatabaseOptions {
+export interface ConnectStateDatabaseOptions {
   /** It holds a password: never log it. */
   url: string;
   /** The config key `url` came from (`database_url`), or undefined for the embedded server. */
   setting: string | undefined;
   logger: Logger;
-  migrations: readonly Migration[];
   max?: number;
   connectTimeoutMs?: number;
+}
+
+export interface OpenStateDatabaseOptions extends ConnectStateDatabaseOptions {
+  migrations: readonly Migration[];
 }
 
 /**
@@ -28,25 +31,43 @@ export interface OpenStateDatabaseOptions {
  * @throws HoopError `upstream_unavailable` for an unreachable or refusing `database_url`; migrate's own HoopErrors.
  */
 export async function openStateDatabase(o: OpenStateDatabaseOptions): Promise<Database> {
-  const connectTimeoutMs = o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const db = openDatabase({ url: o.url, logger: o.logger, connectTimeoutMs, ...(o.max === undefined ? {} : { max: o.max }) });
-  const explain = (phase: Phase, err: unknown): unknown =>
-    o.setting === undefined ? err : stateDatabaseError(err, { url: o.url, setting: o.setting, connectTimeoutMs, phase });
+  const db = await connectStateDatabase(o);
   try {
-    // A connection of its own first, so that a failure here reads as "cannot connect", not as a failed migration.
-    // The connect timeout covers the login; this covers the first answer after it. A pooler such as pgbouncer
-    // completes the login and then queues every query while the database behind it is down.
-    await db.withClient((c) => withTimeout(c.query('SELECT 1'), connectTimeoutMs)).catch((e: unknown) => {
-      throw e instanceof TimeoutError ? noAnswerError(o.url, o.setting, connectTimeoutMs, e) : explain('connect', e);
-    });
     await migrate(db, o.migrations, { logger: o.logger }).catch((e: unknown) => {
-      throw explain('migrate', e);
+      throw o.setting === undefined ? e : stateDatabaseError(e, { url: o.url, setting: o.setting, connectTimeoutMs: timeoutOf(o), phase: 'migrate' });
     });
     return db;
   } catch (e) {
     await db.close();
     throw e;
   }
+}
+
+/**
+ * Connects and waits for the answer to a first query, migrating nothing (start-up migrates next; `hoop gateway
+ * check` only looks); on failure, closes the pool and throws.
+ * @throws HoopError `upstream_unavailable` for an unreachable or refusing `database_url`.
+ */
+export async function connectStateDatabase(o: ConnectStateDatabaseOptions): Promise<Database> {
+  const connectTimeoutMs = timeoutOf(o);
+  const db = openDatabase({ url: o.url, logger: o.logger, connectTimeoutMs, ...(o.max === undefined ? {} : { max: o.max }) });
+  try {
+    // A connection of its own first, so that a failure here reads as "cannot connect", not as a failed migration.
+    // The connect timeout covers the login; this covers the first answer after it. A pooler such as pgbouncer
+    // completes the login and then queues every query while the database behind it is down.
+    await db.withClient((c) => withTimeout(c.query('SELECT 1'), connectTimeoutMs)).catch((e: unknown) => {
+      if (e instanceof TimeoutError) throw noAnswerError(o.url, o.setting, connectTimeoutMs, e);
+      throw o.setting === undefined ? e : stateDatabaseError(e, { url: o.url, setting: o.setting, connectTimeoutMs, phase: 'connect' });
+    });
+    return db;
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
+
+function timeoutOf(o: ConnectStateDatabaseOptions): number {
+  return o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
 }
 
 function noAnswerError(url: string, setting: string | undefined, timeoutMs: number, cause: unknown): HoopError {

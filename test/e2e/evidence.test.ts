@@ -16,12 +16,15 @@ import { auditTime, hashRecord } from '../../shared/audit/record.js';
 let stack: Stack;
 let alice: User;
 let bob: User;
+/** An auditor and nothing else: she approves nothing, so every review she reads she reads through the role. */
+let carol: User;
 let port: number;
 let state: pg.Client;
 let sessionId: string;
 
 beforeAll(async () => {
   stack = await startStack({
+    extraUsers: [{ username: 'carol', password: 'carol', groups: ['auditors'] }],
     // Checkpoints only when an export asks: none may be signed while a test has tampered with the log.
     topExtra: 'audit: { checkpoint_every: 1000000, checkpoint_interval: 1h, returned_rows: 3 }',
     shopExtra: `
@@ -37,6 +40,8 @@ beforeAll(async () => {
   bob = new User('bob', stack);
   expect((await alice.login()).code).toBe(0);
   expect((await bob.login()).code).toBe(0);
+  carol = new User('carol', stack);
+  expect((await carol.login()).code).toBe(0);
   ({ port } = await alice.connect('shop'));
   state = new pg.Client({ connectionString: stack.stateUrl });
   await state.connect();
@@ -194,6 +199,38 @@ describe('reading the evidence is recorded', () => {
     expect(await get(alice)).toBe(200); // her own
     const mine = await state.query(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'audit.read' AND actor = 'alice'`);
     expect(mine.rows[0].n).toBe(0);
+  });
+
+  it('records an admin\'s or auditor\'s list of everyone\'s sessions, not anyone\'s list of their own', async () => {
+    const n = await reads('sessions');
+    const all = await bob.hoop(['sessions', '--text', 'orders', '--json']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(await reads('sessions')).toBe(n + 1);
+    const rec = await state.query(`SELECT data FROM audit_log WHERE type = 'audit.read' AND actor = 'bob' ORDER BY seq DESC LIMIT 1`);
+    expect(JSON.parse(rec.rows[0].data as string)).toMatchObject({ what: 'sessions', filter: { text: 'orders' }, subjects: ['alice'] });
+    expect((await bob.hoop(['sessions', '--user', 'bob'])).code).toBe(0); // his own
+    expect((await alice.hoop(['sessions'])).code).toBe(0); // hers: everyone else sees only their own
+    expect(await reads('sessions')).toBe(n + 1);
+    const mine = await state.query(`SELECT count(*)::int AS n FROM audit_log WHERE type = 'audit.read' AND actor = 'alice'`);
+    expect(mine.rows[0].n).toBe(0);
+  });
+
+  it('records reviews read only through the auditor role, not by their approvers', async () => {
+    const byCarol = async (): Promise<{ what: string; requesters?: string[] }[]> =>
+      (await state.query(`SELECT data FROM audit_log WHERE type = 'audit.read' AND actor = 'carol' ORDER BY seq`)).rows.map((r) => JSON.parse(r.data as string) as { what: string });
+    const list = await carol.hoop(['reviews', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    const reviews = (JSON.parse(list.stdout) as { reviews: { id: string; requester: string }[] }).reviews;
+    expect(reviews.map((r) => r.requester)).toContain('alice');
+    expect(await byCarol()).toEqual([expect.objectContaining({ what: 'reviews', requesters: ['alice'] })]);
+    const get = await fetch(`${stack.gatewayUrl}/v1/reviews/${reviews[0]!.id}`, { headers: { authorization: `Bearer ${await carol.accessToken()}` } });
+    expect(get.status).toBe(200);
+    expect((await byCarol()).at(-1)).toMatchObject({ what: 'review', review_id: reviews[0]!.id });
+    // bob is one of the approvers (dba): his reading of the same reviews is his job, not a privileged read
+    const before = await reads('reviews');
+    expect((await bob.hoop(['reviews', '--json'])).code).toBe(0);
+    expect(await reads('reviews')).toBe(before);
+    expect(before).toBe(0);
   });
 
   it('checks who asks for an export before reading what they sent, and refuses a malformed request (400)', async () => {

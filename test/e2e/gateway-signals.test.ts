@@ -2,7 +2,8 @@
  * Stopping `hoop gateway start` the way people do: Ctrl-C at the terminal (SIGINT to the whole foreground process
  * group), `timeout` / `kill -- -PGID` / a supervisor signalling the group (SIGTERM), or closing the terminal
  * (SIGHUP to its foreground group). The gateway runs its embedded PostgreSQL; the signal must not reach that
- * server before the gateway has written its last records.
+ * server before the gateway has written its last records. What it says meanwhile, and when its start fails, is
+ * JSON lines, as the rest of its log.
  *
  * Needs `script` (Debian's bsdutils, installed by .ci/run when missing) to give the gateway a real terminal to
  * lose. Nothing else: the gateway's embedded PostgreSQL comes from npm, and its identity provider is never
@@ -10,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../../gateway/store/embedded.js';
 import { createLogger } from '../../shared/log.js';
 import { alive, gone, postmasterPid } from '../helpers/process.js';
-import { HOOP_BIN } from '../helpers/stack.js';
+import { HOOP_BIN, runHoop } from '../helpers/stack.js';
 
 const dirs: string[] = [];
 
@@ -87,6 +89,13 @@ async function expectFinalCheckpoint(dir: string): Promise<void> {
   }
 }
 
+/** `hoop gateway start` logs JSON lines: every line on its stderr parses, the shutdown notice included. */
+function expectJsonLines(stderr: string): void {
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  expect(lines.length).toBeGreaterThan(0);
+  for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+}
+
 describe('stopping `hoop gateway start` with a signal to its process group', () => {
   it.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)('%s: the embedded PostgreSQL outlives the gateway\'s shutdown, which signs a final checkpoint over every record', async (signal) => {
     const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
@@ -97,6 +106,7 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     process.kill(-gw.pid, signal); // the whole group, as the terminal's Ctrl-C or `timeout` sends it
     expect(await gw.exited, gw.stderr()).toBe(0);
     expect(gw.stderr()).toContain('shutting down');
+    expectJsonLines(gw.stderr());
     expect(gw.stderr()).not.toContain('shutdown step failed');
     expect(gw.stderr()).not.toMatch(/57P01|57P03|terminating connection due to administrator command/);
     expect(alive(server)).toBe(false); // stopped by the gateway, as its last step
@@ -128,6 +138,7 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     const code = await gw.exited;
     expect([0, 130], gw.stderr()).toContain(code);
     if (code === 130) expect(gw.stderr()).toContain('SIGINT again: stopping at once');
+    expectJsonLines(gw.stderr());
     expect(await gone(server)).toBe(true); // no server left behind either way
   }, 180_000);
 
@@ -151,4 +162,23 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     expect(await gone(server)).toBe(true);
     await expectFinalCheckpoint(dir);
   }, 180_000);
+});
+
+describe('`hoop gateway start` that cannot start', () => {
+  it('says why in a JSON log line (with the code and the hint), and exits with the code\'s status', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hoop-gw-signal-'));
+    dirs.push(dir);
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const r = await runHoop(['gateway', 'start', '--config', await writeConfig(dir), '--listen', `127.0.0.1:${port}`], { env: { HOOP_LOG_LEVEL: 'info' } });
+      expect(r.code, r.stderr).toBe(2);
+      expectJsonLines(r.stderr);
+      const last = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as Record<string, unknown>;
+      expect(last).toMatchObject({ level: 'error', msg: `cannot listen on 127.0.0.1:${port}: the address is in use`, code: 'config_invalid', hint: expect.stringContaining('HOOP_LISTEN') as string });
+    } finally {
+      await new Promise<void>((resolve) => busy.close(() => resolve()));
+    }
+  });
 });
