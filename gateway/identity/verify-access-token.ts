@@ -100,10 +100,28 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
           hint: 'an operator sets identity.audience to the audience the identity provider puts in access tokens (docs/configuration.md, identity)',
         });
       }
+      if (keySetUnavailable(e)) {
+        // Refused all the same, but it is the gateway's network, not the token: logging in again would not help.
+        throw new HoopError('upstream_unavailable', `cannot load the identity provider's signing keys from ${opts.issuer}`, {
+          cause: e,
+          hint: `check that the gateway can reach ${opts.issuer}'s key set (jwks_uri in its discovery document)`,
+        });
+      }
       throw new HoopError('token_invalid', describeJoseError(e), { cause: e, hint: 'run `hoop login` again' });
     }
     return identityFromClaims(payload, opts);
   };
+}
+
+/**
+ * Whether verification failed because the key set could not be fetched (after discovery worked): a timeout, a
+ * network error (fetch's TypeError), an answer other than 200, or one that is not a key set.
+ */
+function keySetUnavailable(e: unknown): boolean {
+  if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) return true;
+  // fetch's own network error (by name: it may come from another realm than this module's TypeError).
+  if (e instanceof Error && e.name === 'TypeError' && e.message === 'fetch failed') return true;
+  return e instanceof joseErrors.JOSEError && e.code === 'ERR_JOSE_GENERIC' && /JSON Web Key Set/.test(e.message);
 }
 
 function describeJoseError(e: unknown): string {

@@ -3,6 +3,7 @@
  * 127.0.0.1 (test/helpers/ci-issuer). An email address the identity provider says it has not verified names no
  * one: anyone could have typed it, and the name owns grants, reviews and records.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccessTokenVerifier } from '../../../gateway/identity/verify-access-token.js';
 import { startCiIssuer, type CiIssuer, type GitHubClaims } from '../../helpers/ci-issuer.js';
@@ -40,5 +41,26 @@ describe('a token for another audience', () => {
     expect(e).toMatchObject({ code: 'token_invalid' });
     expect(e.message).toBe('access token is for another audience: it is for "api://other", and this gateway expects "hoop"');
     expect(e.hint).toContain('identity.audience');
+  });
+});
+
+describe('an identity provider whose key set cannot be fetched', () => {
+  it('refuses the token as the gateway\'s own network problem (upstream_unavailable), not as a bad token', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((r) => closed.close(() => r()));
+    // Discovery answers; its jwks_uri points at a port where nothing listens.
+    const discoveryOnly: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const doc = (await res.json()) as Record<string, unknown>;
+      return new Response(JSON.stringify({ ...doc, jwks_uri: `http://127.0.0.1:${port}/jwks` }), { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    const verify = createAccessTokenVerifier({
+      issuer: idp.issuer, audience: 'hoop', groupsClaim: 'groups', usernameClaims: ['sub'], clockSkewSeconds: 30, allowInsecureHttp: true, fetch: discoveryOnly,
+    });
+    const e = (await verify(await token({})).catch((x: unknown) => x)) as { code: string; message: string; hint: string };
+    expect(e).toMatchObject({ code: 'upstream_unavailable', message: `cannot load the identity provider's signing keys from ${idp.issuer}` });
+    expect(e.hint).toContain('jwks_uri');
   });
 });
