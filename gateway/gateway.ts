@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { HoopError, toProblem } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { GatewayConfig } from './config/schema.js';
+import { parseListen, type GatewayConfig } from './config/schema.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.js';
 import { createDatabaseIfMissing, databaseUrl, type Database } from './store/db.js';
 import { openStateDatabase, stateDatabaseError } from './store/state-database.js';
@@ -42,6 +42,8 @@ import { createCatalog } from './engines/postgres/catalog.js';
 import { TunnelEndpoint } from './server/tunnel-endpoint.js';
 import { certificateWarnings, issuerProblem } from './startup-checks.js';
 import { roleWarnings } from './config/role-warnings.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { startMetricsServer } from './metrics/metrics-server.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -59,6 +61,8 @@ export interface StartGatewayOptions {
 export interface RunningGateway {
   url: string;
   port: number;
+  /** The metrics listener's port, when `metrics.listen` is set. */
+  metricsPort?: number;
   db: Database;
   /** Stops accepting, ends live sessions with a clear error, flushes records, stops the embedded database. */
   close(): Promise<void>;
@@ -129,10 +133,11 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     const checkpointer = new Checkpointer({
       db, key, logger, now, everyRecords: config.audit.checkpoint_every, everyMs: config.audit.checkpoint_interval_ms,
     });
-    const audit = new AuditLog({ db, logger, now, checkpointer, synchronousCommit: config.audit.synchronous_commit });
+    const metrics = new GatewayMetrics({ version: GATEWAY_VERSION });
+    const audit = new AuditLog({ db, logger, now, checkpointer, synchronousCommit: config.audit.synchronous_commit, observer: metrics });
     checkpointer.start();
     cleanups.push(() => audit.close()); // runs after the recorder and sessions below: flush, then a final checkpoint
-    const recorder = new PostgresRecorder({ db, logger, audit });
+    const recorder = new PostgresRecorder({ db, logger, audit, observer: metrics });
     cleanups.push(() => recorder.close());
     await recorder.event('config.loaded', null, configSummary(config, publicUrl));
     const prune = async (): Promise<void> => {
@@ -262,6 +267,13 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
       await tunnels.close(new HoopError('interrupted', 'the gateway is shutting down', { hint: 'reconnect in a moment' }));
       await stopServing();
     });
+    let metricsPort: number | undefined;
+    if (config.metrics) {
+      const at = parseListen(config.metrics.listen)!;
+      const served = await startMetricsServer({ host: at.host, port: at.port, registry: metrics.registry, logger });
+      cleanups.push(() => served.close());
+      metricsPort = served.port;
+    }
     const url = publicUrl;
     logger.info('gateway listening', { url, listen: `${config.listen_host}:${port}`, connections: catalog.all().map((c) => c.name) });
     if (tls) for (const w of certificateWarnings(tls.cert, publicUrl, now())) logger.warn(w);
@@ -269,7 +281,7 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     void issuerProblem(config.identity.issuer).then((why) => {
       if (why) logger.warn(`the identity provider cannot be used now: logins and API calls will fail until it can (${why})`, { issuer: config.identity.issuer });
     });
-    return { url, port, db, close };
+    return { url, port, ...(metricsPort === undefined ? {} : { metricsPort }), db, close };
   } catch (e) {
     await close();
     throw e;

@@ -181,9 +181,10 @@ function connectionYaml(name, stack, extra = '') {
 ${extra}`;
 }
 
-function gatewayYaml(stack, port) {
+function gatewayYaml(stack, port, metricsPort) {
   const masking = Object.entries(POLICY_MASKING).map(([k, v]) => `${k}: ${v}`).join(', ');
   return `listen: 127.0.0.1:${port}
+metrics: { listen: 127.0.0.1:${metricsPort} }
 data_dir: ${JSON.stringify(join(stack.tmp, 'gateway'))}
 database_url: ${JSON.stringify(stack.stateUrl)}
 log: { level: warn }
@@ -205,9 +206,11 @@ connections:${connectionYaml(CONN.passthrough, stack)}${connectionYaml(CONN.poli
 
 async function startGatewayProcess(stack, o) {
   const port = await freePort();
+  const metricsPort = await freePort();
   const yamlPath = join(stack.tmp, 'gateway.yaml');
-  await writeFile(yamlPath, gatewayYaml(stack, port));
+  await writeFile(yamlPath, gatewayYaml(stack, port, metricsPort));
   stack.gatewayUrl = `http://127.0.0.1:${port}`;
+  stack.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   stack.gatewayLog = join(stack.tmp, 'gateway.log');
   const nodeArgs = [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, 'gateway')}`] : []), ...(o.gatewayNodeFlags ?? [])];
   if (o.profileDir) await mkdir(join(o.profileDir, 'gateway'), { recursive: true });

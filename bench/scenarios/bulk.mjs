@@ -10,6 +10,7 @@ import pg from 'pg';
 import { log, onPath, rotate, round, run } from '../lib/util.mjs';
 import { ratioRow } from '../lib/rows.mjs';
 import { cpuTable, perUnit, startCpuMeter } from '../lib/cpu.mjs';
+import { gatewayDelta, gatewayTable, scrapeGateway } from '../lib/gateway-metrics.mjs';
 
 const SQL = 'COPY (SELECT id, h, pad FROM bench_bulk) TO STDOUT';
 
@@ -20,14 +21,18 @@ export async function bulk(stack, cfg) {
   const bytes = Object.fromEntries(paths.map((p) => [p, []]));
   const samples = {};
   const cpu = Object.fromEntries(paths.map((p) => [p, []])); // per round: CPU µs per row by process
+  const viaGateway = (p) => p === 'passthrough' || p === 'policy';
+  const gw = Object.fromEntries(paths.filter(viaGateway).map((p) => [p, []])); // per round: the gateway's own figures
   for (let r = 0; r < cfg.rounds; r++) {
     for (const p of rotate(paths, r)) {
       const t = p === 'direct' ? stack.direct
         : p === 'relay' ? { ...stack.direct, port: stack.ports.relay } // the reference relays pass the real login through
           : { host: '127.0.0.1', port: stack.ports[p], user: 'bench', database: 'bench' };
       const meter = startCpuMeter(stack);
+      const scraped = viaGateway(p) ? await scrapeGateway(stack) : undefined;
       const res = onPath('psql') ? await viaPsql(t) : await viaPg(t);
       cpu[p][r] = perUnit(meter.stop(), res.rows);
+      if (viaGateway(p)) gw[p][r] = gatewayDelta(scraped, await scrapeGateway(stack));
       if (res.rows !== cfg.bulkRows) throw new Error(`COPY through ${p} returned ${res.rows} rows, expected ${cfg.bulkRows}`);
       mbps[p][r] = res.bytes / 1e6 / (res.ms / 1000);
       rps[p][r] = res.rows / (res.ms / 1000);
@@ -48,8 +53,8 @@ export async function bulk(stack, cfg) {
       paths.includes('passthrough') && ratioRow({ measure: 'COPY out MB/s, passthrough (no masking)', unit: 'MB/s', direct: mbps.direct, hoop: mbps.passthrough, digits: 1 }),
       paths.includes('policy') && ratioRow({ measure: 'COPY out MB/s of output, policy (masked values are shorter)', unit: 'MB/s', direct: mbps.direct, hoop: mbps.policy, digits: 1 }),
     ].filter(Boolean),
-    extra: cpuTable('Where the CPU goes, COPY', 'row', cpu),
-    raw: { cpu_us_per_row: cpu, sql: SQL, rows: cfg.bulkRows, rps, mbps, bytes, first_row: samples, policy_output_masked: masked },
+    extra: [...cpuTable('Where the CPU goes, COPY', 'row', cpu), ...gatewayTable('What the gateway reports, COPY', gw)],
+    raw: { cpu_us_per_row: cpu, gateway_metrics: gw, sql: SQL, rows: cfg.bulkRows, rps, mbps, bytes, first_row: samples, policy_output_masked: masked },
   };
 }
 

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { loadAverage, log, median, rotate, round, sleep } from '../lib/util.mjs';
 import { ratioRow, valueRow } from '../lib/rows.mjs';
 import { cpuTable, perUnit, startCpuMeter } from '../lib/cpu.mjs';
+import { gatewayDelta, gatewayTable, scrapeGateway } from '../lib/gateway-metrics.mjs';
 import { ROLE, TARGET_DB } from '../lib/names.mjs';
 
 const TARGETS = { 'passthrough@8': 0.75, 'policy@8': 0.60 };
@@ -51,15 +52,20 @@ export async function throughput(stack, cfg) {
   log(`  per statement (sequential): passthrough ${probe.write_transactions} state-db write transactions, ${probe.audit_records} audit records; policy ${probePolicy.write_transactions}, ${probePolicy.audit_records}`);
   const tps = {}; // tps[clients][path] = [per round]
   const cpu = {}; // cpu[clients][path] = [per round: CPU µs per transaction by process]
+  const gw = {}; // gw[clients][path] = [per round: the gateway's own figures] (hoop paths only)
+  const viaGateway = (p) => p === 'passthrough' || p === 'policy';
   const loads = [];
   for (let r = 0; r < cfg.rounds; r++) {
     for (const clients of cfg.clients) {
       tps[clients] ??= Object.fromEntries(paths.map((p) => [p, []]));
       cpu[clients] ??= Object.fromEntries(paths.map((p) => [p, []]));
+      gw[clients] ??= Object.fromEntries(paths.filter(viaGateway).map((p) => [p, []]));
       for (const p of rotate(paths, r)) {
         const meter = startCpuMeter(stack);
+        const scraped = viaGateway(p) ? await scrapeGateway(stack) : undefined;
         const res = await selectOnly(targetFor(p), { clients, seconds: cfg.seconds, scale: cfg.scale });
         cpu[clients][p][r] = perUnit(meter.stop(), res.transactions);
+        if (viaGateway(p)) gw[clients][p][r] = gatewayDelta(scraped, await scrapeGateway(stack));
         if (res.failed) log(`  ${p}: ${res.failed} failed transactions`);
         tps[clients][p][r] = res.tps;
         log(`  round ${r + 1} · ${clients} clients · ${p}: ${round(res.tps, 0)} tps`);
@@ -80,11 +86,14 @@ export async function throughput(stack, cfg) {
   }
   rows.push(valueRow({ measure: 'gateway state-db write transactions per statement (passthrough, one client)', unit: '', values: [probe.write_transactions], digits: 2 }));
   rows.push(valueRow({ measure: 'audit records per statement (passthrough, one client)', unit: '', values: [probe.audit_records], digits: 2 }));
-  const cpuTables = cfg.clients.flatMap((c) => cpuTable(`Where the CPU goes, select-only at ${c} client${c > 1 ? 's' : ''}`, 'transaction', cpu[c]));
+  const cpuTables = cfg.clients.flatMap((c) => [
+    ...cpuTable(`Where the CPU goes, select-only at ${c} client${c > 1 ? 's' : ''}`, 'transaction', cpu[c]),
+    ...gatewayTable(`What the gateway reports, select-only at ${c} client${c > 1 ? 's' : ''}`, gw[c]),
+  ]);
   return {
     extra: cpuTables,
     title: `Throughput: select-only (${HAVE_PGBENCH ? 'pgbench -S' : 'built-in pg load generator'}), ${cfg.seconds} s per run`,
     rows,
-    raw: { tool: HAVE_PGBENCH ? 'pgbench' : 'builtin', seconds: cfg.seconds, scale: cfg.scale, tps, load1_after_each_block: loads, state_db_per_statement: { passthrough: probe, policy: probePolicy }, cpu_us_per_transaction: cpu, median_direct: Object.fromEntries(cfg.clients.map((c) => [c, median(tps[c].direct)])) },
+    raw: { tool: HAVE_PGBENCH ? 'pgbench' : 'builtin', seconds: cfg.seconds, scale: cfg.scale, tps, load1_after_each_block: loads, state_db_per_statement: { passthrough: probe, policy: probePolicy }, cpu_us_per_transaction: cpu, gateway_metrics: gw, median_direct: Object.fromEntries(cfg.clients.map((c) => [c, median(tps[c].direct)])) },
   };
 }

@@ -17,6 +17,7 @@ import { auditTime, GENESIS_HASH, hashRecordWithDataText, sha256hex } from '../.
 import type { Database } from '../store/db.js';
 import { sqlLiteral as lit } from '../store/sql-literal.js';
 import { onceThisTick } from '../store/once-this-tick.js';
+import type { AuditLogObserver } from '../metrics/gateway-metrics.js';
 import type { Checkpointer } from './checkpointer.js';
 import { TIME_TEXT } from './reader.js';
 
@@ -59,6 +60,8 @@ export interface AuditLogOptions {
   timeoutMs?: number;
   /** Told of each committed batch; closed (final checkpoint) by `close`. */
   checkpointer?: Checkpointer;
+  /** Told of each batch committed or failed, with how long its records waited (the gateway's metrics). */
+  observer?: AuditLogObserver;
 }
 
 /** Arbitrary but fixed for every instance: "hoop" then 2 (distinct from the migration lock). */
@@ -77,6 +80,8 @@ interface Pending {
   reject: (e: unknown) => void;
   /** When the append fails closed if not yet committed (ms since the epoch); Infinity for no limit. */
   deadline: number;
+  /** When it was appended (`performance.now()`), for the observer. */
+  appendedAt: number;
   settled: boolean;
 }
 
@@ -100,7 +105,7 @@ function checkText(name: string, v: unknown): void {
 }
 
 /** Validates and serialises an event up front, so one bad event fails alone instead of its whole batch. */
-function prepare(e: AuditEvent): Omit<Pending, 'resolve' | 'reject' | 'deadline' | 'settled'> {
+function prepare(e: AuditEvent): Omit<Pending, 'resolve' | 'reject' | 'deadline' | 'appendedAt' | 'settled'> {
   if (typeof e.type !== 'string' || e.type === '') throw invalid('type must be a non-empty string');
   if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) throw invalid('data must be an object');
   if (e.payload !== undefined && 'payload_sha256' in e.data) throw invalid('data already has payload_sha256, which the log sets');
@@ -159,7 +164,7 @@ export class AuditLog implements AuditAppender {
     }
     return new Promise<Appended>((resolve, reject) => {
       const deadline = this.#timeoutMs > 0 ? Date.now() + this.#timeoutMs : Infinity;
-      this.#queue.push({ ...prepared, resolve, reject, deadline, settled: false });
+      this.#queue.push({ ...prepared, resolve, reject, deadline, appendedAt: performance.now(), settled: false });
       this.#armDeadline();
       // Appends made in the same tick (a statement and the previous statement's result) share one batch.
       this.#kickSoon();
@@ -261,10 +266,15 @@ export class AuditLog implements AuditAppender {
       this.#log.error('the audit store could not record; failing closed', { err: e, batch: batch.length });
       const err = unavailable(e);
       for (const p of batch) settle(p, err);
+      this.#o.observer?.batchFailed(batch.length);
       return;
     }
     batch.forEach((p, i) => settle(p, results[i]!));
     this.#o.checkpointer?.noteAppended(batch.length);
+    if (this.#o.observer) {
+      const at = performance.now();
+      this.#o.observer.batchCommitted(batch.map((p) => at - p.appendedAt));
+    }
   }
 
   /**

@@ -42,6 +42,7 @@ export const ENV_OVERRIDES: readonly { readonly name: string; readonly path: rea
   { name: 'HOOP_DATA_DIR', path: ['data_dir'] },
   { name: 'HOOP_DATABASE_URL', path: ['database_url'] },
   { name: 'HOOP_LOG_LEVEL', path: ['log', 'level'] },
+  { name: 'HOOP_METRICS_LISTEN', path: ['metrics', 'listen'] },
 ];
 
 /** Key paths holding file-system paths (expanded after parsing). Those read at start-up are read here too. */

@@ -304,6 +304,14 @@ export const gatewayConfigSchema = z
     log: z.strictObject({
       level: z.enum(LOG_LEVELS, e('expected trace, debug, info, warn or error', 'pick one of those levels')).default('info'),
     }, e('expected a mapping', 'e.g. log: { level: info }')).prefault({}),
+    /** `GET /metrics` in the Prometheus text format, on an address of its own; no metrics listener when left out. */
+    metrics: z.strictObject({
+      listen: z
+        .string(e('expected host:port', 'e.g. metrics: { listen: 127.0.0.1:9464 }'))
+        .refine((s) => parseListen(s) !== undefined, e('expected host:port', 'e.g. metrics: { listen: 127.0.0.1:9464 }')),
+      /** Lets a non-loopback `metrics.listen` serve them (plain HTTP) to the network. */
+      allow_remote: flag('set true only when scrapers reach the gateway over a network you trust'),
+    }, e('expected a mapping', 'e.g. metrics: { listen: 127.0.0.1:9464 }')).optional(),
     identity: identitySchema,
     roles: rolesSchema.prefault({}),
     grants: grantsSchema.prefault({}),
@@ -320,6 +328,18 @@ export const gatewayConfigSchema = z
         message: problem(
           'expected a loopback address when tls is not set',
           'add tls: { cert_file, key_file }, or set allow_insecure_listen: true if a TLS proxy sits in front',
+        ),
+      });
+    }
+    const metricsListen = cfg.metrics ? parseListen(cfg.metrics.listen) : undefined;
+    if (metricsListen && !isLoopbackHost(metricsListen.host) && !cfg.metrics?.allow_remote) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics', 'listen'],
+        input: cfg.metrics?.listen,
+        message: problem(
+          'expected a loopback address',
+          'metrics are served over plain HTTP: set metrics.allow_remote: true if scrapers reach it over a network you trust',
         ),
       });
     }

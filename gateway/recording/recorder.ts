@@ -8,6 +8,7 @@ import type { GrantAudit } from '../grants/grant-service.js';
 import { GroupCommitWriter } from './group-commit.js';
 import { sqlLiteral, sqlRow } from '../store/sql-literal.js';
 import type { AuditAppender, AuditEvent } from '../audit/audit-log.js';
+import type { RecordingObserver } from '../metrics/gateway-metrics.js';
 
 /** How long a result record may wait for the next statement's batch. */
 const RESULT_DELAY_MS = 20;
@@ -97,11 +98,13 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
    */
   #pendingResults: { event: AuditEvent; resolve: () => void; reject: (e: unknown) => void }[] = [];
   #resultTimer: NodeJS.Timeout | undefined;
+  readonly #observer: RecordingObserver | undefined;
 
-  constructor(opts: { db: Database; logger: Logger; audit: AuditAppender }) {
+  constructor(opts: { db: Database; logger: Logger; audit: AuditAppender; observer?: RecordingObserver }) {
     this.#writer = new GroupCommitWriter({ db: opts.db, logger: opts.logger, asynchronousCommit: true, lingerMs: VIEW_LINGER_MS });
     this.#audit = opts.audit;
     this.#logger = opts.logger;
+    this.#observer = opts.observer;
   }
 
   /** Appends any other security event (reviews, audit reads, configuration) to the chain. */
@@ -115,10 +118,17 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
     this.#writer.write(() => `INSERT INTO sessions (id, connection, subject, grant_id, client_application, client_user, database, client_addr, started_at)
       VALUES ${sqlRow([s.id, s.connection, s.subject, s.grantId, s.clientApplication, s.clientUser, s.database, s.clientAddr, s.startedAt])};`)
       .catch((e: unknown) => this.#logger.warn('cannot write the sessions view', { error: e }));
-    await this.#audit.append({
-      type: 'session.opened', actor: s.subject, session_id: s.id, connection: s.connection,
-      data: { grant_id: s.grantId, client_application: s.clientApplication, client_user: s.clientUser, database: s.database, client_addr: s.clientAddr },
-    });
+    try {
+      await this.#audit.append({
+        type: 'session.opened', actor: s.subject, session_id: s.id, connection: s.connection,
+        data: { grant_id: s.grantId, client_application: s.clientApplication, client_user: s.clientUser, database: s.database, client_addr: s.clientAddr },
+      });
+    } catch (e) {
+      // The session does not start, and no end will be recorded for it.
+      this.#sessions.delete(s.id);
+      throw e;
+    }
+    this.#observer?.sessionStarted(s.connection);
   }
 
   /**
@@ -127,6 +137,7 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
    */
   async statementStarted(s: StatementStart): Promise<void> {
     const who = this.#sessions.get(s.sessionId);
+    if (who) this.#observer?.statementStarted(who.connection, s.decision);
     const key = `${s.sessionId}:${s.seq}`;
     const row: UnwrittenStatement = { start: s, outcome: null, written: Promise.resolve() };
     this.#unwritten.set(key, row);
@@ -187,6 +198,7 @@ export class PostgresRecorder implements SessionRecorder, GrantAudit {
     this.#flushResults();
     const who = this.#sessions.get(id);
     this.#sessions.delete(id);
+    if (who) this.#observer?.sessionEnded(who.connection);
     await Promise.all([
       this.#audit.append({
         type: 'session.closed', actor: who?.subject ?? null, session_id: id, connection: who?.connection ?? null,

@@ -108,6 +108,29 @@ describe('AuditLog', () => {
     expect(await verifyStoredChain(t.db)).toMatchObject({ ok: true, records: 5, lastSeq: 5 });
   });
 
+  it('tells its observer the size of each committed batch and how long each record waited, and each failed batch', async () => {
+    const committed: number[][] = [];
+    const failed: number[] = [];
+    const observer = { batchCommitted: (w: readonly number[]) => committed.push([...w]), batchFailed: (n: number) => failed.push(n) };
+    const log = new AuditLog({ db: t.db, logger: silentLogger, observer });
+    const before = performance.now();
+    await Promise.all([1, 2, 3].map((n) => log.append({ type: 'x', actor: null, data: { n } })));
+    const waited = performance.now() - before;
+    expect(committed.map((w) => w.length)).toEqual([3]);
+    for (const w of committed[0]!) {
+      expect(w).toBeGreaterThan(0);
+      expect(w).toBeLessThanOrEqual(waited);
+    }
+    await log.close();
+
+    const down = { withClient: () => Promise.reject(new Error('connection refused')) } as unknown as typeof t.db;
+    const broken = new AuditLog({ db: down, logger: silentLogger, observer });
+    const results = await Promise.allSettled([broken.append({ type: 'x', actor: null, data: {} }), broken.append({ type: 'y', actor: null, data: {} })]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(failed).toEqual([2]);
+    expect(committed).toHaveLength(1);
+  });
+
   it('fails closed with audit_unavailable when its database goes away', async () => {
     const db = t.open(1); // one connection, so its backend is known
     const log = new AuditLog({ db, logger: silentLogger });

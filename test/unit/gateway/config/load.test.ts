@@ -63,11 +63,12 @@ describe('precedence: flags > HOOP_* env > file > defaults', () => {
         HOOP_DATA_DIR: '/var/lib/hoop',
         HOOP_DATABASE_URL: 'postgres://hoop:pw@db/hoop',
         HOOP_LOG_LEVEL: 'debug',
+        HOOP_METRICS_LISTEN: '127.0.0.1:9464',
       },
     });
-    expect([c.listen, c.public_url, c.data_dir, c.database_url, c.log.level])
-      .toEqual(['127.0.0.1:9999', 'https://hoop.example.com', '/var/lib/hoop', 'postgres://hoop:pw@db/hoop', 'debug']);
-    expect(ENV_OVERRIDES.map((o) => o.name)).toEqual(['HOOP_LISTEN', 'HOOP_PUBLIC_URL', 'HOOP_DATA_DIR', 'HOOP_DATABASE_URL', 'HOOP_LOG_LEVEL']);
+    expect([c.listen, c.public_url, c.data_dir, c.database_url, c.log.level, c.metrics?.listen])
+      .toEqual(['127.0.0.1:9999', 'https://hoop.example.com', '/var/lib/hoop', 'postgres://hoop:pw@db/hoop', 'debug', '127.0.0.1:9464']);
+    expect(ENV_OVERRIDES.map((o) => o.name)).toEqual(['HOOP_LISTEN', 'HOOP_PUBLIC_URL', 'HOOP_DATA_DIR', 'HOOP_DATABASE_URL', 'HOOP_LOG_LEVEL', 'HOOP_METRICS_LISTEN']);
   });
 
   it('merges nested flags into the file rather than replacing whole sections', () => {
