@@ -77,6 +77,12 @@ abstract class Labelled<C> implements Family {
   protected each(): Iterable<{ values: string[]; child: C }> {
     return this.#children.values();
   }
+
+  /** A counter's or gauge's lines: one sample per child. */
+  protected renderValues(out: string[], kind: 'counter' | 'gauge', value: (child: C) => number): void {
+    header(out, this.name, this.help, kind);
+    for (const { values, child } of this.each()) out.push(`${this.name}${labelText(this.labelNames, values)} ${formatValue(value(child))}`);
+  }
 }
 
 export interface CounterChild {
@@ -99,8 +105,7 @@ export class Counter extends Labelled<CounterChild> {
   }
 
   render(out: string[]): void {
-    header(out, this.name, this.help, 'counter');
-    for (const { values, child } of this.each()) out.push(`${this.name}${labelText(this.labelNames, values)} ${formatValue(child.value)}`);
+    this.renderValues(out, 'counter', (c) => c.value);
   }
 }
 
@@ -131,8 +136,7 @@ export class Gauge extends Labelled<GaugeChild> {
   }
 
   render(out: string[]): void {
-    header(out, this.name, this.help, 'gauge');
-    for (const { values, child } of this.each()) out.push(`${this.name}${labelText(this.labelNames, values)} ${formatValue(child.value)}`);
+    this.renderValues(out, 'gauge', (c) => c.value);
   }
 }
 
