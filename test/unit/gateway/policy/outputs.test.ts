@@ -15,7 +15,7 @@ function one(sql: string): StatementFacts {
 
 const col = (column: string, table: string | null = null): OutputColumn['source'] => ({ kind: 'column', table, column });
 const star = (table: string | null = null): OutputColumn['source'] => ({ kind: 'star', table });
-const expr = (uses: ColumnUse[], wholeRow: string[] = []): OutputColumn['source'] => ({ kind: 'expression', uses, wholeRow });
+const expr = (uses: ColumnUse[], wholeRow: string[] = []): Extract<OutputColumn['source'], { kind: 'expression' }> => ({ kind: 'expression', uses, wholeRow });
 const use = (column: string, table: string | null = null): ColumnUse => ({ table, column });
 
 describe('result columns', () => {
