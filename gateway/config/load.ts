@@ -244,7 +244,14 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions): GatewayCon
   if (problems.length > 0 || !parsed.success) throw configError(where, problems);
 
   const withPaths = mapStrings(parsed.data, [], (key, s) => (PATH_KEYS.some((re) => re.test(key)) ? resolvePath(key, s) : s)) as Tree;
-  Object.defineProperty(withPaths, SOURCES, { value: new Map(secrets.sources), enumerable: false });
+  const sources = new Map(secrets.sources);
+  // A database_url given in the environment is printed as a reference to it, so that `--print-config` output
+  // loads again (its redacted password would not) and still shows no secret.
+  const dbUrl = (secrets.value as Tree).database_url;
+  if (origins.get('database_url') === 'HOOP_DATABASE_URL' && !sources.has('database_url') && typeof dbUrl === 'string' && urlHasPassword(dbUrl)) {
+    sources.set('database_url', '${env:HOOP_DATABASE_URL}');
+  }
+  Object.defineProperty(withPaths, SOURCES, { value: sources, enumerable: false });
   return deepFreeze(withPaths) as unknown as GatewayConfig;
 }
 
@@ -270,4 +277,8 @@ export function printConfig(config: GatewayConfig): string {
     return s.replaceAll('${', () => '$${'); // (a function: in a replacement string, $$ means $)
   });
   return `# effective gateway configuration (secrets redacted)\n${YAML.stringify(printable)}`;
+}
+
+function urlHasPassword(url: string): boolean {
+  return URL.canParse(url) && new URL(url).password !== '';
 }

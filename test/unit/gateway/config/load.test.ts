@@ -296,10 +296,15 @@ connections:
     expect(out).not.toMatch(/_ms:|listen_host|listen_port/);
   });
 
-  it('redacts a database_url that came from the environment', () => {
-    const out = printConfig(load({ yamlText: IDENTITY, env: { HOME: '/h', HOOP_DATABASE_URL: 'postgres://u:env-secret@db/hoop' } }));
-    expect(out).toContain('database_url: postgres://u:[redacted]@db/hoop');
+  it('prints a database_url with a password that came from the environment as a reference to it, which loads again', () => {
+    const env = { HOME: '/h', HOOP_DATABASE_URL: 'postgres://u:env-secret@db/hoop' };
+    const first = load({ yamlText: IDENTITY, env });
+    const out = printConfig(first);
+    expect(out).toContain('database_url: ${env:HOOP_DATABASE_URL}');
     expect(out).not.toContain('env-secret');
+    expect(load({ yamlText: out, env: { HOME: '/h', HOOP_DATABASE_URL: 'postgres://u:env-secret@db/hoop' } })).toEqual(first);
+    // Without a password there is nothing to hide: the URL is printed as it is.
+    expect(printConfig(load({ yamlText: IDENTITY, env: { HOME: '/h', HOOP_DATABASE_URL: 'postgres://db/hoop' } }))).toContain('database_url: postgres://db/hoop');
   });
 
   it('prints a file that loads back to the same config', () => {
