@@ -16,7 +16,7 @@ import { parseTokenExchangeRequest, tokenExchangeResponse } from '../identity/to
 import type { ConnectionCatalog } from '../connections/connection.js';
 import { Router, bearer, type RequestContext } from './router.js';
 import { mountSessionsApi } from './sessions-api.js';
-import { reviewListRead, reviewRead, type ReadRecord } from './privileged-reads.js';
+import { grantListRead, grantRead, reviewListRead, reviewRead, type ReadRecord } from './privileged-reads.js';
 import { ReadRecorder } from './read-recorder.js';
 import { clientAddress, TrustedProxies } from './client-address.js';
 import { clip, DenialLimiter } from './denial-limiter.js';
@@ -147,10 +147,18 @@ export function createApi(o: ApiOptions): Router {
     })
     .on('GET', '/v1/grants', async (ctx) => {
       const id = await who(ctx);
-      const grants = await o.grants.list(id, { all: ctx.query.get('all') === 'true', active: ctx.query.get('active') === 'true' });
+      const all = ctx.query.get('all') === 'true';
+      const active = ctx.query.get('active') === 'true';
+      const grants = await o.grants.list(id, { all, active });
+      await record(id, grantListRead(id, all, active, grants));
       return { body: { grants } };
     })
-    .on('GET', '/v1/grants/:id', async (ctx) => ({ body: { grant: await o.grants.get(await who(ctx), ctx.params.id!) } }))
+    .on('GET', '/v1/grants/:id', async (ctx) => {
+      const id = await who(ctx);
+      const grant = await o.grants.get(id, ctx.params.id!);
+      await record(id, grantRead(id, grant));
+      return { body: { grant } };
+    })
     .on('POST', '/v1/grants/:id/renew', async (ctx) => ({ body: { grant: await o.grants.renew(await who(ctx), ctx.params.id!) } }))
     .on('POST', '/v1/grants/:id/revoke', async (ctx) => {
       const { grant, alreadyRevoked } = await o.grants.revoke(await who(ctx), ctx.params.id!);

@@ -8,8 +8,10 @@
  *   about others. Anyone listing only their own (everyone who is neither, or `user=<themselves>`) is not.
  * - Reviews (a held statement and its parameters): recorded when the answer holds a review the caller sees only
  *   through the admin or auditor role, neither as its requester nor as one of its approvers.
+ * - Grants (who holds access to what, and their stated reasons): recorded when an admin lists everyone's
+ *   (`hoop grants --all`) or opens someone else's.
  */
-import type { Review, SessionDetail, SessionSummary } from '../../shared/api/schemas.js';
+import type { Grant, Review, SessionDetail, SessionSummary } from '../../shared/api/schemas.js';
 import type { Identity } from '../identity/identity.js';
 
 /** The `data` of an `audit.read` record, or null when the read is not recorded. */
@@ -40,6 +42,17 @@ export function reviewListRead(viewer: Identity, privileged: boolean, pending: b
 export function reviewRead(viewer: Identity, privileged: boolean, review: Review): ReadRecord {
   if (!privileged || !onlyThroughRole(viewer, review)) return null;
   return { what: 'review', review_id: review.id, requester: review.requester };
+}
+
+/** `all`: the admin asked for everyone's grants (only admins may). */
+export function grantListRead(viewer: Identity, all: boolean, active: boolean, grants: readonly Grant[]): ReadRecord {
+  if (!all) return null;
+  return { what: 'grants', filter: { active }, grants: grants.length, subjects: distinct(grants.map((g) => g.subject).filter((s) => s !== viewer.subject)) };
+}
+
+export function grantRead(viewer: Identity, grant: Grant): ReadRecord {
+  if (grant.subject === viewer.subject) return null;
+  return { what: 'grant', grant_id: grant.id, subject: grant.subject };
 }
 
 function onlyThroughRole(viewer: Identity, r: Review): boolean {

@@ -215,6 +215,18 @@ describe('reading the evidence is recorded', () => {
     expect(mine.rows[0].n).toBe(0);
   });
 
+  it('records an admin\'s list of everyone\'s grants, once while it does not change, and not a list of one\'s own', async () => {
+    const n = await reads('grants');
+    const all = await bob.hoop(['grants', '--all', '--json']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(await reads('grants')).toBe(n + 1);
+    const rec = await state.query(`SELECT data FROM audit_log WHERE type = 'audit.read' AND actor = 'bob' ORDER BY seq DESC LIMIT 1`);
+    expect(JSON.parse(rec.rows[0].data as string)).toMatchObject({ what: 'grants', subjects: ['alice'] });
+    expect((await bob.hoop(['grants', '--all', '--json'])).code).toBe(0); // the same answer again: covered by the first record
+    expect((await bob.hoop(['grants', '--json'])).code).toBe(0); // his own
+    expect(await reads('grants')).toBe(n + 1);
+  });
+
   it('records reviews read only through the auditor role, not by their approvers', async () => {
     const byCarol = async (): Promise<{ what: string; requesters?: string[] }[]> =>
       (await state.query(`SELECT data FROM audit_log WHERE type = 'audit.read' AND actor = 'carol' ORDER BY seq`)).rows.map((r) => JSON.parse(r.data as string) as { what: string });

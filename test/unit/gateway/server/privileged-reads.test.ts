@@ -1,8 +1,8 @@
 /** Which reads of others' sessions, statements and reviews are recorded as `audit.read`, and what they say. */
 import { describe, expect, it } from 'vitest';
-import type { Review, SessionDetail, SessionSummary } from '../../../../shared/api/schemas.js';
+import type { Grant, Review, SessionDetail, SessionSummary } from '../../../../shared/api/schemas.js';
 import type { Identity } from '../../../../gateway/identity/identity.js';
-import { reviewListRead, reviewRead, sessionDetailRead, sessionListRead } from '../../../../gateway/server/privileged-reads.js';
+import { grantListRead, grantRead, reviewListRead, reviewRead, sessionDetailRead, sessionListRead } from '../../../../gateway/server/privileged-reads.js';
 
 const who = (subject: string, groups: string[] = []): Identity => ({ subject, groups, kind: 'user', issuer: 'https://idp', claims: {} });
 const bob = who('bob', ['auditors', 'dba']);
@@ -55,5 +55,22 @@ describe('reviewListRead and reviewRead', () => {
     const approver = who('dave', ['security']);
     expect(reviewListRead(approver, false, false, [review('alice', ['security'])])).toBeNull();
     expect(reviewRead(approver, false, review('alice', ['security']))).toBeNull();
+  });
+});
+
+describe('grant reads', () => {
+  const grant = (subject: string): Grant => ({
+    id: `g-${subject}`, connection: 'shop', type: 'postgres', subject, groups: ['engineers'], reason: 'on call',
+    issued_at: '2026-01-02T00:00:00.000Z', expires_at: '2026-01-02T01:00:00.000Z', revoked_at: null,
+  });
+  const admin = who('dana', ['admins']);
+  it('records an admin\'s list of everyone\'s grants, with whose came back, and not a list of one\'s own', () => {
+    expect(grantListRead(admin, true, true, [grant('alice'), grant('dana'), grant('bob'), grant('alice')]))
+      .toEqual({ what: 'grants', filter: { active: true }, grants: 4, subjects: ['alice', 'bob'] });
+    expect(grantListRead(admin, false, false, [grant('dana')])).toBeNull();
+  });
+  it('records opening someone else\'s grant, not one\'s own', () => {
+    expect(grantRead(admin, grant('alice'))).toEqual({ what: 'grant', grant_id: 'g-alice', subject: 'alice' });
+    expect(grantRead(admin, grant('dana'))).toBeNull();
   });
 });
