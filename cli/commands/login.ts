@@ -7,7 +7,7 @@ import { loginWithDevice } from '../../shared/auth/device-login.js';
 import { revokeTokens } from '../../shared/auth/tokens.js';
 import { clientCredentials } from '../../shared/auth/client-credentials.js';
 import { discoverIssuer } from '../../shared/auth/oidc.js';
-import { isLoopbackHttp } from '../../shared/auth/session.js';
+import { isLoopbackHttp, saveLogin } from '../../shared/auth/session.js';
 import type { TokenSet } from '../../shared/auth/tokens.js';
 import { CREDENTIALS_FILE, type StoredLogin, type TokenStore } from '../../shared/auth/token-store.js';
 import { decodeJwtClaims } from '../services/jwt.js';
@@ -46,7 +46,7 @@ async function clientCredentialsLogin(ctx: CliContext, gatewayUrl: string, opts:
   const client = await discoverIssuer({ issuer: wk.issuer, clientId, clientSecret: secret, allowInsecureHttp: isLoopbackHttp(wk.issuer) });
   const tokens = await clientCredentials({ client, ...audienceParam(wk) });
   const store = await ctx.tokenStore();
-  await store.save(gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: clientId, tokens, subject: clientId, flow: 'client_credentials' });
+  await saveLogin(store, gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: clientId, tokens, subject: clientId, flow: 'client_credentials' }, ctx.configDir);
   return clientId;
 }
 
@@ -136,7 +136,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<string
   const claims = decodeJwtClaims(tokens.access_token);
   const subject = typeof claims.preferred_username === 'string' ? claims.preferred_username : String(claims.sub ?? 'unknown');
   const store = await ctx.tokenStore();
-  await store.save(gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: wk.cli_client_id, tokens, subject });
+  await saveLogin(store, gatewayUrl, { gateway_url: gatewayUrl, issuer: wk.issuer, client_id: wk.cli_client_id, tokens, subject }, ctx.configDir);
   if (opts.gateway) ctx.settings.setGatewayUrl(gatewayUrl);
   else if (!ctx.settings.gatewayUrl()) ctx.settings.setGatewayUrl(gatewayUrl);
   return subject;

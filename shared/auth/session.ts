@@ -3,11 +3,27 @@
  * (CI), else the stored login for that gateway, refreshed silently under a lock shared by every hoop process of
  * this user (refresh tokens rotate; two processes spending the same one would end the login).
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HoopError } from '../errors.js';
 import { getAccessToken } from './access.js';
+import { withFileLock } from './file-lock.js';
 import { discoverIssuer, type OidcClient } from './oidc.js';
-import type { TokenStore } from './token-store.js';
+import type { StoredLogin, TokenStore } from './token-store.js';
+
+/** The lock every hoop process of this user takes to refresh, or replace, a stored login. */
+export function refreshLockPath(configDir: string): string {
+  return join(configDir, 'refresh.lock');
+}
+
+/**
+ * Stores a new login under the refresh lock: a refresh in flight in another process (the agent renewing a grant)
+ * finishes first, so it cannot write the old login's refreshed tokens over the new one.
+ */
+export async function saveLogin(store: TokenStore, key: string, login: StoredLogin, configDir: string): Promise<void> {
+  await mkdir(configDir, { recursive: true, mode: 0o700 }); // a first login: the lock lives where the login will
+  await withFileLock(refreshLockPath(configDir), () => store.save(key, login));
+}
 
 export interface AccessTokenSource {
   env: Readonly<{ HOOP_TOKEN?: string | undefined }>;
@@ -26,7 +42,7 @@ export async function accessTokenFor(src: AccessTokenSource, gatewayUrl: string)
     key: gatewayUrl,
     client: () => oidcClientFor(login.issuer, login.client_id),
     now: () => Math.floor(src.now().getTime() / 1000),
-    lockPath: join(src.configDir, 'refresh.lock'),
+    lockPath: refreshLockPath(src.configDir),
   });
 }
 
