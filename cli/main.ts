@@ -70,7 +70,7 @@ Start here: hoop login, then hoop connect <connection>.`);
   registerAudit(program, ctx);
   // Served by the other programs through bin/hoop; listed here so `hoop --help` shows them.
   program.command('agent').description('control the local agent: hoop agent start | stop | status');
-  program.command('gateway').description('run the gateway: hoop gateway start --config FILE');
+  program.command('gateway').description('run the gateway (hoop gateway start --config FILE), or check its set-up first (hoop gateway check)');
   program.command('demo').description('run the demo: gateway, dev identity provider and PostgreSQL on this machine');
 
   try {
