@@ -117,20 +117,24 @@ export class GatewayMetrics implements AuditLogObserver, RecordingObserver {
       'hoop_event_loop_active_seconds_total',
       "Time the gateway's event loop spent running code (not waiting for I/O). Its rate is the loop's utilisation: near 1, the gateway itself is the bottleneck.",
     ).labels();
-    const seen = { user: 0, system: 0, active: 0 };
+    // The process's own totals, carried into counters by what they grew since the last scrape.
+    const last = { user: 0, system: 0, active: 0 };
+    const growth = (k: keyof typeof last, now: number): number => {
+      const d = Math.max(0, now - last[k]);
+      last[k] += d;
+      return d;
+    };
     r.beforeRender(() => {
       const u = process.cpuUsage();
-      cpuUser.inc(Math.max(0, u.user / 1e6 - seen.user));
-      cpuSystem.inc(Math.max(0, u.system / 1e6 - seen.system));
-      cpu.inc(Math.max(0, (u.user + u.system) / 1e6 - seen.user - seen.system));
-      seen.user = Math.max(seen.user, u.user / 1e6);
-      seen.system = Math.max(seen.system, u.system / 1e6);
+      const user = growth('user', u.user / 1e6);
+      const system = growth('system', u.system / 1e6);
+      cpuUser.inc(user);
+      cpuSystem.inc(system);
+      cpu.inc(user + system);
+      loop.inc(growth('active', performance.eventLoopUtilization().active / 1000));
       const m = process.memoryUsage();
       rss.set(m.rss);
       heap.set(m.heapUsed);
-      const active = performance.eventLoopUtilization().active / 1000;
-      loop.inc(Math.max(0, active - seen.active));
-      seen.active = Math.max(seen.active, active);
     });
   }
 }

@@ -81,14 +81,14 @@ export function createApi(o: ApiOptions): Router {
     return { body: { review: await o.reviews.decide(id, ctx.params.id!, decision, body.data.comment ?? null) } };
   };
   const privileged = (id: Identity): boolean => hasRole(id, o.roles, 'admin') || hasRole(id, o.roles, 'auditor');
-  // Reading others' sessions and statements through a role is evidence: recorded before the answer, or no answer.
+  // Reading others' sessions, reviews and grants through a role is evidence: recorded before the answer, or no
+  // answer (privileged-reads.ts says which reads, read-recorder.ts how often).
   const reads = new ReadRecorder((actor, data) => o.recorder.event('audit.read', actor, data), now);
-  const recordRead = (actor: string, data: Record<string, unknown>): Promise<void> => reads.record(actor, data);
   const record = (id: Identity, read: ReadRecord): Promise<void> => reads.record(id.subject, read);
 
   const router = new Router(o.logger);
   mountAuditApi(router, { db: o.db, roles: o.roles, recorder: o.recorder, signingKey: o.signingKey, gatewayUrl: o.wellKnown.public_url, who, now, checkpoint: o.checkpoint });
-  mountSessionsApi(router, { db: o.db, who, privileged, recordRead, now });
+  mountSessionsApi(router, { db: o.db, who, privileged, recordRead: (actor, data) => reads.record(actor, data), now });
   return router
     .on('GET', '/.well-known/hoop', async () => ({ body: o.wellKnown }))
     .on('GET', '/healthz', async () => {
