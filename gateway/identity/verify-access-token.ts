@@ -1,11 +1,12 @@
 /**
  * Verifies IdP access tokens (JWT) against the issuer's JWKS: signature, issuer, audience, expiry and
- * not-before with a small clock-skew allowance. Anything doubtful is denied with `token_invalid`.
+ * not-before with a small clock-skew allowance, and that the token is an access token (not an ID token of the
+ * same issuer and audience). Anything doubtful is denied with `token_invalid`.
  *
  * The JWKS location comes from the issuer's discovery document, fetched once and cached; keys are cached and
  * re-fetched by jose when an unknown `kid` appears.
  */
-import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { HoopError } from '../../shared/errors.js';
 import type { Identity } from './identity.js';
 
@@ -82,8 +83,9 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
     }
     const keys = await loadJwks();
     let payload: JWTPayload;
+    let header: JWTHeaderParameters;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
+      ({ payload, protectedHeader: header } = await jwtVerify(token, keys, {
         issuer: opts.issuer,
         audience: opts.audience,
         clockTolerance: opts.clockSkewSeconds,
@@ -109,8 +111,40 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
       }
       throw new HoopError('token_invalid', describeJoseError(e), { cause: e, hint: 'run `hoop login` again' });
     }
+    const why = notAnAccessToken(header, payload);
+    if (why) {
+      // Signed by the right issuer for the right audience, but another kind of token: an ID token above all,
+      // whose audience is the client's id (the same as the access tokens' on some identity providers) and
+      // which clients hand to other parties. Accepting it would let any of them act as the user here.
+      throw new HoopError('token_invalid', `the token is not an access token: ${why}`, {
+        hint: 'send the access token `hoop login` stored (HOOP_TOKEN takes an access token; a CI job\'s id_token goes to token exchange, which `hoop exec` does with HOOP_ID_TOKEN)',
+      });
+    }
     return identityFromClaims(payload, opts);
   };
+}
+
+/** Header `typ` values an access token may carry: RFC 9068's `at+jwt`, or the generic `JWT`; absent is fine too. */
+const ACCESS_TOKEN_TYPES = new Set(['jwt', 'at+jwt', 'application/at+jwt']);
+/** Claims defined for ID tokens only (OpenID Connect Core 3.1.3.6, 3.3.2.11; FAPI's `s_hash`). */
+const ID_TOKEN_CLAIMS = ['at_hash', 'c_hash', 's_hash'] as const;
+
+/**
+ * Why a verified JWT is not an access token, or undefined. Identity providers mark the difference in one of
+ * three ways: the header's `typ` (`at+jwt` per RFC 9068; `id_token+jwt`, `logout+jwt`… otherwise), Keycloak's
+ * `typ` claim (`Bearer` for access tokens, `ID`, `Refresh`, `Logout`…), or claims only ID tokens carry.
+ */
+export function notAnAccessToken(header: { typ?: unknown }, payload: Record<string, unknown>): string | undefined {
+  const quote = (v: unknown): string => JSON.stringify(typeof v === 'string' ? v.slice(0, 50) : v);
+  if (header.typ !== undefined && !(typeof header.typ === 'string' && ACCESS_TOKEN_TYPES.has(header.typ.toLowerCase()))) {
+    return `its header says its type is ${quote(header.typ)}`;
+  }
+  if (payload.typ !== undefined && !(typeof payload.typ === 'string' && payload.typ.toLowerCase() === 'bearer')) {
+    return `its typ claim is ${quote(payload.typ)}`;
+  }
+  const idClaim = ID_TOKEN_CLAIMS.find((c) => c in payload);
+  if (idClaim) return `it carries ${idClaim}, which only ID tokens do`;
+  return undefined;
 }
 
 /**

@@ -45,6 +45,8 @@ export interface MintOptions {
   key?: 'good' | 'other';
   /** `iss`; default this issuer's URL. */
   issuer?: string;
+  /** The header's `typ`; default `JWT`, null for none. */
+  typ?: string | null;
 }
 
 export interface CiIssuer {
@@ -123,7 +125,8 @@ export async function startCiIssuer(): Promise<CiIssuer> {
     const payload: Record<string, unknown> = {};
     for (const [k, v] of Object.entries({ ...defaults, ...claims })) if (v !== undefined) payload[k] = v;
     const [key, kid]: [CryptoKey, string] = opts.key === 'other' ? [other.privateKey, otherKid] : [good.privateKey, goodKid];
-    return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(key);
+    const typ = opts.typ === undefined ? 'JWT' : opts.typ;
+    return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid, ...(typ === null ? {} : { typ }) }).sign(key);
   };
 
   let closing: Promise<void> | undefined;

@@ -44,6 +44,40 @@ describe('a token for another audience', () => {
   });
 });
 
+describe('a verified token that is not an access token', () => {
+  const refusal = async (t: string): Promise<{ code: string; message: string; hint: string }> =>
+    (await verifier()(t).catch((x: unknown) => x)) as { code: string; message: string; hint: string };
+
+  it('is refused when it is an ID token: it carries at_hash or c_hash (issuer, audience and signature all good)', async () => {
+    const e = await refusal(await token({ at_hash: 'x4Q8HQNHjIRXJqGYOyc-Fg', nonce: 'n-0S6_WzA2Mj' } as Partial<GitHubClaims>));
+    expect(e).toMatchObject({ code: 'token_invalid', message: 'the token is not an access token: it carries at_hash, which only ID tokens do' });
+    expect(e.hint).toContain('access token');
+    expect((await refusal(await token({ c_hash: 'LDktKdoQak3Pk0cnXxCltA' } as Partial<GitHubClaims>))).message).toContain('c_hash');
+  });
+
+  it('is refused when its header types it as something else (an ID token, a logout token)', async () => {
+    for (const typ of ['id_token+jwt', 'logout+jwt', 'dpop+jwt']) {
+      const e = await refusal(await idp.mint({ sub: 'account-7' }, { typ }));
+      expect(e).toMatchObject({ code: 'token_invalid', message: `the token is not an access token: its header says its type is "${typ}"` });
+    }
+  });
+
+  it('is refused when Keycloak\'s typ claim says ID or Refresh', async () => {
+    for (const typ of ['ID', 'Refresh']) {
+      const e = await refusal(await token({ typ } as Partial<GitHubClaims>));
+      expect(e.message).toBe(`the token is not an access token: its typ claim is "${typ}"`);
+    }
+  });
+
+  it('is accepted when typed as an access token: at+jwt (RFC 9068), JWT, or no typ; Keycloak\'s "Bearer"', async () => {
+    const verify = verifier();
+    for (const typ of ['at+jwt', 'application/at+jwt', 'JWT', null]) {
+      expect((await verify(await idp.mint({ sub: 'account-7' }, { typ }))).subject).toBe('account-7');
+    }
+    expect((await verify(await token({ typ: 'Bearer' } as Partial<GitHubClaims>))).subject).toBe('account-7');
+  });
+});
+
 describe('an identity provider whose key set cannot be fetched', () => {
   it('refuses the token as the gateway\'s own network problem (upstream_unavailable), not as a bad token', async () => {
     const closed = createServer();
