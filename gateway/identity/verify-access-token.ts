@@ -6,7 +6,7 @@
  * The JWKS location comes from the issuer's discovery document, fetched once and cached; keys are cached and
  * re-fetched by jose when an unknown `kid` appears.
  */
-import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, errors as joseErrors, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { HoopError } from '../../shared/errors.js';
 import type { Identity } from './identity.js';
 
@@ -26,15 +26,20 @@ export type AccessTokenVerifier = (token: string) => Promise<Identity>;
 
 /**
  * The issuer's `jwks_uri`, from its discovery document; throws (plain Errors, saying what is wrong) when the
- * document cannot be fetched, names another issuer (a trailing `/` is enough), or has no `jwks_uri`.
+ * document cannot be fetched, names another issuer (a trailing `/` is enough), has no `jwks_uri`, or gives an
+ * https issuer a plain-http one.
  */
 export async function discoverJwksUri(issuer: string, doFetch: typeof fetch = fetch, timeoutMs = 10_000): Promise<string> {
   const discoveryUrl = issuer.replace(/\/$/, '') + '/.well-known/openid-configuration';
   const res = await doFetch(discoveryUrl, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`${discoveryUrl} answered HTTP ${res.status}`);
-  const doc = (await res.json()) as { issuer?: string; jwks_uri?: string };
+  const doc = (await res.json()) as { issuer?: string; jwks_uri?: unknown };
   if (doc.issuer !== issuer) throw new Error(`the discovery document names the issuer ${JSON.stringify(doc.issuer ?? null)}, not ${JSON.stringify(issuer)}: tokens will be refused until identity.issuer says exactly ${JSON.stringify(doc.issuer ?? null)}`);
-  if (!doc.jwks_uri) throw new Error('the discovery document has no jwks_uri');
+  if (typeof doc.jwks_uri !== 'string' || !URL.canParse(doc.jwks_uri)) throw new Error('the discovery document has no jwks_uri');
+  // The keys decide which tokens are genuine: an https issuer's keys never come over plain http.
+  if (new URL(issuer).protocol === 'https:' && new URL(doc.jwks_uri).protocol !== 'https:') {
+    throw new Error(`the discovery document's jwks_uri ${doc.jwks_uri} is not https, although the issuer is`);
+  }
   return doc.jwks_uri;
 }
 
@@ -52,7 +57,11 @@ export function createAccessTokenVerifier(opts: AccessTokenVerifierOptions): Acc
           hint: 'use an https issuer, or set identity.allow_insecure_http: true for local development only',
         });
       }
-      jwks = createRemoteJWKSet(new URL(await discoverJwksUri(opts.issuer, doFetch)), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
+      jwks = createRemoteJWKSet(new URL(await discoverJwksUri(opts.issuer, doFetch)), {
+        timeoutDuration: 10_000,
+        cooldownDuration: 30_000,
+        [customFetch]: (url: string, init: RequestInit) => doFetch(url, init),
+      });
       return jwks;
     })().catch((e: unknown) => {
       jwksPromise = undefined; // try again on the next request

@@ -5,7 +5,7 @@
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccessTokenVerifier } from '../../../gateway/identity/verify-access-token.js';
+import { createAccessTokenVerifier, discoverJwksUri } from '../../../gateway/identity/verify-access-token.js';
 import { startCiIssuer, type CiIssuer, type GitHubClaims } from '../../helpers/ci-issuer.js';
 
 let idp: CiIssuer;
@@ -96,5 +96,28 @@ describe('an identity provider whose key set cannot be fetched', () => {
     const e = (await verify(await token({})).catch((x: unknown) => x)) as { code: string; message: string; hint: string };
     expect(e).toMatchObject({ code: 'upstream_unavailable', message: `cannot load the identity provider's signing keys from ${idp.issuer}` });
     expect(e.hint).toContain('jwks_uri');
+  });
+});
+
+describe('where the keys come from', () => {
+  it('fetches the key set with the fetch it was given, as it does the discovery document', async () => {
+    const urls: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      urls.push(String(input));
+      return fetch(input, init);
+    };
+    const verify = createAccessTokenVerifier({
+      issuer: idp.issuer, audience: 'hoop', groupsClaim: 'groups', usernameClaims: ['sub'], clockSkewSeconds: 30, allowInsecureHttp: true, fetch: counting,
+    });
+    expect((await verify(await token({}))).subject).toBe('account-7');
+    expect(urls).toEqual([`${idp.issuer}/.well-known/openid-configuration`, `${idp.issuer}/jwks`]);
+  });
+
+  it('refuses an https issuer whose discovery document puts its keys at a plain-http address', async () => {
+    const doc = (jwks_uri: string): typeof fetch => async () =>
+      new Response(JSON.stringify({ issuer: 'https://idp.example.com', jwks_uri }), { status: 200, headers: { 'content-type': 'application/json' } });
+    await expect(discoverJwksUri('https://idp.example.com', doc('http://idp.example.com/keys')))
+      .rejects.toThrow("the discovery document's jwks_uri http://idp.example.com/keys is not https, although the issuer is");
+    await expect(discoverJwksUri('https://idp.example.com', doc('https://keys.example.com/jwks'))).resolves.toBe('https://keys.example.com/jwks');
   });
 });
