@@ -4,12 +4,16 @@
  * refresh the same login at once.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { HoopError } from '../errors.js';
 
 export interface FileLockOptions {
   timeoutMs?: number;
-  /** A lock older than this whose owner is gone is broken. */
+  /**
+   * A lock not renewed for this long is broken, even if its owner's pid lives (pids are reused); a lock whose
+   * owner is gone is broken at once. The holder renews it every third of this while it works, so a slow refresh
+   * (discovery and the token request may each take up to 30 s) is never taken over. Default 30 000.
+   */
   staleMs?: number;
   now?: () => number;
 }
@@ -39,9 +43,16 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, o: Fil
       await new Promise((r) => setTimeout(r, 25));
     }
   }
+  // Renews the lock's mtime while `fn` runs: the lock's age is its last renewal.
+  const heartbeat = setInterval(() => {
+    const t = new Date(now());
+    utimes(path, t, t).catch(() => undefined);
+  }, Math.max(10, Math.floor(staleMs / 3)));
+  heartbeat.unref();
   try {
     return await fn();
   } finally {
+    clearInterval(heartbeat);
     await release(path, content);
   }
 }
@@ -67,7 +78,7 @@ async function isStale(path: string, now: number, staleMs: number): Promise<bool
     // between). Only its age says whether that owner died in the gap.
     return olderThan(path, now, staleMs);
   }
-  if (now - at > staleMs) return true;
+  if (now - at > staleMs && (await olderThan(path, now, staleMs))) return true;
   try {
     process.kill(pid, 0);
     return false;

@@ -47,6 +47,28 @@ describe('withFileLock', () => {
     expect(await withFileLock(lock, async () => 'ran', { timeoutMs: 200 })).toBe('ran');
   });
 
+  test('a live holder working longer than staleMs keeps its lock: it renews it, so a slow refresh is never overlapped', async () => {
+    const events: string[] = [];
+    const first = withFileLock(lock, async () => {
+      events.push('first in');
+      await new Promise((r) => setTimeout(r, 1000));
+      events.push('first out');
+    }, { staleMs: 300 });
+    await new Promise((r) => setTimeout(r, 30));
+    const second = withFileLock(lock, async () => {
+      events.push('second in');
+    }, { staleMs: 300, timeoutMs: 5000 });
+    await Promise.all([first, second]);
+    expect(events).toEqual(['first in', 'first out', 'second in']);
+  });
+
+  test('a lock its live owner stopped renewing (older than staleMs) is broken', async () => {
+    await writeFile(lock, `${process.pid} ${Date.now() - 60_000} hung\n`);
+    const old = new Date(Date.now() - 60_000);
+    await utimes(lock, old, old);
+    expect(await withFileLock(lock, async () => 'ran', { timeoutMs: 200 })).toBe('ran');
+  });
+
   test('a lock left by a process that is gone is broken', async () => {
     await writeFile(lock, `2147483646 ${Date.now()}\n`);
     expect(await withFileLock(lock, async () => 'ran', { timeoutMs: 200 })).toBe('ran');
