@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+// pg, pg-copy-streams and the SQL splitter (libpg-query) load only when `hoop exec` runs: every other command,
+// `--help` included, starts without them.
+import type pg from 'pg';
 import { ERROR_CODES, HoopError, type ErrorCode } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
-import { splitStatements } from '../../shared/sql/split.js';
 import type { Grant } from '../../shared/api/schemas.js';
 import { cancelStatement, type BackendKey } from '../services/cancel-request.js';
 import { CLI_VERSION, type CliContext } from '../services/context.js';
@@ -87,6 +87,7 @@ Examples:
       const format = resultFormat(opts.format, process.stdout.isTTY === true);
       const reviewId = opts.review === undefined ? undefined : reviewIdOption(opts.review);
       const sql = await readInput(opts);
+      const [{ splitStatements }, { default: pgModule }] = await Promise.all([import('../../shared/sql/split.js'), import('pg')]);
       const statements = await splitStatements(sql);
       if (statements.length === 0) throw new HoopError('usage', 'no SQL to run', { hint: 'pass -i SQL, -f FILE, or pipe SQL on standard input' });
       // Refused before anything runs, so a script is not left half done.
@@ -95,7 +96,7 @@ Examples:
       const gatewayUrl = c.gatewayUrl(opts);
       const grant = await grantFor(c, gatewayUrl, connection, opts);
       const tunnel = await openEphemeralTunnel({ gatewayUrl, connection, token: grant.token, userAgent: `hoop-cli/${CLI_VERSION}` });
-      const client = new pg.Client({
+      const client = new pgModule.Client({
         host: '127.0.0.1',
         port: tunnel.port,
         user: grant.subject.slice(0, 63),
@@ -212,6 +213,7 @@ function checkCopy(kind: 'out' | 'in' | null, format: ResultFormat): void {
 
 /** Runs a COPY … TO STDOUT, writing its data to `out` as it arrives; resolves with the rows copied. */
 async function copyOut(client: pg.Client, statement: string, out: NodeJS.WritableStream): Promise<number> {
+  const { to: copyTo } = await import('pg-copy-streams');
   const stream = client.query(copyTo(statement));
   try {
     for await (const chunk of stream) {

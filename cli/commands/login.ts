@@ -1,6 +1,5 @@
 /** `hoop login`, `hoop logout`, `hoop whoami`. */
 import type { Command } from 'commander';
-import open from 'open';
 import { HoopError, isHoopError } from '../../shared/errors.js';
 import { loginWithBrowser } from '../../shared/auth/browser-login.js';
 import { loginWithDevice } from '../../shared/auth/device-login.js';
@@ -125,6 +124,8 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<string
         },
         openUrl: openBrowser
           ? async (url) => {
+              // Loaded here: `open` and its helpers are needed only to launch a browser.
+              const { default: open } = await import('open');
               await open(url).catch(() => undefined);
             }
           : () => undefined,
