@@ -103,6 +103,7 @@ export async function main(argv: string[], env: Env): Promise<number> {
   }
   await shutdown.requested;
   await stop();
+  shutdown.stopped();
   return EXIT.ok;
 }
 

@@ -16,6 +16,8 @@ export interface ShutdownNotices {
   shuttingDown(signal: ShutdownSignal): void;
   /** A second signal: the process exits at once. */
   stoppingNow(signal: ShutdownSignal): void;
+  /** The graceful shutdown is done: nothing of the gateway runs any more. */
+  stopped(): void;
 }
 
 /** Notices as log records (the logger is looked up when a signal comes: it may be replaced once config loads). */
@@ -23,6 +25,7 @@ export function loggedNotices(logger: () => Logger): ShutdownNotices {
   return {
     shuttingDown: (signal) => logger().info('shutting down… (signal again to stop at once)', { signal }),
     stoppingNow: (signal) => logger().warn(`${signal} again: stopping at once`, { signal }),
+    stopped: () => logger().info('stopped'),
   };
 }
 
@@ -31,6 +34,7 @@ export function textNotices(write: (text: string) => void): ShutdownNotices {
   return {
     shuttingDown: () => write('\nshutting down… (signal again to stop at once)\n'),
     stoppingNow: (signal) => write(`\n${signal} again: stopping at once\n`),
+    stopped: () => write('stopped.\n'),
   };
 }
 
@@ -39,9 +43,9 @@ export function textNotices(write: (text: string) => void): ShutdownNotices {
  * signal during start-up is not the default abrupt death: the first one asks for the graceful shutdown
  * (`requested`, at the latest once start-up is done); a second one exits at once through `process.exit`, whose
  * `exit` listeners still stop the embedded PostgreSQL (it runs in a process group of its own, so no terminal
- * signal reaches it). `dispose` gives the signals back their default action.
+ * signal reaches it). `dispose` gives the signals back their default action; `stopped` says the shutdown is done.
  */
-export function listenForShutdown(notices: ShutdownNotices): { requested: Promise<void>; dispose: () => void } {
+export function listenForShutdown(notices: ShutdownNotices): { requested: Promise<void>; dispose: () => void; stopped: () => void } {
   let asked: (() => void) | undefined;
   const requested = new Promise<void>((resolve) => (asked = resolve));
   const final = (signal: ShutdownSignal): void => {
@@ -58,5 +62,5 @@ export function listenForShutdown(notices: ShutdownNotices): { requested: Promis
     for (const s of SIGNALS) process.off(s, first).off(s, final);
   };
   for (const s of SIGNALS) process.on(s, first);
-  return { requested, dispose };
+  return { requested, dispose, stopped: () => notices.stopped() };
 }

@@ -106,6 +106,7 @@ describe('stopping `hoop gateway start` with a signal to its process group', () 
     process.kill(-gw.pid, signal); // the whole group, as the terminal's Ctrl-C or `timeout` sends it
     expect(await gw.exited, gw.stderr()).toBe(0);
     expect(gw.stderr()).toContain('shutting down');
+    expect(gw.stderr().trimEnd().split('\n').at(-1)).toContain('"msg":"stopped"'); // the last word, once all is done
     expectJsonLines(gw.stderr());
     expect(gw.stderr()).not.toContain('shutdown step failed');
     expect(gw.stderr()).not.toMatch(/57P01|57P03|terminating connection due to administrator command/);

@@ -35,6 +35,8 @@ describe('listenForShutdown', () => {
     process.emit('SIGHUP', 'SIGHUP');
     await s.requested;
     expect(text).toBe('\nshutting down… (signal again to stop at once)\n');
+    s.stopped();
+    expect(text).toBe('\nshutting down… (signal again to stop at once)\nstopped.\n');
   });
 
   it('dispose gives the signals back: no listener of its own is left', () => {
