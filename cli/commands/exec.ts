@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { ERROR_CODES, HoopError, type ErrorCode } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
+import { tokenFromEnv } from '../../shared/auth/session.js';
 import type { Grant } from '../../shared/api/schemas.js';
 import { cancelStatement, type BackendKey } from '../services/cancel-request.js';
 import { CLI_VERSION, type CliContext } from '../services/context.js';
@@ -264,16 +265,25 @@ async function readInput(o: ExecOptions): Promise<string> {
 /** A grant from the best credential present: a workload id_token, else an access token or the stored login. */
 async function grantFor(c: CliContext, gatewayUrl: string, connection: string, o: ExecOptions): Promise<Grant & { token: string }> {
   const req = { connection, duration: o.duration ?? '15m', ...(o.reason ? { reason: o.reason } : {}) };
-  const idToken = c.env.HOOP_ID_TOKEN ?? (c.env.HOOP_ID_TOKEN_FILE ? await readIdTokenFile(c.env.HOOP_ID_TOKEN_FILE) : undefined);
-  if (idToken) return c.gateway(gatewayUrl, { auth: false }).exchangeToken({ subjectToken: idToken.trim(), ...req });
+  // Set but empty (variable or file) is refused, not skipped: the job would otherwise run on another credential.
+  const idToken = c.env.HOOP_ID_TOKEN !== undefined
+    ? tokenFromEnv('HOOP_ID_TOKEN', c.env.HOOP_ID_TOKEN)
+    : c.env.HOOP_ID_TOKEN_FILE !== undefined
+      ? await readIdTokenFile(c.env.HOOP_ID_TOKEN_FILE)
+      : undefined;
+  if (idToken !== undefined) return c.gateway(gatewayUrl, { auth: false }).exchangeToken({ subjectToken: idToken, ...req });
   // A job waits for a just-in-time access approval only when it asked to (--wait); else exit 6 with the review id.
   return obtainGrant(c, gatewayUrl, req, { wait: o.wait !== undefined, ...(o.wait ? { waitMs: parseDuration(o.wait, '--wait') } : {}) });
 }
 
 async function readIdTokenFile(path: string): Promise<string> {
-  return readFile(path, 'utf8').catch((e: unknown) => {
+  const text = await readFile(path, 'utf8').catch((e: unknown) => {
     throw new HoopError('login_required', `cannot read HOOP_ID_TOKEN_FILE ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { cause: e });
   });
+  if (text.trim() === '') {
+    throw new HoopError('token_invalid', `HOOP_ID_TOKEN_FILE ${path} is empty`, { hint: 'the step that should have written the CI job\'s id_token there failed' });
+  }
+  return text.trim();
 }
 
 /**

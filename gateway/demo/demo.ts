@@ -189,7 +189,7 @@ In another terminal, from this directory (or run \`npm link\` once and type hoop
 
   A CI job (no browser: a client-credentials token from the IdP in HOOP_TOKEN)
          export CI_BOT_SECRET=${ciSecret}
-         export HOOP_TOKEN=$(curl -s -u "ci-bot:$CI_BOT_SECRET" -d grant_type=client_credentials -d resource=urn:hoop:hoop ${issuer}/token | jq -r .access_token)
+         export HOOP_TOKEN=$(curl -sf -u "ci-bot:$CI_BOT_SECRET" -d grant_type=client_credentials -d resource=urn:hoop:hoop ${issuer}/token | jq -r .access_token)
          node bin/hoop exec shop -i "SELECT status, count(*) FROM orders GROUP BY status" --format table
          node bin/hoop exec shop -i "DROP TABLE orders"; echo "exit $?"     (5: blocked)
 

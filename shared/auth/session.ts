@@ -32,8 +32,25 @@ export interface AccessTokenSource {
   now: () => Date;
 }
 
+/**
+ * A token handed over in an environment variable: undefined when the variable is unset. Set but blank is an
+ * error, never "unset": in CI it means the step that should have fetched the token failed (`curl -sf … | jq`
+ * printed nothing), and falling back to the stored login would run the job as whoever logged in on the machine.
+ */
+export function tokenFromEnv(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const token = value.trim();
+  if (token === '') {
+    throw new HoopError('token_invalid', `${name} is set but empty`, {
+      hint: `the step that should have set ${name} failed; set it to a token, or unset it to use the login stored by \`hoop login\``,
+    });
+  }
+  return token;
+}
+
 export async function accessTokenFor(src: AccessTokenSource, gatewayUrl: string): Promise<string> {
-  if (src.env.HOOP_TOKEN) return src.env.HOOP_TOKEN;
+  const fromEnv = tokenFromEnv('HOOP_TOKEN', src.env.HOOP_TOKEN);
+  if (fromEnv !== undefined) return fromEnv;
   const store = await src.store();
   const login = await store.load(gatewayUrl);
   if (!login) throw new HoopError('login_required', `not logged in to ${gatewayUrl}`, { hint: 'run `hoop login`' });

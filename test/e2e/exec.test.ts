@@ -332,6 +332,26 @@ describe('workload identity (CI without static secrets)', () => {
     expect(found?.identity?.claims).toMatchObject({ repository: 'acme/payments', workflow: 'nightly-report', run_id: '777001', iss: ci.issuer });
   });
 
+  it('refuses a token variable or file that is set but empty (a failed CI step), instead of running as the login on the machine', async () => {
+    const empty = join(stack.tmp, 'empty-id-token');
+    await writeFile(empty, '\n');
+    const cases: [Record<string, string>, string][] = [
+      [{ HOOP_TOKEN: '' }, 'error: HOOP_TOKEN is set but empty\n'],
+      [{ HOOP_ID_TOKEN: ' ' }, 'error: HOOP_ID_TOKEN is set but empty\n'],
+      [{ HOOP_ID_TOKEN_FILE: empty }, `error: HOOP_ID_TOKEN_FILE ${empty} is empty\n`],
+    ];
+    for (const [env, first] of cases) {
+      // alice is logged in here: before, an empty variable was taken as unset and the SQL ran as alice.
+      const r = await alice.hoop(['exec', 'shop', '-i', 'SELECT 1 AS ok'], { env });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.startsWith(first), r.stderr).toBe(true);
+    }
+    const whoami = await alice.hoop(['whoami'], { env: { HOOP_TOKEN: '' } });
+    expect(whoami.code).toBe(3);
+    expect(whoami.stderr).toContain('HOOP_TOKEN is set but empty');
+  });
+
   it('reads the token from HOOP_ID_TOKEN_FILE, and accepts a glob-allowed ref', async () => {
     const file = join(stack.tmp, 'id-token');
     await writeFile(file, (await ci.mint({ ref: 'refs/heads/release/2.1' })) + '\n');
