@@ -90,13 +90,20 @@ counted from the approval. \`hoop connect\` also asks and waits by itself when a
     .action(async (connection: string, opts: { reason: string; duration?: string; wait: boolean; gateway?: string; insecureHttp?: boolean; json?: boolean }) => {
       const c = ctx();
       const gatewayUrl = c.gatewayUrl(opts);
+      const noApproval = (): void => {
+        if (opts.json) return c.out.json({ approval_needed: false });
+        c.out.print(`Access to ${connection} needs no approval for you: use \`hoop connect ${connection}\`.`);
+      };
+      // Asked first, so that no grant is issued (and recorded) only to be given back. A connection not listed
+      // (unknown, or not yours) goes on to the request, whose refusal says why.
+      const listed = (await c.gateway(gatewayUrl).connections()).find((x) => x.name === connection);
+      if (listed && !listed.requires_approval) return noApproval();
       const out = await c.gateway(gatewayUrl).requestGrant({ connection, reason: opts.reason, ...(opts.duration ? { duration: opts.duration } : {}) });
       if ('grant' in out) {
-        // No approval needed, so the gateway issued a grant at once; `hoop connect` gets its own, so this one is
-        // given back rather than left live and unused.
-        const grant = (await giveBackGrant(c, gatewayUrl, out.grant.id)) ?? out.grant;
-        if (opts.json) return c.out.json({ approval_needed: false, grant: { ...grant, token: undefined } });
-        return c.out.print(`Access to ${connection} needs no approval for you: use \`hoop connect ${connection}\`.`);
+        // The rules changed since the list was read: no approval needed after all, so the gateway issued a grant
+        // at once. `hoop connect` gets its own, so this one is given back rather than left live and unused.
+        await giveBackGrant(c, gatewayUrl, out.grant.id);
+        return noApproval();
       }
       const r = out.review;
       if (opts.json && !opts.wait) return c.out.json({ review: r });
