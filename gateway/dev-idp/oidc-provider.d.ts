@@ -107,6 +107,7 @@ declare module 'oidc-provider' {
   export const errors: {
     readonly SessionNotFound: new (...args: never[]) => ProviderError;
     readonly InvalidTarget: new (description?: string) => ProviderError;
+    readonly InvalidRequest: new (description?: string) => ProviderError;
   };
 
   export default Provider;

@@ -2,7 +2,7 @@ import { generateKeyPair, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import type { Account, IssuedToken, KoaContext, ResourceServerInfo } from 'oidc-provider';
+import type { Account, errors as OidcErrors, IssuedToken, KoaContext, ResourceServerInfo } from 'oidc-provider';
 import { loadOidcProvider } from './load-provider.js';
 import { HoopError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -81,7 +81,7 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   try {
     // Imported here, not at the top: oidc-provider loads slowly, and only the dev IdP needs it.
     const { default: Provider, errors: oidcErrors } = await loadOidcProvider();
-    const provider = new Provider(issuer, await configuration({ ...options, resource, clients, secrets }, oidcErrors.InvalidTarget));
+    const provider = new Provider(issuer, await configuration({ ...options, resource, clients, secrets }, oidcErrors));
     provider.on('server_error', (_ctx, err) => logger.error('dev idp: server error', { err }));
     for (const event of ['authorization.error', 'grant.error', 'revocation.error', 'code_verification.error']) {
       provider.on(event, (_ctx, err) => logger.debug(`dev idp: ${event}`, { error: err.error ?? err.name, description: err.error_description }));
@@ -112,7 +112,7 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
 
 type ConfigInput = DevIdpOptions & { resource: string; clients: readonly DevClient[]; secrets: ReadonlyMap<string, string> };
 
-async function configuration(o: ConfigInput, InvalidTarget: new (description?: string) => Error): Promise<Record<string, unknown>> {
+async function configuration(o: ConfigInput, { InvalidTarget, InvalidRequest }: typeof OidcErrors): Promise<Record<string, unknown>> {
   const ttl = o.accessTokenTtlSeconds ?? 900;
   const users = new Map(o.users.map((u) => [u.username, u]));
   const services = new Map(o.clients.flatMap((c) => (c.kind === 'service' ? [[c.clientId, c] as const] : [])));
@@ -165,7 +165,16 @@ async function configuration(o: ConfigInput, InvalidTarget: new (description?: s
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // A client revokes only its own tokens (oidc-provider's default rule, stated here so that it does not
+        // print a notice on every `hoop logout`). A public client is told nothing, as RFC 7009 allows.
+        allowedPolicy(_ctx: KoaContext, client: { clientId: string; clientAuthMethod?: string }, token: { clientId?: string }): boolean {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       deviceFlow: {
         enabled: true,
         async userCodeInputSource(ctx: KoaContext, form: string, _out: unknown, err?: Error & { userCode?: string }) {
