@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AgentControlClient, isAgentNotRunning } from '../shared/agent/control-client.js';
+import type { AgentStatus } from '../shared/api/agent-control.js';
 import { ensureAgentRunning } from '../shared/agent/spawn.js';
 import { EXIT, HoopError, exitCodeFor, toHoopError } from '../shared/errors.js';
 import { createLogger, parseLogLevel } from '../shared/log.js';
@@ -34,6 +35,7 @@ const USAGE = `usage: hoop agent <command>
   start            start the agent in the background (if it is not running)
   stop             stop the agent, close every tunnel and give their grants back
   status [--json]  show the agent and its tunnels: port, state, expiry, clients, last error
+                   (with --json and no agent running: {"running": false, …, "tunnels": []}, exit 1)
   run              run the agent in the foreground (what \`start\` runs)
 
 The agent holds your tunnels: it listens on 127.0.0.1 only, renews their grants while your login is valid, and
@@ -119,10 +121,20 @@ async function status(dir: string, rest: string[], io: MainIo): Promise<number> 
   const json = rest.includes('--json');
   const unknown = rest.filter((a) => a !== '--json');
   if (unknown.length > 0) throw new HoopError('usage', `unknown option "${unknown[0]}" for \`hoop agent status\``);
-  const s = await AgentControlClient.forConfigDir(dir).status();
-  io.stdout(json ? JSON.stringify(s, null, 2) : formatStatus(s, Date.now()));
+  let s: AgentStatus;
+  try {
+    s = await AgentControlClient.forConfigDir(dir).status();
+  } catch (e) {
+    // A script asked for JSON: it gets a document to read either way. Still an error (exit 1, said on stderr).
+    if (json && isAgentNotRunning(e)) io.stdout(JSON.stringify(NOT_RUNNING, null, 2));
+    throw e;
+  }
+  io.stdout(json ? JSON.stringify({ running: true, ...s }, null, 2) : formatStatus(s, Date.now()));
   return EXIT.ok;
 }
+
+/** `hoop agent status --json` with no agent: the running case's keys, empty. */
+const NOT_RUNNING = { running: false, pid: null, version: null, started_at: null, tunnels: [] } as const;
 
 /** The daemon in the foreground: JSON log lines on stderr, until SIGTERM, SIGINT or `POST /v1/shutdown`. */
 async function run(dir: string, env: Env): Promise<number> {

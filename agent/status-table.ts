@@ -1,11 +1,11 @@
 /**
- * The readable form of `hoop agent status`.
+ * The readable form of `hoop agent status`: times in the CLI's format (docs/cli.md), not ISO; `--json` has ISO.
  */
 import { tunnelState, type AgentStatus } from '../shared/api/agent-control.js';
-import { formatDuration } from '../shared/duration.js';
+import { clockTime, formatDuration } from '../shared/duration.js';
 
 export function formatStatus(status: AgentStatus, now: number): string {
-  const lines = [`agent running (pid ${status.pid}, version ${status.version}, since ${status.started_at})`];
+  const lines = [`agent running (pid ${status.pid}, version ${status.version}, since ${clockTime(status.started_at, new Date(now))})`];
   if (status.tunnels.length === 0) {
     lines.push('no tunnels open');
     return lines.join('\n');

@@ -103,7 +103,14 @@ export class Tunnel {
   #bytesFromClients = 0;
   #bytesToClients = 0;
   #lastError: string | null = null;
+  /**
+   * Where {@link #lastError} came from. A client stream's failure (the gateway down, say) is cleared when a later
+   * stream opens: it is over, and `hoop agent status` must not go on showing it next to a tunnel that works.
+   */
+  #lastErrorFrom: 'stream' | 'renewal' | 'end' | null = null;
   #renewalError: string | null = null;
+  /** What a failed renewal put in the status, shown again when a newer stream failure is cleared. */
+  #renewalNote: string | null = null;
   #renewStopped = false;
   #cancelRenewal: (() => void) | undefined;
   #cancelExpiry: (() => void) | undefined;
@@ -235,7 +242,7 @@ export class Tunnel {
     log.debug('client connected', { remote_port: socket.remotePort });
     const done = relay({
       client: socket,
-      dialer: this.#deps.dialer,
+      dialer: this.#dialerNoticingOpens(),
       token: this.#grant.token,
       signal: abort.signal,
       openTimeoutMs: this.#deps.openTimeoutMs,
@@ -258,7 +265,7 @@ export class Tunnel {
       const fields = { end: result.end, bytes_from_client: result.bytesFromClient, bytes_to_client: result.bytesToClient };
       if (result.error !== null) {
         // Once the grant is over, the status keeps saying so (the stream that brought the news ends with an error too).
-        if (this.#state === 'open') this.#lastError = result.error;
+        if (this.#state === 'open') this.#setLastError(result.error, 'stream');
         log.warn('client stream ended with an error', { ...fields, error: result.error });
       } else {
         log.debug('client disconnected', fields);
@@ -267,6 +274,27 @@ export class Tunnel {
     });
     const entry = { abort, done };
     this.#relays.add(entry);
+  }
+
+  /** The tunnel's dialer, except that a stream that opens clears an earlier stream's error from the status. */
+  #dialerNoticingOpens(): TunnelDialer {
+    const dialer = this.#deps.dialer;
+    return {
+      dial: (token, handlers) => dialer.dial(token, {
+        open: () => {
+          if (this.#state === 'open' && this.#lastErrorFrom === 'stream') this.#setLastError(this.#renewalNote, 'renewal');
+          handlers.open();
+        },
+        data: (chunk) => handlers.data(chunk),
+        drain: () => handlers.drain(),
+        close: (info) => handlers.close(info),
+      }),
+    };
+  }
+
+  #setLastError(text: string | null, from: 'stream' | 'renewal' | 'end'): void {
+    this.#lastError = text;
+    this.#lastErrorFrom = text === null ? null : from;
   }
 
   #armExpiry(): void {
@@ -286,7 +314,7 @@ export class Tunnel {
     this.#state = state;
     this.#stopTimers();
     this.#listener.close();
-    this.#lastError = why;
+    this.#setLastError(why, 'end');
     this.#log.info(`${why}: listener closed`, { grant_id: this.#grant.id, expires_at: this.#grant.expires_at, state });
   }
 
@@ -310,7 +338,8 @@ export class Tunnel {
       }
       this.#grant = next;
       this.#renewalError = null;
-      if (this.#lastError?.startsWith('grant renewal failed')) this.#lastError = null;
+      this.#renewalNote = null;
+      if (this.#lastErrorFrom === 'renewal') this.#setLastError(null, 'renewal');
       this.#armExpiry();
       if (Date.parse(next.expires_at) <= Date.parse(old.expires_at)) {
         // The policy's maximum duration is reached: nothing more to renew, the tunnel closes at expiry.
@@ -325,7 +354,8 @@ export class Tunnel {
       const err = toHoopError(e);
       const permanent = isPermanentRenewalFailure(err.code);
       this.#renewalError = `grant renewal failed: ${err.message}`;
-      this.#lastError = permanent ? this.#renewalError : `${this.#renewalError} (will retry)`;
+      this.#renewalNote = permanent ? this.#renewalError : `${this.#renewalError} (will retry)`;
+      this.#setLastError(this.#renewalNote, 'renewal');
       this.#log.warn('grant renewal failed', { code: err.code, error: err.message, permanent });
       const ended = RENEWAL_ENDS[err.code];
       if (ended) {

@@ -1,9 +1,19 @@
+/**
+ * Lengths of time and times of day as people write and read them: parsing `--duration 1h30m` and `--since 7d`,
+ * and the one format every human-facing output (the CLI and `hoop agent status`) shows times in. Here, in
+ * shared/, because the agent formats its own status and may not import the CLI.
+ */
 import { HoopError } from './errors.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses "90s", "15m", "1h", "1h30m", "2d" into milliseconds. Throws a `usage` HoopError naming the input. */
-export function parseDuration(input: string, what = 'duration'): number {
+/** Hints that name every form accepted: each unit parseDuration takes, and for --since the ISO times too. */
+const DURATION_HINT = 'use a number with a unit (ms, s, m, h or d), such as 30s, 15m, 1h, 1h30m or 7d';
+const SINCE_HINT = 'use a length of time back from now (a number with a unit: ms, s, m, h or d, such as 30m, 24h, 7d or 1h30m) '
+  + 'or an ISO time (such as 2026-01-02 or 2026-01-02T04:13:44Z)';
+
+/** Milliseconds, or null when `s` is not a positive length of time. */
+function durationMs(input: string): number | null {
   const s = input.trim();
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
@@ -13,10 +23,44 @@ export function parseDuration(input: string, what = 'duration'): number {
     total += Number(m[1]) * (UNIT_MS[m[2]!] ?? 0);
     matched = re.lastIndex;
   }
-  if (s.length === 0 || matched !== s.length || total <= 0) {
-    throw new HoopError('usage', `invalid ${what} "${input}"`, { hint: 'use a number with a unit, such as 30s, 15m, 1h or 1h30m' });
+  return s.length === 0 || matched !== s.length || total <= 0 ? null : Math.round(total);
+}
+
+/** Parses "90s", "15m", "1h", "1h30m", "2d" into milliseconds. Throws a `usage` HoopError naming the input. */
+export function parseDuration(input: string, what = 'duration'): number {
+  const ms = durationMs(input);
+  if (ms === null) throw new HoopError('usage', `invalid ${what} "${input}"`, { hint: DURATION_HINT });
+  return ms;
+}
+
+/**
+ * A `--since` (or `--until`) value: a length of time back from `now` ("24h", "7d") or an ISO time
+ * ("2026-01-02", "2026-01-02T04:13:44Z"). Throws a `usage` HoopError whose hint names both forms.
+ */
+export function parseSince(input: string, now: Date, what = '--since'): Date {
+  if (/^\d{4}-\d{2}-\d{2}/.test(input)) {
+    const d = new Date(input);
+    if (Number.isNaN(d.getTime())) throw new HoopError('usage', `invalid ${what} "${input}": not a valid time`, { hint: SINCE_HINT });
+    return d;
   }
-  return Math.round(total);
+  const ms = durationMs(input);
+  if (ms === null) throw new HoopError('usage', `invalid ${what} "${input}"`, { hint: SINCE_HINT });
+  return new Date(now.getTime() - ms);
+}
+
+/**
+ * A time for people: `04:13:44Z`, or `2026-01-02 04:13:44Z` when the day (UTC) is not today's, as for a grant
+ * that ends after midnight. UTC, because everything else hoop shows is UTC (`--json`, the audit log, the
+ * gateway's logs), so a time on the screen can be matched against them without converting. `--json` keeps
+ * ISO-8601 and does not use this. A value that is not a time is shown as it came rather than thrown on.
+ */
+export function clockTime(at: string | number | Date, now: Date): string {
+  const t = new Date(at);
+  if (Number.isNaN(t.getTime())) return String(at);
+  const iso = t.toISOString();
+  const time = `${iso.slice(11, 19)}Z`;
+  const day = iso.slice(0, 10);
+  return day === now.toISOString().slice(0, 10) ? time : `${day} ${time}`;
 }
 
 /** Formats milliseconds as a short human duration: "59m 12s", "1h 0m", "8s". */

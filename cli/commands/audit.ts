@@ -15,6 +15,8 @@ import { verifyBundle, type BundleManifest } from '../../shared/audit/bundle.js'
 import { jwkThumbprint, type AuditRecord, type Checkpoint } from '../../shared/audit/record.js';
 import type { CliContext } from '../services/context.js';
 import { insecureHttpOption } from '../services/gateway-url.js';
+import { clockTime } from '../ui/time.js';
+import { parseSince } from '../../shared/duration.js';
 
 const PAGE = 2000;
 
@@ -60,6 +62,21 @@ async function checkBundleDir(dir: string): Promise<void> {
       hint: 'name the directory `hoop audit export --out` wrote',
     });
   }
+}
+
+/**
+ * One key of `hoop audit keys` for people: its kid and thumbprint, or the thumbprint once when the kid is the
+ * thumbprint (as hoop names its keys), rather than the same 43 characters twice.
+ */
+export function keyLine(k: { kid: string | null; thumbprint: string }): string {
+  if (k.kid === k.thumbprint) return `kid and thumbprint ${k.thumbprint}`;
+  return `${k.kid ?? '(no kid)'}  thumbprint ${k.thumbprint}`;
+}
+
+/** Checks --since and --until here, before the gateway is asked, so the hint names every form they take. */
+function checkTimes(c: CliContext, opts: { since?: string | undefined; until?: string | undefined }): void {
+  if (opts.since !== undefined) parseSince(opts.since, c.now(), '--since');
+  if (opts.until !== undefined) parseSince(opts.until, c.now(), '--until');
 }
 
 /** "1 record", "2 records". */
@@ -109,6 +126,7 @@ verdict then prints the signing key's thumbprint, to compare with \`hoop audit k
         if (!r.valid) throw new HoopError('conflict', `the evidence bundle in ${opts.bundle} does not verify`);
         return;
       }
+      checkTimes(c, opts);
       const api = c.gateway(c.gatewayUrl(opts));
       const keys = pinned ?? ((await api.auditKeys()) as JWK[]);
       const checkpoints = (await api.auditCheckpoints()) as Checkpoint[];
@@ -145,7 +163,7 @@ verdict then prints the signing key's thumbprint, to compare with \`hoop audit k
         });
       } else if (result.ok) {
         c.out.print(`audit log OK: ${count(result.records, 'record')} (seq ${first ?? '-'}–${result.lastSeq}), ${count(result.checkpoints, 'signed checkpoint')} verified`);
-        if (last) c.out.print(`last checkpoint: seq ${last.seq} at ${last.time}${unsigned > 0 ? `; ${count(unsigned, 'later record')} ${unsigned === 1 ? 'is' : 'are'} linked but not signed yet` : ''}`);
+        if (last) c.out.print(`last checkpoint: seq ${last.seq} at ${clockTime(last.time, c.now())}${unsigned > 0 ? `; ${count(unsigned, 'later record')} ${unsigned === 1 ? 'is' : 'are'} linked but not signed yet` : ''}`);
       } else {
         c.out.print(`audit log BROKEN at seq ${result.position}: ${result.kind}`);
         c.out.print(`  ${result.detail}`);
@@ -176,7 +194,7 @@ with the evidence.`)
       const shown = keys.map((k) => ({ kid: k.kid ?? null, thumbprint: jwkThumbprint(k), jwk: k }));
       if (opts.json) c.out.json({ keys: shown, ...(opts.out ? { written_to: opts.out } : {}) });
       else {
-        for (const k of shown) c.out.print(`${k.kid ?? '(no kid)'}  thumbprint ${k.thumbprint}`);
+        for (const k of shown) c.out.print(keyLine(k));
         if (opts.out) c.out.print(`Wrote ${count(keys.length, 'key')} to ${opts.out}. Check a bundle against them: hoop audit verify --bundle DIR --keys ${opts.out}`);
       }
     });
@@ -185,7 +203,7 @@ with the evidence.`)
     .command('export')
     .description('write a signed evidence bundle an auditor can verify offline')
     .option('--since <when>', 'from this time (24h, 7d, or an ISO time); default: the beginning')
-    .option('--until <when>', 'until this time (ISO); default: now')
+    .option('--until <when>', 'until this time (an ISO time, or 24h, 7d… back from now); default: now')
     .requiredOption('--out <dir>', 'the directory to write (created; must be empty if it exists)')
     .option('--json', 'print what was written as JSON: the directory, the files, the range and the signing key')
     .option('--gateway <url>', 'the gateway URL')
@@ -196,6 +214,7 @@ every file's SHA-256, CSV views of sessions and statements, and a README for the
 Check it anywhere with: hoop audit verify --bundle DIR`)
     .action(async (opts: { since?: string; until?: string; out: string; json?: boolean; gateway?: string; insecureHttp?: boolean }) => {
       const c = ctx();
+      checkTimes(c, opts);
       // Checked before anything is asked of the gateway, and again by each write (never over a file).
       await checkEmptyOutDir(opts.out);
       const files = await c.gateway(c.gatewayUrl(opts)).auditExport({

@@ -1,8 +1,10 @@
-/** `hoop sessions`, `hoop sessions show <id>`. */
+/** `hoop sessions`, `hoop sessions show <id>`, `hoop sessions replay <id>`. Times for people as `04:13:44Z`; --json keeps ISO. */
 import type { Command } from 'commander';
 import { HoopError } from '../../shared/errors.js';
 import type { CliContext } from '../services/context.js';
 import { ago, table } from '../ui/output.js';
+import { clockTime } from '../ui/time.js';
+import { parseSince } from '../../shared/duration.js';
 import { insecureHttpOption } from '../services/gateway-url.js';
 
 interface ListOptions {
@@ -33,6 +35,8 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
     .enablePositionalOptions()
     .action(async (opts: ListOptions) => {
       const c = ctx();
+      // Checked here, before the gateway is asked, so the hint names every form --since takes.
+      if (opts.since !== undefined) parseSince(opts.since, c.now(), '--since');
       const list = await c.gateway(c.gatewayUrl(opts)).sessions({
         ...(opts.connection ? { connection: opts.connection } : {}),
         ...(opts.user ? { user: opts.user } : {}),
@@ -71,13 +75,14 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
       const d = await c.gateway(c.gatewayUrl(opts)).session(id);
       if (opts.json) return c.out.json(d);
       const s = d.session;
+      const now = c.now();
       c.out.print(`Session ${s.id}`);
       c.out.print(`  user:        ${s.subject}`);
       c.out.print(`  connection:  ${s.connection}`);
       c.out.print(`  grant:       ${s.grant_id ?? '-'}`);
       c.out.print(`  client:      ${s.client_application ?? '-'}${s.client_user ? ` (as ${s.client_user})` : ''}`);
-      c.out.print(`  started:     ${s.started_at}`);
-      c.out.print(`  ended:       ${s.ended_at ?? 'still live'}${s.end_reason ? ` (${s.end_reason})` : ''}`);
+      c.out.print(`  started:     ${clockTime(s.started_at, now)}`);
+      c.out.print(`  ended:       ${s.ended_at ? clockTime(s.ended_at, now) : 'still live'}${s.end_reason ? ` (${s.end_reason})` : ''}`);
       c.out.print(`  bytes:       ${s.bytes_from_client} in, ${s.bytes_to_client} out`);
       c.out.print('');
       if (d.statements.length === 0) return c.out.print('No statements.');
@@ -85,7 +90,7 @@ export function registerSessions(program: Command, ctx: () => CliContext): void 
         ['#', 'TIME', 'MS', 'ROWS', 'RESULT', 'STATEMENT'],
         d.statements.map((st) => [
           String(st.seq),
-          st.started_at.slice(11, 23),
+          clockTime(st.started_at, now),
           st.duration_ms === null ? '' : st.duration_ms.toFixed(1),
           st.rows === null ? '' : String(st.rows),
           st.error_code ? `ERROR ${st.error_code}` : (st.command_tag ?? ''),
@@ -166,7 +171,7 @@ export function registerReplay(sessions: Command, ctx: () => CliContext): void {
       const s = r.session;
       const t0 = new Date(s.started_at).getTime();
       const off = (iso: string): string => `+${((new Date(iso).getTime() - t0) / 1000).toFixed(3)}s`.padEnd(10);
-      c.out.print(`Session ${s.id}: ${s.subject} on ${s.connection}${s.client_application ? ` (${s.client_application})` : ''}, started ${s.started_at}`);
+      c.out.print(`Session ${s.id}: ${s.subject} on ${s.connection}${s.client_application ? ` (${s.client_application})` : ''}, started ${clockTime(s.started_at, c.now())}`);
       const shownRows = limit ?? 10;
       for (const e of inStatementOrder(r.events)) {
         const d = e.data as Record<string, unknown>;

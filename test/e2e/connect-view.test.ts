@@ -73,6 +73,12 @@ function refused(port: number): Promise<boolean> {
   });
 }
 
+/** The view's last frame: ink redraws whole frames, and the last one stays on the screen. */
+function lastFrame(screen: string): string {
+  const from = screen.lastIndexOf('╭');
+  return screen.slice(from, screen.indexOf('╯', from) + 1);
+}
+
 describe('hoop connect on a terminal', () => {
   it('shows the live view (port, client command, grant, clients and statements), and q closes the tunnel', async () => {
     const term = hoopOnTerminal(['connect', 'shop', '--port', '0'], alice.env);
@@ -92,7 +98,23 @@ describe('hoop connect on a terminal', () => {
       term.type('q');
       expect(await term.exited).toBe(0);
       expect(term.screen()).toContain('Tunnel to shop closed.');
+      expect(lastFrame(term.screen())).toMatch(/Grant [0-9a-f]{8} · given back as the tunnel closes[\s\S]*Closing the tunnel…/);
+      expect(lastFrame(term.screen())).not.toMatch(/\bleft\b|connected|q closes/);
       expect(await refused(port)).toBe(true);
+    } finally {
+      term.child.kill('SIGKILL');
+    }
+  });
+
+  it('fits a terminal of 80 columns: the keys hint stays on one line', async () => {
+    const term = hoopOnTerminal(['connect', 'shop', '--port', '0'], { ...alice.env, COLUMNS: '80' });
+    try {
+      await term.until(/Grant [0-9a-f]{8} · \d+[hms][^\n]* left/);
+      const frame = (await term.until(/╭[^╯]*Ctrl-C[^╯]*╯/))[0];
+      expect(frame).toMatch(/│ Ctrl-C or q closes the tunnel · [^\n│]*--detach[^\n│]* background +│/);
+      for (const line of frame.split('\n')) expect([...line].length, line).toBeLessThanOrEqual(80);
+      term.type('q');
+      expect(await term.exited).toBe(0);
     } finally {
       term.child.kill('SIGKILL');
     }
@@ -111,6 +133,12 @@ describe('hoop connect on a terminal', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(await term.exited).toBe(4);
       expect(term.screen()).toContain('The tunnel has closed.');
+      // The last frame stays on the screen: it says how the grant ended, and claims nothing that is over.
+      const last = lastFrame(term.screen());
+      expect(last).toMatch(/Grant [0-9a-f]{8} · revoked/);
+      expect(last).toContain('Last error: the grant was revoked');
+      expect(last).toMatch(/Clients: 1 total · Statements: \d+/);
+      expect(last).not.toMatch(/\bleft\b|connected|Ctrl-C|q closes|Listening on/);
       expect(term.screen()).toMatch(/error: the tunnel to shop closed: the grant was revoked/);
       expect(await refused(port)).toBe(true);
       expect(await agentTunnel('shop')).toMatchObject({ state: 'revoked', last_error: 'the grant was revoked' });

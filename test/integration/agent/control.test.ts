@@ -161,7 +161,10 @@ describe('agent daemon and control socket', () => {
 
     const json = io();
     expect(await main(['agent', 'status', '--json'], env, json.io)).toBe(0);
-    const parsed = JSON.parse(json.out.join('\n')) as { tunnels: Array<{ port: number }> };
+    const parsed = JSON.parse(json.out.join('\n')) as { running: boolean; started_at: string; tunnels: Array<{ port: number }> };
+    expect(parsed.running).toBe(true);
+    expect(parsed.started_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/); // ISO in JSON; the table has 04:13:44Z
+    expect(text).toMatch(/agent running \(pid \d+, version 9\.9\.9, since \d{2}:\d{2}:\d{2}Z\)/);
     expect(parsed.tunnels[0]!.port).toBe(info.port);
     expect(json.out.join('\n')).not.toContain(TOKEN);
   });
@@ -196,6 +199,12 @@ describe('agent daemon and control socket', () => {
     const st = io();
     expect(await main(['status'], env, st.io)).toBe(1);
     expect(st.err).toEqual(['error: the hoop agent is not running', 'hint: run `hoop agent start`']);
+    expect(st.out).toEqual([]);
+    // A script gets a document it can read, with the running case's keys; the exit code still says it is an error.
+    const json = io();
+    expect(await main(['status', '--json'], env, json.io)).toBe(1);
+    expect(JSON.parse(json.out.join('\n'))).toEqual({ running: false, pid: null, version: null, started_at: null, tunnels: [] });
+    expect(json.err).toEqual(['error: the hoop agent is not running', 'hint: run `hoop agent start`']);
     const stop = io();
     expect(await main(['stop'], env, stop.io)).toBe(0);
     expect(stop.out).toEqual(['agent is not running']);

@@ -26,7 +26,7 @@ describe('formatStatus', () => {
       ],
     };
     expect(formatStatus(status, NOW).split('\n')).toEqual([
-      'agent running (pid 4242, version 0.1.0, since 2025-01-01T10:00:00.000Z)',
+      'agent running (pid 4242, version 0.1.0, since 10:00:00Z)',
       'CONNECTION       ADDRESS          STATE    EXPIRES IN  ACTIVE/TOTAL  FROM CLIENTS  TO CLIENTS  LAST ERROR',
       'shop             127.0.0.1:5433   open     59m 12s     1/3           2.0 KiB       3.0 MiB     -',
       'crm              127.0.0.1:6000   revoked  -           0/3           2.0 KiB       3.0 MiB     the grant was revoked',
@@ -34,9 +34,9 @@ describe('formatStatus', () => {
     ]);
   });
 
-  it('says so when no tunnel is open', () => {
-    expect(formatStatus({ pid: 1, version: '0.1.0', started_at: 'x', tunnels: [] }, NOW)).toBe(
-      'agent running (pid 1, version 0.1.0, since x)\nno tunnels open',
+  it('says so when no tunnel is open; a start on another day (UTC) shows its date, as every time for people does', () => {
+    expect(formatStatus({ pid: 1, version: '0.1.0', started_at: '2024-12-31T23:59:58.123Z', tunnels: [] }, NOW)).toBe(
+      'agent running (pid 1, version 0.1.0, since 2024-12-31 23:59:58Z)\nno tunnels open',
     );
   });
 

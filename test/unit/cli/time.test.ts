@@ -15,4 +15,9 @@ describe('clockTime: the one format the CLI shows times in', () => {
     expect(clockTime('2026-03-02T01:00:00Z', NOW)).toBe('2026-03-02 01:00:00Z');
     expect(clockTime('2026-02-28T23:59:59Z', NOW)).toBe('2026-02-28 23:59:59Z');
   });
+
+  it('reads the six-digit fractions PostgreSQL writes, and shows a value that is not a time as it came', () => {
+    expect(clockTime('2026-03-01T07:33:19.643000Z', NOW)).toBe('07:33:19Z');
+    expect(clockTime('x', NOW)).toBe('x');
+  });
 });
