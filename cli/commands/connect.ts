@@ -37,7 +37,7 @@ async function requestGrantLoggingIn(ctx: CliContext, gatewayUrl: string, opts: 
     return await obtainGrant(ctx, gatewayUrl, req, o);
   } catch (e) {
     // Log in on the spot when a person is at the terminal; scripts get exit code 3 instead.
-    if (isHoopError(e) && (e.code === 'login_required' || e.code === 'token_invalid') && process.stdin.isTTY && !ctx.env.HOOP_TOKEN) {
+    if (isHoopError(e) && (e.code === 'login_required' || e.code === 'token_invalid') && process.stdin.isTTY && ctx.env.HOOP_TOKEN === undefined) {
       ctx.out.info(`${e.message}: logging in first.`);
       await login(ctx, { gateway: gatewayUrl, ...(opts.insecureHttp ? { insecureHttp: true } : {}) });
       return obtainGrant(ctx, gatewayUrl, req, o);
@@ -96,7 +96,7 @@ Examples:
           ...(port !== undefined ? { port } : {}),
           grant,
           // The agent renews with it (kept in its memory with this tunnel); else with the stored login.
-          ...(c.env.HOOP_TOKEN ? { access_token: c.env.HOOP_TOKEN } : {}),
+          ...(c.env.HOOP_TOKEN !== undefined ? { access_token: c.env.HOOP_TOKEN.trim() } : {}),
         });
       } catch (e) {
         // No tunnel, so no use for the grant: give it back rather than leave it live (best effort).

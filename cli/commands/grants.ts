@@ -45,7 +45,7 @@ export function registerGrants(program: Command, ctx: () => CliContext): void {
       const { grant: g, alreadyRevoked } = await c.gateway(c.gatewayUrl(opts)).revokeGrant(id);
       if (opts.json) return c.out.json({ grant: g, already_revoked: alreadyRevoked });
       if (alreadyRevoked) {
-        c.out.print(`Grant ${g.id} (${g.subject} on ${g.connection}) was already revoked${g.revoked_at ? ` at ${clockTime(g.revoked_at, new Date())}` : ''}; nothing changed.`);
+        c.out.print(`Grant ${g.id} (${g.subject} on ${g.connection}) was already revoked${g.revoked_at ? ` at ${clockTime(g.revoked_at, c.now())}` : ''}; nothing changed.`);
         return;
       }
       c.out.print(`Revoked grant ${g.id} (${g.subject} on ${g.connection}).`);

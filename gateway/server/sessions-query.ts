@@ -1,6 +1,6 @@
 /** Reads recorded sessions and statements for `hoop sessions`. Non-privileged callers see only their own. */
 import { HoopError } from '../../shared/errors.js';
-import { parseDuration } from '../../shared/duration.js';
+import { parseSince } from '../../shared/duration.js';
 import type { SessionDetail, SessionSummary, StatementRecord } from '../../shared/api/schemas.js';
 import type { Queryable } from '../store/db.js';
 
@@ -116,14 +116,9 @@ function toSummary(r: SessionRow): SessionSummary {
   };
 }
 
-/** "24h" (relative) or an ISO timestamp. */
+/** "24h" (relative) or an ISO timestamp; the usage error's hint names both (shared with the CLI's own check). */
 export function sinceToDate(since: string, now: Date): Date {
-  if (/^\d{4}-\d{2}-\d{2}/.test(since)) {
-    const d = new Date(since);
-    if (Number.isNaN(d.getTime())) throw new HoopError('usage', `invalid time "${since}"`);
-    return d;
-  }
-  return new Date(now.getTime() - parseDuration(since, 'since'));
+  return parseSince(since, now, 'since');
 }
 
 function identityOf(details: Record<string, unknown>): { kind: string; claims: Record<string, unknown> } {
