@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 // pg, pg-copy-streams and the SQL splitter (libpg-query) load only when `hoop exec` runs: every other command,
 // `--help` included, starts without them.
 import type pg from 'pg';
-import { ERROR_CODES, HoopError, type ErrorCode } from '../../shared/errors.js';
+import { ERROR_CODES, HoopError, isHoopError, type ErrorCode } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
 import { tokenFromEnv } from '../../shared/auth/session.js';
 import type { Grant } from '../../shared/api/schemas.js';
@@ -59,7 +59,7 @@ export function registerExec(program: Command, ctx: () => CliContext): void {
     .option('--reason <text>', 'why; recorded with the grant')
     .option('--wait <duration>', 'wait this long for a statement review to be decided (e.g. 10m); without it a held statement exits 6 with its review id')
     .option('--review <id>', 'run the statement an approver approved in this review (exactly as approved); a review id is a UUID')
-    .option('--duration <d>', 'grant length (default 15m)')
+    .option('--duration <d>', 'grant length (default 15m, or the connection\'s maximum if shorter)')
     .option('--gateway <url>', 'the gateway URL')
     .addOption(insecureHttpOption())
     .addHelpText('after', `
@@ -264,7 +264,23 @@ async function readInput(o: ExecOptions): Promise<string> {
 
 /** A grant from the best credential present: a workload id_token, else an access token or the stored login. */
 async function grantFor(c: CliContext, gatewayUrl: string, connection: string, o: ExecOptions): Promise<Grant & { token: string }> {
-  const req = { connection, duration: o.duration ?? '15m', ...(o.reason ? { reason: o.reason } : {}) };
+  if (o.duration !== undefined) return grantLasting(c, gatewayUrl, connection, o, o.duration);
+  // The default: 15 minutes, or the connection's maximum where that is shorter (the gateway's refusal names it).
+  // An explicit --duration is taken exactly as asked.
+  try {
+    return await grantLasting(c, gatewayUrl, connection, o, DEFAULT_DURATION);
+  } catch (e) {
+    const max = isHoopError(e) && e.code === 'usage' ? e.details?.max_duration_seconds : undefined;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0 || max >= DEFAULT_DURATION_S) throw e;
+    return grantLasting(c, gatewayUrl, connection, o, `${max}s`);
+  }
+}
+
+const DEFAULT_DURATION = '15m';
+const DEFAULT_DURATION_S = 15 * 60;
+
+async function grantLasting(c: CliContext, gatewayUrl: string, connection: string, o: ExecOptions, duration: string): Promise<Grant & { token: string }> {
+  const req = { connection, duration, ...(o.reason ? { reason: o.reason } : {}) };
   // Set but empty (variable or file) is refused, not skipped: the job would otherwise run on another credential.
   const idToken = c.env.HOOP_ID_TOKEN !== undefined
     ? tokenFromEnv('HOOP_ID_TOKEN', c.env.HOOP_ID_TOKEN)

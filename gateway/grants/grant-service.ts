@@ -167,7 +167,9 @@ export class GrantService {
     if (open?.status === 'pending') return { review: await reviews.get(identity, open.id) };
     const durationMs = req.duration === undefined ? Math.min(this.#o.defaultTtlMs, jit.maxDurationMs) : parseDuration(req.duration, 'duration');
     if (durationMs > jit.maxDurationMs) {
-      throw new HoopError('usage', `access to "${conn.name}" may be approved for at most ${formatSpan(jit.maxDurationMs)}; ${req.duration} was asked`);
+      throw new HoopError('usage', `access to "${conn.name}" may be approved for at most ${formatSpan(jit.maxDurationMs)}; ${req.duration} was asked`, {
+        details: { max_duration_seconds: Math.floor(jit.maxDurationMs / 1000) },
+      });
     }
     const review = await reviews.createAccessReview({
       requester: identity, connection: conn.name, durationMs, reason: req.reason ?? null, approverGroups: jit.approvers, timeoutMs: jit.timeoutMs,
@@ -367,6 +369,7 @@ export class GrantService {
     if (ms > cap) {
       throw new HoopError('usage', `a grant for "${conn.name}" may last at most ${formatSpan(cap)}; ${duration} was asked`, {
         hint: `ask for --duration ${formatSpan(cap).replace(/ /g, '')} or less`,
+        details: { max_duration_seconds: Math.floor(cap / 1000) }, // for a client whose own default is too long
       });
     }
     if (ms < MIN_GRANT_MS) {

@@ -25,6 +25,16 @@ beforeAll(async () => {
       audience: hoop
       allow: { repository: [acme/payments], ref: [refs/heads/main, refs/heads/release/*] }
       groups: [ci-deployers]`,
+    extraConnections: `
+  - name: brief
+    type: postgres
+    host: 127.0.0.1
+    port: \${env:SHOP_PORT}
+    database: \${env:SHOP_DB}
+    user: \${env:SHOP_USER}
+    password: \${env:SHOP_PW}
+    tls: { mode: disable }
+    access: { groups: [engineers, ci-deployers], max_duration: 10m }`,
   });
   const admin = new pg.Client({ connectionString: stack.shopAdminUrl });
   await admin.connect();
@@ -310,6 +320,25 @@ describe('client credentials (a machine client at the IdP)', () => {
       expect(out.stdout + out.stderr).not.toContain(secret);
       expect((await ci.hoop(['whoami'])).code).toBe(3);
     }
+  });
+});
+
+describe('the grant hoop exec asks for', () => {
+  it('lasts 15m by default, or the connection\'s maximum where that is shorter; an explicit --duration is taken as asked', async () => {
+    const r = await alice.hoop(['exec', 'brief', '-i', 'SELECT 1 AS ok']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ok\n1\n');
+    const { grants } = JSON.parse((await alice.hoop(['grants', '--json'])).stdout) as { grants: Array<{ connection: string; issued_at: string; expires_at: string }> };
+    const brief = grants.filter((g) => g.connection === 'brief').sort((a, b) => b.issued_at.localeCompare(a.issued_at))[0]!;
+    expect((Date.parse(brief.expires_at) - Date.parse(brief.issued_at)) / 1000).toBeCloseTo(600, -1);
+
+    const asked = await alice.hoop(['exec', 'brief', '--duration', '15m', '-i', 'SELECT 1 AS ok']);
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toContain('a grant for "brief" may last at most 10m; 15m was asked');
+
+    // A CI job exchanging its workload token gets the same default.
+    const job = await runner.hoop(['exec', 'brief', '-i', 'SELECT 1 AS ok'], { env: { HOOP_ID_TOKEN: await ci.mint({}) } });
+    expect(job.code, job.stderr).toBe(0);
   });
 });
 
