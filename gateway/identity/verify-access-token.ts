@@ -140,8 +140,9 @@ const ID_TOKEN_CLAIMS = ['at_hash', 'c_hash', 's_hash'] as const;
 
 /**
  * Why a verified JWT is not an access token, or undefined. Identity providers mark the difference in one of
- * three ways: the header's `typ` (`at+jwt` per RFC 9068; `id_token+jwt`, `logout+jwt`… otherwise), Keycloak's
- * `typ` claim (`Bearer` for access tokens, `ID`, `Refresh`, `Logout`…), or claims only ID tokens carry.
+ * four ways: the header's `typ` (`at+jwt` per RFC 9068; `id_token+jwt`, `logout+jwt`… otherwise), Keycloak's
+ * `typ` claim (`Bearer` for access tokens, `ID`, `Refresh`, `Logout`…), Amazon Cognito's `token_use` (`access`
+ * or `id`), or claims only ID tokens carry.
  */
 export function notAnAccessToken(header: { typ?: unknown }, payload: Record<string, unknown>): string | undefined {
   const quote = (v: unknown): string => JSON.stringify(typeof v === 'string' ? v.slice(0, 50) : v);
@@ -150,6 +151,9 @@ export function notAnAccessToken(header: { typ?: unknown }, payload: Record<stri
   }
   if (payload.typ !== undefined && !(typeof payload.typ === 'string' && payload.typ.toLowerCase() === 'bearer')) {
     return `its typ claim is ${quote(payload.typ)}`;
+  }
+  if (payload.token_use !== undefined && payload.token_use !== 'access') {
+    return `its token_use claim is ${quote(payload.token_use)}`; // Amazon Cognito: "access" or "id"
   }
   const idClaim = ID_TOKEN_CLAIMS.find((c) => c in payload);
   if (idClaim) return `it carries ${idClaim}, which only ID tokens do`;

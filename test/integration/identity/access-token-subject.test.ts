@@ -69,6 +69,12 @@ describe('a verified token that is not an access token', () => {
     }
   });
 
+  it('is refused when Amazon Cognito\'s token_use says id', async () => {
+    const e = await refusal(await token({ token_use: 'id' } as Partial<GitHubClaims>));
+    expect(e.message).toBe('the token is not an access token: its token_use claim is "id"');
+    expect((await verifier()(await token({ token_use: 'access' } as Partial<GitHubClaims>))).subject).toBe('account-7');
+  });
+
   it('is accepted when typed as an access token: at+jwt (RFC 9068), JWT, or no typ; Keycloak\'s "Bearer"', async () => {
     const verify = verifier();
     for (const typ of ['at+jwt', 'application/at+jwt', 'JWT', null]) {
