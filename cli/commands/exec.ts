@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-// pg, pg-copy-streams and the SQL splitter (libpg-query) load only when `hoop exec` runs: every other command,
-// `--help` included, starts without them.
+// pg, pg-copy-streams, the SQL splitter (libpg-query) and the tunnel (ws) load only when `hoop exec` runs:
+// every other command, `--help` included, starts without them.
 import type pg from 'pg';
 import { ERROR_CODES, HoopError, isHoopError, type ErrorCode } from '../../shared/errors.js';
 import { parseDuration } from '../../shared/duration.js';
@@ -14,7 +14,6 @@ import { tokenFromEnv } from '../../shared/auth/session.js';
 import type { Grant } from '../../shared/api/schemas.js';
 import { cancelStatement, type BackendKey } from '../services/cancel-request.js';
 import { CLI_VERSION, type CliContext } from '../services/context.js';
-import { openEphemeralTunnel } from '../services/ephemeral-tunnel.js';
 import { giveBackGrant, obtainGrant } from '../services/grants.js';
 import { trapSignals } from '../services/signal-trap.js';
 import { formatResult, type Cell, type ResultFormat, type StatementResult } from '../ui/results.js';
@@ -96,6 +95,7 @@ Examples:
       const waitMs = opts.wait === undefined ? 0 : parseDuration(opts.wait, '--wait');
       const gatewayUrl = c.gatewayUrl(opts);
       const grant = await grantFor(c, gatewayUrl, connection, opts);
+      const { openEphemeralTunnel } = await import('../services/ephemeral-tunnel.js');
       const tunnel = await openEphemeralTunnel({ gatewayUrl, connection, token: grant.token, userAgent: `hoop-cli/${CLI_VERSION}` });
       const client = new pgModule.Client({
         host: '127.0.0.1',
