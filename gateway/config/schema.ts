@@ -295,7 +295,8 @@ export const gatewayConfigSchema = z
       .refine(
         // `postgres:/x` and `postgres:x` parse as URLs too (with no host: pg would then quietly use localhost).
         (s) => /^postgres(ql)?:\/\//i.test(s) && URL.canParse(s) && (new URL(s).host !== '' || new URL(s).searchParams.has('host')),
-        e('expected a postgres:// URL', 'set the PostgreSQL URL, e.g. postgres://hoop:${env:PW}@db:5432/hoop'),
+        // Most often a password written into the URL with a character a URL reserves.
+        e('expected a postgres:// URL', 'set the PostgreSQL URL, e.g. postgres://hoop:${env:PW}@db:5432/hoop (a reference is encoded for you; a password written into the URL itself must be percent-encoded: / as %2F, @ as %40, # as %23, ? as %3F)'),
       )
       .optional(),
     /** How long a connection to the gateway's database may take to open (embedded or database_url). */

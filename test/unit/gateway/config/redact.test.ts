@@ -15,6 +15,10 @@ describe('redactDatabaseUrl', () => {
     ["host=db user=hoop password='Sek r1t' dbname=hoop", 'host=db user=hoop password=[redacted] dbname=hoop'],
     ['host=db password=Sekr1t', 'host=db password=[redacted]'],
     ['postgres://hoop@db/hoop', 'postgres://hoop@db/hoop'],
+    // Unencoded characters in the password (the URL is then malformed, and quoted back in the error)
+    ['postgres://hoop:Sekr1t/x@127.0.0.1:36515/hoop', 'postgres://hoop:[redacted]@127.0.0.1:36515/hoop'],
+    ['postgres://hoop:Se/k#r?1t@db@127.0.0.1/hoop', 'postgres://hoop:[redacted]@127.0.0.1/hoop'],
+    ['hoop:Sek/r1t@127.0.0.1/hoop', 'hoop:[redacted]@127.0.0.1/hoop'],
   ])('%s', (value, shown) => {
     expect(redactDatabaseUrl(value)).toBe(shown);
     expect(redactDatabaseUrl(value)).not.toMatch(/Sek|p@ss|w0rd/);

@@ -230,6 +230,8 @@ describe('every problem names the key, the value and the fix', () => {
       'database_url: expected a postgres:// URL, got "hoop:[redacted]@127.0.0.1/hoop" —'],
     ['database_url with one slash (no host: pg would use localhost), password hidden', IDENTITY + 'database_url: "postgres:/hoop:Sekr1t-LEAK@127.0.0.1:18432/hoop"',
       'database_url: expected a postgres:// URL, got "postgres:/hoop:[redacted]@127.0.0.1:18432/hoop" —'],
+    ['database_url with an unencoded / in its password: the password hidden, and the hint says to encode it', IDENTITY + 'database_url: "postgres://hoop:Sekr1t/x@127.0.0.1:36515/hoop"',
+      'database_url: expected a postgres:// URL, got "postgres://hoop:[redacted]@127.0.0.1:36515/hoop" — set the PostgreSQL URL, e.g. postgres://hoop:${env:PW}@db:5432/hoop (a reference is encoded for you; a password written into the URL itself must be percent-encoded: / as %2F'],
     ['database_url as libpq keywords, password hidden', IDENTITY + 'database_url: "host=db user=hoop password=Sekr1t-LEAK dbname=hoop"',
       'database_url: expected a postgres:// URL, got "host=db user=hoop password=[redacted] dbname=hoop" —'],
     ['webhook_url with a misspelt scheme, its path (a token) hidden', IDENTITY + CONN('    webhook_url: htps://hooks.slack.com/services/T000/B000/SECRETTOKEN'),
