@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Database } from '../store/db.js';
 import { seal, unseal } from '../crypto/sealed.js';
+import { HoopError } from '../../shared/errors.js';
 
 export interface SigningKey {
   kid: string;
@@ -25,7 +26,17 @@ export async function loadOrCreateSigningKey(db: Database, masterKey: Buffer): P
     );
     const row = existing.rows[0];
     if (row) {
-      const privateJwk = JSON.parse(unseal(row.private_jwk_encrypted, masterKey, row.kid).toString('utf8')) as JWK;
+      let opened: Buffer;
+      try {
+        opened = unseal(row.private_jwk_encrypted, masterKey, row.kid);
+      } catch (e) {
+        // The one way this fails on a sound database: another master key than the one it was sealed with.
+        throw new HoopError('config_invalid', `the master key cannot open the signing key sealed in the gateway's database (kid ${row.kid}): it is not the key that sealed it`, {
+          cause: e,
+          hint: 'every instance sharing a database needs the master key the first one used (its HOOP_MASTER_KEY, or the master.key in its data_dir); `hoop gateway check` says the same without starting',
+        });
+      }
+      const privateJwk = JSON.parse(opened.toString('utf8')) as JWK;
       const privateKey = createPrivateKey({ key: privateJwk as never, format: 'jwk' });
       return { kid: row.kid, privateKey, publicKey: createPublicKey(privateKey), publicJwk: row.public_jwk };
     }

@@ -2,6 +2,7 @@
  * `hoop gateway start` with a `database_url` it cannot use: start-up ends, with an error that names the
  * setting and the server and never the password, instead of waiting forever for a server that does not answer.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
@@ -23,8 +24,8 @@ afterEach(async () => {
 });
 
 /** Starts a gateway that must fail to start; its error. */
-async function startFails(config: GatewayConfig): Promise<HoopError> {
-  const err = await startGateway({ config, logger: silentLogger, env: {} }).then(async (gw) => {
+async function startFails(config: GatewayConfig, env: Record<string, string> = {}): Promise<HoopError> {
+  const err = await startGateway({ config, logger: silentLogger, env }).then(async (gw) => {
     await gw.close();
     return new Error('the gateway started');
   }, (e: unknown) => e);
@@ -193,6 +194,13 @@ describe('a second instance on one database', () => {
     expect(err.message).toBe(`this gateway has no master key (HOOP_MASTER_KEY is not set, and there is no ${join(dirs[1]!, 'master.key')}), and its database holds keys sealed with one`);
     expect(err.hint).toMatch(/set HOOP_MASTER_KEY to the key the first instance uses/);
     expect(existsSync(join(dirs[1]!, 'master.key'))).toBe(false);
+
+    // Given another key, it is refused as a configuration error that says so (exit 2), not as an internal one.
+    const wrong = await startFails(configFor(dirs[1]!), { HOOP_MASTER_KEY: randomBytes(32).toString('base64') });
+    expect(wrong.code).toBe('config_invalid');
+    expect(exitCodeFor(wrong.code)).toBe(2);
+    expect(wrong.message).toMatch(/^the master key cannot open the signing key sealed in the gateway's database \(kid [\w-]+\): it is not the key that sealed it$/);
+    expect(wrong.hint).toMatch(/the master key the first one used/);
 
     // Given the first instance's key, it starts.
     const key = (await readFile(join(dirs[0]!, 'master.key'), 'utf8')).trim();
