@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { HoopError, toProblem } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { parseListen, type GatewayConfig } from './config/schema.js';
+import { isLoopbackHost, parseListen, type GatewayConfig } from './config/schema.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.js';
 import { createDatabaseIfMissing, databaseUrl, type Database } from './store/db.js';
 import { openStateDatabase, stateDatabaseError } from './store/state-database.js';
@@ -100,6 +100,14 @@ export async function startGateway(o: StartGatewayOptions): Promise<RunningGatew
     // HOOP_MASTER_KEY is not set) by loadMasterKey. With database_url and HOOP_MASTER_KEY, nothing is.
     let dbUrl = config.database_url;
     if (!dbUrl) {
+      if (!isLoopbackHost(config.listen_host)) {
+        // Listening for others, yet keeping its state on this machine alone: most often HOOP_DATABASE_URL did not
+        // reach the process. Said at start, since everything then works until a second instance or a rebuild.
+        logger.warn('no database_url: this gateway keeps its state (grants, sessions, the audit chain) in an embedded PostgreSQL on this machine only', {
+          data_dir: config.data_dir,
+          hint: 'a gateway for a team sets database_url (or HOOP_DATABASE_URL) to its PostgreSQL; instances sharing one database share their state',
+        });
+      }
       await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
       const pg: EmbeddedPostgres = await startEmbeddedPostgres({
         dataDir: join(config.data_dir, 'postgres'),

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../../gateway/config/load.js';
 import { startGateway } from '../../../gateway/gateway.js';
-import { silentLogger } from '../../../shared/log.js';
+import { createLogger, silentLogger } from '../../../shared/log.js';
 import { freshDatabase } from '../../helpers/pg.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -45,4 +45,23 @@ describe('data_dir with an external database_url', () => {
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(dataDir, 'master.key'))).mode & 0o777).toBe(0o600);
   });
+});
+
+describe('no database_url on a gateway that listens for others', () => {
+  it('starts on its embedded PostgreSQL, and warns that its state stays on this machine', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'hoop-data-dir-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const config = loadGatewayConfig({
+      yamlText: `listen: 0.0.0.0:0\nallow_insecure_listen: true\npublic_url: http://127.0.0.1:1\ndata_dir: ${dataDir}\n`
+        + 'identity: { issuer: http://127.0.0.1:9, audience: hoop, allow_insecure_http: true }\n',
+      env: {},
+    });
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) });
+    const gw = await startGateway({ config, logger, env: {} });
+    await gw.close();
+    const warning = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => String(r.msg).startsWith('no database_url'));
+    expect(warning).toMatchObject({ level: 'warn', data_dir: dataDir });
+    expect(String(warning?.hint)).toContain('HOOP_DATABASE_URL');
+  }, 120_000);
 });
