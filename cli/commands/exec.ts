@@ -296,10 +296,11 @@ async function readIdTokenFile(path: string): Promise<string> {
   const text = await readFile(path, 'utf8').catch((e: unknown) => {
     throw new HoopError('login_required', `cannot read HOOP_ID_TOKEN_FILE ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { cause: e });
   });
-  if (text.trim() === '') {
+  const token = text.trim();
+  if (token === '') {
     throw new HoopError('token_invalid', `HOOP_ID_TOKEN_FILE ${path} is empty`, { hint: 'the step that should have written the CI job\'s id_token there failed' });
   }
-  return text.trim();
+  return token;
 }
 
 /**

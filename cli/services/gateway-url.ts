@@ -6,7 +6,7 @@
  */
 import { Option } from 'commander';
 import { HoopError } from '../../shared/errors.js';
-import { isLoopbackHttp } from '../../shared/auth/session.js';
+import { isLoopbackHttp } from '../../shared/net/loopback.js';
 
 export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8009';
 

@@ -16,6 +16,7 @@
  * loader, not here: the schema is pure.
  */
 import { isIP } from 'node:net';
+import { isLoopbackHost } from '../../shared/net/loopback.js';
 import { z } from 'zod';
 import { approvalsSchema, guardrailsSchema } from '../policy/config-schema.js';
 import { maskingSchema } from './masking-schema.js';
@@ -76,16 +77,14 @@ export function parseListen(listen: string): { host: string; port: number } | un
   return { host: (m[1] ?? m[2])!, port };
 }
 
-/** Whether a listen host only accepts connections from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+/** Whether a listen host only accepts connections from this machine (the CLI's rule too). */
+export { isLoopbackHost };
 
 /** A plain-http URL to another machine (URL.hostname keeps IPv6 brackets). Other malformations are reported elsewhere. */
 function isRemotePlainHttp(s: string): boolean {
   if (!URL.canParse(s)) return false;
   const url = new URL(s);
-  return url.protocol === 'http:' && !isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+  return url.protocol === 'http:' && !isLoopbackHost(url.hostname);
 }
 
 /** An IPv4 or IPv6 address (no host name), optionally with a /prefix no longer than the address. */

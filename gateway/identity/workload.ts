@@ -238,7 +238,7 @@ async function discoverJwks(issuer: string, doFetch: typeof fetch, allowInsecure
 function checkFetchableUrl(value: string, allowInsecureHttp: boolean, key: string): void {
   const url = URL.canParse(value) ? new URL(value) : undefined;
   if (url?.protocol === 'https:') return;
-  if (url?.protocol === 'http:' && allowInsecureHttp && isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ''))) return;
+  if (url?.protocol === 'http:' && allowInsecureHttp && isLoopbackHost(url.hostname)) return;
   throw new HoopError('config_invalid', `${key} ${value} is not an https URL`, {
     hint: 'workload issuers must be https (http is accepted on loopback in tests only)',
   });

@@ -9,6 +9,7 @@ import { HoopError } from '../errors.js';
 import { getAccessToken } from './access.js';
 import { withFileLock } from './file-lock.js';
 import { discoverIssuer, type OidcClient } from './oidc.js';
+import { isLoopbackHttp } from '../net/loopback.js';
 import type { StoredLogin, TokenStore } from './token-store.js';
 
 /** The lock every hoop process of this user takes to refresh, or replace, a stored login. */
@@ -68,16 +69,3 @@ export function oidcClientFor(issuer: string, clientId: string): Promise<OidcCli
   return discoverIssuer({ issuer, clientId, allowInsecureHttp: isLoopbackHttp(issuer) });
 }
 
-/**
- * An http: URL to this machine: localhost, [::1] or 127.x.x.x, the hosts the gateway's config also treats as
- * loopback (isLoopbackHost in gateway/config/schema.ts), so a gateway that may listen there without TLS is one
- * the CLI may call without it.
- */
-export function isLoopbackHttp(url: string): boolean {
-  try {
-    const u = new URL(url);
-    return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(u.hostname));
-  } catch {
-    return false;
-  }
-}
